@@ -1,0 +1,1 @@
+"""The platform runtime: pinned versions, typed config, the Spark session, I/O connectors and the local stack."""

@@ -1,0 +1,112 @@
+"""The `smartspaces` command: the local stack, schema bootstrap, the jobs, config and pins."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from smartspaces.config import ConfigError, Settings, load_settings
+from smartspaces.stack.process import StackError
+
+# Jobs by the name `smartspaces run NAME` takes; each module has main(argv) -> int.
+JOBS = {"smoke": "jobs.smoke"}
+
+
+def _stack(args: argparse.Namespace, settings: Settings) -> int:
+    from smartspaces.stack import local_stack
+
+    names = tuple(args.only or ())
+    if args.action == "fetch":
+        for folder in local_stack.fetch(settings):
+            print(f"jars ready in {folder}")
+        return 0
+    if args.action == "down":
+        stopped = local_stack.down(settings, names)
+        print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+        return 0
+    report = local_stack.up(settings, names) if args.action == "up" else local_stack.status(settings, names)
+    total = 0.0
+    for server in report:
+        memory = f"{server.memory_mib:8.1f} MiB" if server.memory_mib is not None else " " * 12
+        pid = str(server.pid or "-")
+        print(f"{server.name:<10} {server.state:<9} pid {pid:<8} {memory}  {server.endpoint:<52} {server.answer}")
+        total += server.memory_mib or 0.0
+    print(f"{'all':<10} {'':<9} {'':<12} {total:8.1f} MiB")
+    return 0 if all(server.state == "running" for server in report) or args.action == "status" else 1
+
+
+def _schema(args: argparse.Namespace, settings: Settings) -> int:
+    from smartspaces.bootstrap import apply_all
+
+    for line in apply_all(settings):
+        print(line)
+    return 0
+
+
+def _config(args: argparse.Namespace, settings: Settings) -> int:
+    # model_dump_json masks SecretStr values as '**********'.
+    print(json.dumps(json.loads(settings.model_dump_json()), indent=2))
+    return 0
+
+
+def _pins(args: argparse.Namespace, settings: Settings) -> int:
+    from smartspaces.pins import load_pins
+
+    pins = load_pins()
+    if args.what == "spark-packages":
+        print(",".join(pins.spark_packages))
+    elif args.what == "spark-version":
+        print(pins.spark_version)
+    else:
+        print(json.dumps({"python": pins.python, "spark_packages": list(pins.spark_packages),
+                          "servers": {n: s.version for n, s in pins.servers.items()}}, indent=2))  # fmt: skip
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="smartspaces", description=__doc__)
+    parser.add_argument("--env", help="configuration environment: conf/<env>.yaml (default: $SMARTSPACES_ENV or local)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    stack = commands.add_parser("stack", help="the local servers: up, down, status, fetch (jars only)")
+    stack.add_argument("action", choices=["up", "down", "status", "fetch"])
+    stack.add_argument("--only", nargs="+", choices=["kafka", "cassandra", "postgres", "redis"])
+    stack.set_defaults(handler=_stack)
+
+    schema = commands.add_parser("schema", help="apply the Cassandra CQL files and PostgreSQL migrations")
+    schema.add_argument("action", choices=["apply"])
+    schema.set_defaults(handler=_schema)
+
+    config = commands.add_parser("config", help="print the validated configuration (secrets masked)")
+    config.set_defaults(handler=_config)
+
+    pins = commands.add_parser("pins", help="print pinned versions")
+    pins.add_argument("what", nargs="?", choices=["all", "spark-packages", "spark-version"], default="all")
+    pins.set_defaults(handler=_pins)
+
+    run = commands.add_parser("run", help="run a job: smartspaces run NAME [job arguments]")
+    run.add_argument("job", choices=sorted(JOBS))
+    run.add_argument("job_args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            job: Callable[[list[str]], int] = importlib.import_module(JOBS[args.job]).main
+            env = ["--env", args.env] if args.env else []
+            return job(env + list(args.job_args))
+        settings = load_settings(args.env)
+        result: int = args.handler(args, settings)
+        return result
+    except (ConfigError, StackError) as error:
+        print(f"smartspaces: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,217 @@
+"""Typed platform configuration: conf/<env>.yaml plus SMARTSPACES__SECTION__KEY environment overrides.
+
+Secrets (passwords, connection strings) are never read from the YAML files: a secret key found in a
+file is an error. They come from the environment (locally) or from Kubernetes secrets mapped into it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+ENV_PREFIX = "SMARTSPACES__"
+ENV_NAME_VARIABLE = "SMARTSPACES_ENV"
+CONF_DIR_VARIABLE = "SMARTSPACES_CONF_DIR"
+DEFAULT_ENV = "local"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+MemorySize = Annotated[str, Field(pattern=r"^[0-9]+[kKmMgG]$")]
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or wrong; the message names the key."""
+
+
+class _Section(BaseModel):
+    # extra="forbid": a misspelt key fails at start-up instead of being ignored.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SparkSettings(_Section):
+    # None: leave the master to spark-submit (the Spark Operator sets it on Kubernetes).
+    master: str | None
+    driver_memory: MemorySize | None = None
+    # "auto": twice the machine's cores, enough to keep every core busy with small shuffles.
+    shuffle_partitions: int | Literal["auto"] = "auto"
+    # True: connectors come through spark.jars.packages, cached in ivy_cache_dir.
+    # False: they are already on the classpath (baked into the image).
+    resolve_packages: bool = True
+    ivy_cache_dir: Path | None = None
+    ui_enabled: bool = True
+    log_level: Literal["ERROR", "WARN", "INFO", "DEBUG"] = "WARN"
+    extra_conf: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("shuffle_partitions")
+    @classmethod
+    def _positive(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 1:
+            raise ValueError("must be a positive integer or 'auto'")
+        return value
+
+
+class LakeSettings(_Section):
+    # A local path or an abfss:// URL: Delta tables live below it.
+    root: str
+
+
+class KafkaSettings(_Section):
+    bootstrap_servers: str
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    # The PLAIN login module; Databricks shades it under kafkashaded.
+    login_module: str = "org.apache.kafka.common.security.plain.PlainLoginModule"
+    # Extra consumer/producer options, passed to Spark as kafka.<key>.
+    client_options: dict[str, str] = Field(default_factory=dict)
+
+
+def _single_node_replication() -> dict[str, str | int]:
+    return {"class": "SimpleStrategy", "replication_factor": 1}
+
+
+class CassandraSettings(_Section):
+    host: str
+    port: Port = 9042
+    local_dc: str = "datacenter1"
+    keyspace: str = Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")
+    replication: dict[str, str | int] = Field(default_factory=lambda: _single_node_replication())
+    ssl: bool = False
+    username: str | None = None
+    password: SecretStr | None = None
+    # spark.cassandra.* connector settings (without the prefix), e.g. output.concurrent.writes.
+    connector: dict[str, str] = Field(default_factory=dict)
+
+
+class PostgresSettings(_Section):
+    host: str
+    port: Port = 5432
+    database: str
+    user: str
+    password: SecretStr | None = None
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
+
+
+class RedisSettings(_Section):
+    host: str
+    port: Port = 6379
+    db: int = Field(default=0, ge=0)
+    ssl: bool = False
+    password: SecretStr | None = None
+    # Short timeouts: a slow cache must fall back to Cassandra, not stall a request.
+    socket_timeout_s: float = Field(default=0.5, gt=0)
+
+
+class StackSettings(_Section):
+    """The local stack's own settings (only the local environment has one)."""
+
+    data_dir: Path
+    kafka_controller_port: Port = 9093
+    kafka_heap: MemorySize = "512m"
+    cassandra_storage_port: Port = 7000
+    cassandra_heap: MemorySize = "1g"
+    start_timeout_s: float = Field(default=240, gt=0)
+
+
+class Settings(_Section):
+    environment: str
+    spark: SparkSettings
+    lake: LakeSettings
+    kafka: KafkaSettings
+    cassandra: CassandraSettings
+    postgres: PostgresSettings
+    redis: RedisSettings
+    stack: StackSettings | None = None
+
+
+# Keys that hold secrets: accepted from the environment only.
+SECRET_KEYS = frozenset(
+    {
+        ("kafka", "sasl_password"),
+        ("cassandra", "password"),
+        ("postgres", "password"),
+        ("redis", "password"),
+    }
+)
+# Relative paths in a file are taken from the folder above conf/, so every command sees the same folders.
+_PATH_KEYS = (("spark", "ivy_cache_dir"), ("stack", "data_dir"), ("lake", "root"))
+
+
+def conf_dir() -> Path:
+    return Path(os.environ.get(CONF_DIR_VARIABLE, PROJECT_ROOT / "conf"))
+
+
+def load_settings(
+    environment: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    directory: Path | None = None,
+) -> Settings:
+    """Loads and validates conf/<environment>.yaml with environment overrides; raises ConfigError."""
+    environ = os.environ if environ is None else environ
+    environment = environment or environ.get(ENV_NAME_VARIABLE, DEFAULT_ENV)
+    path = (directory or conf_dir()) / f"{environment}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"no configuration for environment {environment!r}: {path} does not exist")
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    for section, key in SECRET_KEYS:
+        if key in (raw.get(section) or {}):
+            raise ConfigError(
+                f"{path}: {section}.{key} is a secret and must not be in a file; "
+                f"set {ENV_PREFIX}{section.upper()}__{key.upper()} in the environment"
+            )
+    raw.setdefault("environment", environment)
+    sources = {}
+    for name, value in environ.items():
+        if name.startswith(ENV_PREFIX):
+            keys = name[len(ENV_PREFIX) :].lower().split("__")
+            # Secrets stay strings; other values are YAML scalars, so 9042 is a number and true a bool.
+            parsed = value if tuple(keys) in SECRET_KEYS or not value else yaml.safe_load(value)
+            _set_nested(raw, keys, parsed, name)
+            sources[tuple(keys)] = name
+    _resolve_paths(raw, root=path.parent.parent)
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(_describe(error, path, sources)) from None
+
+
+def _set_nested(raw: dict[str, Any], keys: list[str], value: Any, variable: str) -> None:
+    node = raw
+    for key in keys[:-1]:
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"{variable}: {'.'.join(keys)} goes below a value that is not a section")
+        node = child
+    node[keys[-1]] = value
+
+
+def _resolve_paths(raw: dict[str, Any], root: Path) -> None:
+    for section, key in _PATH_KEYS:
+        node = raw.get(section)
+        if isinstance(node, dict) and isinstance(node.get(key), str) and "://" not in node[key]:
+            node[key] = str(root / node[key])
+
+
+def _describe(error: ValidationError, path: Path, sources: dict[tuple[str, ...], str]) -> str:
+    lines = [f"invalid configuration in {path}:"]
+    for problem in error.errors():
+        location = tuple(str(part) for part in problem["loc"])
+        key = ".".join(location)
+        origin = next((f" (from {var})" for keys, var in sources.items() if keys == location[: len(keys)]), "")
+        if problem["type"] == "missing":
+            lines.append(f"  {key}: missing{origin}")
+        elif problem["type"] == "extra_forbidden":
+            lines.append(f"  {key}: unknown key{origin}")
+        elif location[:2] in SECRET_KEYS:
+            lines.append(f"  {key}: {problem['msg']}{origin}")
+        else:
+            lines.append(f"  {key}: {problem['msg']} (got {problem.get('input')!r}){origin}")
+    return "\n".join(lines)

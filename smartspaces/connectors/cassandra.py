@@ -1,0 +1,42 @@
+"""Cassandra through the Spark Cassandra Connector, and the Python driver for schema work."""
+
+from __future__ import annotations
+
+import ssl
+
+from cassandra.auth import PlainTextAuthProvider
+from cassandra.cluster import Cluster
+from cassandra.policies import DCAwareRoundRobinPolicy
+from pyspark.sql import DataFrame, SparkSession
+
+from smartspaces.config import CassandraSettings
+
+CASSANDRA_FORMAT = "org.apache.spark.sql.cassandra"
+
+
+def write_cassandra(rows: DataFrame, keyspace: str, table: str) -> None:
+    """Appends rows to a table. Idempotent: a Cassandra write is an upsert by primary key."""
+    rows.write.format(CASSANDRA_FORMAT).options(keyspace=keyspace, table=table).mode("append").save()
+
+
+def read_cassandra(spark: SparkSession, keyspace: str, table: str) -> DataFrame:
+    """A table as a DataFrame; filters on partition and clustering keys are pushed down to Cassandra."""
+    return spark.read.format(CASSANDRA_FORMAT).options(keyspace=keyspace, table=table).load()
+
+
+def cassandra_cluster(cassandra: CassandraSettings) -> Cluster:
+    """A Python driver cluster with the same host, port, SSL and credentials as the Spark connector."""
+    auth = None
+    if cassandra.username:
+        password = cassandra.password.get_secret_value() if cassandra.password else ""
+        auth = PlainTextAuthProvider(username=cassandra.username, password=password)
+    ssl_context = ssl.create_default_context() if cassandra.ssl else None
+    return Cluster(
+        [cassandra.host],
+        port=cassandra.port,
+        auth_provider=auth,
+        ssl_context=ssl_context,
+        load_balancing_policy=DCAwareRoundRobinPolicy(local_dc=cassandra.local_dc),
+        protocol_version=4,
+        connect_timeout=10,
+    )

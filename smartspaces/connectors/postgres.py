@@ -1,0 +1,50 @@
+"""PostgreSQL: Spark's JDBC reader and writer, and psycopg for transactions and migrations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from pyspark.sql import DataFrame, SparkSession
+
+from smartspaces.config import PostgresSettings
+
+JDBC_DRIVER = "org.postgresql.Driver"
+
+
+def jdbc_url(pg: PostgresSettings) -> str:
+    # reWriteBatchedInserts turns a JDBC batch into multi-row INSERTs: far fewer round trips.
+    return f"jdbc:postgresql://{pg.host}:{pg.port}/{pg.database}?sslmode={pg.sslmode}&reWriteBatchedInserts=true"
+
+
+def jdbc_properties(pg: PostgresSettings) -> dict[str, str]:
+    properties = {"user": pg.user, "driver": JDBC_DRIVER}
+    if pg.password:
+        properties["password"] = pg.password.get_secret_value()
+    return properties
+
+
+def write_jdbc(rows: DataFrame, pg: PostgresSettings, table: str, batch_size: int = 5000) -> None:
+    """Appends rows to an existing table (its keys and types come from the migrations, never from Spark)."""
+    rows.write.jdbc(
+        jdbc_url(pg), table, mode="append", properties={**jdbc_properties(pg), "batchsize": str(batch_size)}
+    )
+
+
+def read_jdbc(spark: SparkSession, pg: PostgresSettings, table_or_query: str) -> DataFrame:
+    """A table, or a query written as '(SELECT ...) AS name', read through JDBC."""
+    return spark.read.jdbc(jdbc_url(pg), table_or_query, properties=jdbc_properties(pg))
+
+
+def connect(pg: PostgresSettings, autocommit: bool = False) -> psycopg.Connection[Any]:
+    """A psycopg connection with the same host, database, user, password and SSL mode as JDBC."""
+    return psycopg.connect(
+        host=pg.host,
+        port=pg.port,
+        dbname=pg.database,
+        user=pg.user,
+        password=pg.password.get_secret_value() if pg.password else None,
+        sslmode=pg.sslmode,
+        connect_timeout=10,
+        autocommit=autocommit,
+    )

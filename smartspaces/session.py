@@ -1,0 +1,114 @@
+"""Builds the one SparkSession of a process from validated settings."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import metadata
+from typing import TYPE_CHECKING
+
+from smartspaces.config import CassandraSettings, ConfigError, Settings
+from smartspaces.pins import load_pins
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+SPARK_EXTENSIONS = (
+    "io.delta.sql.DeltaSparkSessionExtension",
+    "com.datastax.spark.connector.CassandraSparkExtensions",
+)
+DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+CASSANDRA_CATALOG = "com.datastax.spark.connector.datasource.CassandraCatalog"
+# Tables can be named cassandra.<keyspace>.<table> in Spark SQL.
+CASSANDRA_CATALOG_NAME = "cassandra"
+
+
+def shuffle_partitions(settings: Settings) -> int:
+    configured = settings.spark.shuffle_partitions
+    return 2 * (os.cpu_count() or 1) if configured == "auto" else configured
+
+
+def cassandra_conf(cassandra: CassandraSettings) -> dict[str, str]:
+    """The spark.cassandra.* settings: connection, SSL, auth and connector tuning."""
+    conf = {
+        "spark.cassandra.connection.host": cassandra.host,
+        "spark.cassandra.connection.port": str(cassandra.port),
+        "spark.cassandra.connection.localDC": cassandra.local_dc,
+        "spark.cassandra.connection.ssl.enabled": str(cassandra.ssl).lower(),
+    }
+    if cassandra.username:
+        conf["spark.cassandra.auth.username"] = cassandra.username
+    if cassandra.password:
+        conf["spark.cassandra.auth.password"] = cassandra.password.get_secret_value()
+    conf.update({f"spark.cassandra.{key}": value for key, value in cassandra.connector.items()})
+    return conf
+
+
+def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
+    """Every Spark setting the session is built with (pure: a test can check it without a JVM)."""
+    spark = settings.spark
+    conf = {
+        "spark.app.name": app_name,
+        "spark.sql.extensions": ",".join(SPARK_EXTENSIONS),
+        "spark.sql.catalog.spark_catalog": DELTA_CATALOG,
+        f"spark.sql.catalog.{CASSANDRA_CATALOG_NAME}": CASSANDRA_CATALOG,
+        "spark.sql.shuffle.partitions": str(shuffle_partitions(settings)),
+        # Event times are stored and compared in UTC whatever the machine's zone.
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.enabled": str(spark.ui_enabled).lower(),
+        "spark.ui.showConsoleProgress": "false",
+    }
+    if spark.master:
+        conf["spark.master"] = spark.master
+    if spark.driver_memory:
+        conf["spark.driver.memory"] = spark.driver_memory
+    if spark.resolve_packages:
+        conf["spark.jars.packages"] = ",".join(load_pins().spark_packages)
+        if spark.ivy_cache_dir:
+            conf["spark.jars.ivy"] = str(spark.ivy_cache_dir)
+    conf.update(cassandra_conf(settings.cassandra))
+    conf.update(spark.extra_conf)
+    return conf
+
+
+def check_pyspark_version() -> None:
+    """Fails early when the installed pyspark is not the pinned one: the connector jars are built for it."""
+    pinned = load_pins().spark_version
+    installed = metadata.version("pyspark")
+    if installed != pinned:
+        raise ConfigError(f"pyspark {installed} is installed but {pinned} is pinned: run `make install`")
+
+
+def build_spark_session(settings: Settings, app_name: str) -> SparkSession:
+    """Returns the process's SparkSession, creating it from the settings if none is active."""
+    from pyspark.sql import SparkSession
+
+    check_pyspark_version()
+    if (settings.spark.master or "").startswith("local"):
+        # Python workers run the driver's interpreter, so they see the same installed packages
+        # (PySpark reads only this variable when it starts a session in-process).
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder
+    for key, value in spark_conf(settings, app_name).items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel(settings.spark.log_level)
+    return session
+
+
+@contextmanager
+def spark_session(settings: Settings, app_name: str) -> Iterator[SparkSession]:
+    """The active session if there is one (a notebook's, a test's), else a new one stopped on exit."""
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        yield active
+        return
+    session = build_spark_session(settings, app_name)
+    try:
+        yield session
+    finally:
+        session.stop()

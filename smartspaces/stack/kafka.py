@@ -1,0 +1,83 @@
+"""Kafka in KRaft mode (one combined broker and controller) from Maven Central jars, run with java."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import subprocess
+import uuid
+
+from confluent_kafka.admin import AdminClient
+
+from smartspaces.stack.process import StackError
+from smartspaces.stack.server import LOOPBACK, JavaServer, host_and_port, java_executable, render_template
+
+# bin/kafka-run-class.sh's defaults (3.9), with the heap from the stack settings.
+_JVM_OPTIONS = [
+    "-server", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:InitiatingHeapOccupancyPercent=35",
+    "-XX:+ExplicitGCInvokesConcurrent", "-XX:MaxInlineLevel=15", "-Djava.awt.headless=true",
+]  # fmt: skip
+
+
+class KafkaServer(JavaServer):
+    name = "kafka"
+    stop_timeout_s = 30.0
+
+    @property
+    def broker_port(self) -> int:
+        host, port = host_and_port(self.settings.kafka.bootstrap_servers.split(",")[0])
+        if host not in (LOOPBACK, "localhost"):
+            raise StackError(f"kafka.bootstrap_servers is {host}: the local stack serves {LOOPBACK} only")
+        return port
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        return (self.broker_port, self.stack.kafka_controller_port)
+
+    @property
+    def endpoint(self) -> str:
+        return f"{LOOPBACK}:{self.broker_port}"
+
+    def _java(self, main: str, *args: str) -> list[str]:
+        heap = self.stack.kafka_heap
+        return [
+            java_executable(), f"-Xms{heap}", f"-Xmx{heap}", *_JVM_OPTIONS,
+            f"-Dkafka.logs.dir={self.folder / 'logs'}",
+            f"-Dlog4j.configuration=file:{self.folder / 'log4j.properties'}",
+            "-cp", f"{self.jars}/*", main, *args,
+        ]  # fmt: skip
+
+    def prepare(self) -> None:
+        self.fetch_jars()
+        (self.folder / "logs").mkdir(parents=True, exist_ok=True)
+        (self.folder / "log4j.properties").write_text(render_template("kafka-log4j.properties"))
+        (self.folder / "server.properties").write_text(
+            render_template(
+                "kafka-server.properties",
+                host=LOOPBACK,
+                broker_port=self.broker_port,
+                controller_port=self.stack.kafka_controller_port,
+                log_dir=self.folder / "data",
+            )
+        )
+        if not (self.folder / "data" / "meta.properties").exists():
+            # KRaft storage is formatted once, with a fresh cluster id (16 random bytes, URL-safe base64).
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            result = subprocess.run(
+                self._java("kafka.tools.StorageTool", "format", "-t", cluster_id,
+                           "-c", str(self.folder / "server.properties"), "--ignore-formatted"),
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            if result.returncode != 0:
+                raise StackError(f"kafka: formatting the storage failed:\n{result.stdout}{result.stderr}")
+
+    def command(self) -> list[str]:
+        return self._java("kafka.Kafka", str(self.folder / "server.properties"))
+
+    def probe(self) -> str:
+        # librdkafka logs every refused connection while the broker boots; failures are reported by the stack.
+        quiet = logging.getLogger("smartspaces.stack.kafka.probe")
+        quiet.setLevel(logging.CRITICAL)
+        admin = AdminClient({"bootstrap.servers": self.endpoint, "socket.timeout.ms": 2000}, logger=quiet)
+        metadata = admin.list_topics(timeout=3)
+        return f"Kafka {self.version}, {len(metadata.brokers)} broker(s), cluster {metadata.cluster_id}"

@@ -1,0 +1,127 @@
+"""The local stack: Kafka, Cassandra, PostgreSQL and Redis on loopback, data under one folder.
+
+`up` returns only when every server answers a real request; it is idempotent. `down` stops by pid
+exactly what `up` started, and whatever those processes started.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from smartspaces.config import Settings, StackSettings
+from smartspaces.stack.cassandra import CassandraServer
+from smartspaces.stack.kafka import KafkaServer
+from smartspaces.stack.postgres import PostgresServer
+from smartspaces.stack.process import StackError, is_running, log_tail, memory_kib, port_is_free
+from smartspaces.stack.redis import RedisServer
+from smartspaces.stack.server import LOOPBACK, JavaServer, Server
+
+# Started slowest first, so their boots overlap; checked fastest first.
+_START_ORDER = (CassandraServer, KafkaServer, PostgresServer, RedisServer)
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    name: str
+    state: str  # running | starting | stopped
+    pid: int | None
+    memory_mib: float | None
+    endpoint: str
+    answer: str
+
+
+def stack_settings(settings: Settings) -> StackSettings:
+    if settings.stack is None:
+        raise StackError(f"the {settings.environment!r} environment has no local stack (no 'stack' section)")
+    return settings.stack
+
+
+def servers(settings: Settings, names: tuple[str, ...] = ()) -> list[Server]:
+    stack = stack_settings(settings)
+    chosen = [kind(settings, stack) for kind in _START_ORDER]
+    unknown = set(names) - {server.name for server in chosen}
+    if unknown:
+        raise StackError(f"unknown server(s): {', '.join(sorted(unknown))}")
+    return [server for server in chosen if not names or server.name in names]
+
+
+def _probe(server: Server) -> str | None:
+    try:
+        return server.probe()
+    except Exception:  # any failure to answer means "not ready yet"; the caller decides when to give up
+        return None
+
+
+def fetch(settings: Settings) -> list[str]:
+    """Resolves every server's jars into the cache (what a fresh machine needs before going offline)."""
+    return [str(server.fetch_jars()) for server in servers(settings) if isinstance(server, JavaServer)]
+
+
+def up(settings: Settings, names: tuple[str, ...] = ()) -> list[ServerStatus]:
+    """Starts what is not running and waits until every server answers."""
+    stack = stack_settings(settings)
+    chosen = servers(settings, names)
+    to_start = [server for server in chosen if server.process.running_pid() is None]
+    for server in to_start:
+        taken = [port for port in server.ports if not port_is_free(LOOPBACK, port)]
+        if taken:
+            raise StackError(
+                f"{server.name}: port {', '.join(map(str, taken))} on {LOOPBACK} is taken by a process "
+                f"this stack did not start; stop it or choose other ports in conf/{settings.environment}.yaml"
+            )
+    for server in to_start:
+        server.prepare()
+    for server in to_start:
+        server.process.start(server.command(), cwd=server.folder, user=server.run_as())
+    deadline = time.monotonic() + stack.start_timeout_s
+    for server in reversed(chosen):
+        _wait_until_answering(server, deadline)
+        if server in to_start:
+            server.after_ready()
+    return status(settings, names)
+
+
+def _wait_until_answering(server: Server, deadline: float) -> None:
+    while True:
+        pid = server.process.running_pid()
+        if pid is None or not is_running(pid):
+            raise StackError(f"{server.name} stopped while starting; the end of {server.process.log}:\n"
+                             f"{log_tail(server.process.log)}")  # fmt: skip
+        if _probe(server) is not None:
+            return
+        if time.monotonic() > deadline:
+            server.process.stop(server.stop_signal, server.stop_timeout_s)
+            raise StackError(f"{server.name} did not answer within the start timeout; stopped it. "
+                             f"The end of {server.process.log}:\n{log_tail(server.process.log)}")  # fmt: skip
+        time.sleep(1)
+
+
+def down(settings: Settings, names: tuple[str, ...] = ()) -> list[str]:
+    """Stops, by recorded pid, the servers up started; returns the names of those that were running."""
+    stopped = []
+    for server in servers(settings, names):
+        if server.process.stop(server.stop_signal, server.stop_timeout_s):
+            stopped.append(server.name)
+    return stopped
+
+
+def status(settings: Settings, names: tuple[str, ...] = ()) -> list[ServerStatus]:
+    report = []
+    for server in servers(settings, names):
+        pid = server.process.running_pid()
+        if pid is None:
+            report.append(ServerStatus(server.name, "stopped", None, None, server.endpoint, ""))
+            continue
+        answer = _probe(server)
+        report.append(
+            ServerStatus(
+                name=server.name,
+                state="running" if answer else "starting",
+                pid=pid,
+                memory_mib=round(memory_kib(pid) / 1024, 1),
+                endpoint=server.endpoint,
+                answer=answer or "no answer yet",
+            )
+        )
+    return report

@@ -1,0 +1,106 @@
+"""PostgreSQL from Debian's packages, with its own data directory and port, as a process of the stack."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from smartspaces.stack.process import StackError
+from smartspaces.stack.server import LOOPBACK, Server
+
+# PostgreSQL refuses to run as root; as root the stack runs it as this system user (Debian's package makes it).
+SERVICE_USER = "postgres"
+
+
+def postgres_binary(name: str) -> str:
+    """A PostgreSQL server program: on PATH, else the newest of Debian's /usr/lib/postgresql/<major>/bin."""
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), key=lambda p: int(p.parts[-3]))
+    if not candidates:
+        raise StackError(f"PostgreSQL's {name} is missing: apt-get install postgresql")
+    return str(candidates[-1])
+
+
+class PostgresServer(Server):
+    name = "postgres"
+    # SIGINT is PostgreSQL's fast shutdown: sessions are ended, data is flushed.
+    stop_signal = signal.SIGINT
+
+    @property
+    def ports(self) -> tuple[int, ...]:
+        return (self.settings.postgres.port,)
+
+    @property
+    def endpoint(self) -> str:
+        pg = self.settings.postgres
+        return f"postgresql://{pg.user}@{LOOPBACK}:{pg.port}/{pg.database}"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.folder / "data"
+
+    def run_as(self) -> str | None:
+        if os.geteuid() != 0:
+            return None
+        try:
+            pwd.getpwnam(SERVICE_USER)
+        except KeyError:
+            raise StackError(f"running as root, PostgreSQL needs a user {SERVICE_USER!r} to run as") from None
+        return SERVICE_USER
+
+    def _own(self, path: Path) -> None:
+        user = self.run_as()
+        if user:
+            shutil.chown(path, user=user, group=pwd.getpwnam(user).pw_gid)
+
+    def prepare(self) -> None:
+        for folder in (self.folder, self.folder / "run"):
+            folder.mkdir(parents=True, exist_ok=True)
+            self._own(folder)
+        if (self.data_dir / "PG_VERSION").exists():
+            return
+        self.data_dir.mkdir(mode=0o700, exist_ok=True)
+        self._own(self.data_dir)
+        # Loopback only, trust: the local stack has no secrets to keep. Other environments use passwords.
+        result = subprocess.run(
+            [postgres_binary("initdb"), "-D", str(self.data_dir), "-U", self.settings.postgres.user,
+             "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"],
+            capture_output=True, text=True, user=self.run_as(), check=False,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise StackError(f"postgres: initdb failed:\n{result.stdout}{result.stderr}")
+
+    def command(self) -> list[str]:
+        return [
+            postgres_binary("postgres"), "-D", str(self.data_dir), "-p", str(self.settings.postgres.port),
+            "-c", f"listen_addresses={LOOPBACK}", "-c", f"unix_socket_directories={self.folder / 'run'}",
+            "-c", "shared_buffers=128MB", "-c", "max_connections=50",
+        ]  # fmt: skip
+
+    def _connect(self, database: str) -> psycopg.Connection[Any]:
+        pg = self.settings.postgres
+        return psycopg.connect(
+            host=LOOPBACK, port=pg.port, user=pg.user, dbname=database, connect_timeout=2, autocommit=True
+        )
+
+    def probe(self) -> str:
+        with self._connect("postgres") as connection:
+            row = connection.execute("SHOW server_version").fetchone()
+        return f"PostgreSQL {row[0] if row else '?'}"
+
+    def after_ready(self) -> None:
+        database = self.settings.postgres.database
+        with self._connect("postgres") as connection:
+            exists = connection.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
+            if not exists:
+                connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
