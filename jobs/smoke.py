@@ -38,13 +38,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--devices", type=int, default=6, help="devices they come from (default 6)")
     parser.add_argument("--topic", default="smoke.readings", help="Kafka topic (default smoke.readings)")
     parser.add_argument("--redis-ttl-s", type=int, default=86_400, help="TTL of the Redis keys (default 1 day)")
+    parser.add_argument("--run-id", default=None, help="id of this run (default: a new random one)")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     settings = load_settings(args.env)
-    run_id = uuid.uuid4().hex[:12]
+    run_id = args.run_id or uuid.uuid4().hex[:12]
     start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=args.readings)
     keyspace = settings.cassandra.keyspace
     counts: dict[str, int] = {"sent": args.readings}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ssl
 
 from cassandra.auth import PlainTextAuthProvider
-from cassandra.cluster import Cluster
+from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
 from cassandra.policies import DCAwareRoundRobinPolicy
 from pyspark.sql import DataFrame, SparkSession
 
@@ -36,7 +36,12 @@ def cassandra_cluster(cassandra: CassandraSettings) -> Cluster:
         port=cassandra.port,
         auth_provider=auth,
         ssl_context=ssl_context,
-        load_balancing_policy=DCAwareRoundRobinPolicy(local_dc=cassandra.local_dc),
+        execution_profiles={
+            EXEC_PROFILE_DEFAULT: ExecutionProfile(
+                load_balancing_policy=DCAwareRoundRobinPolicy(local_dc=cassandra.local_dc), request_timeout=30
+            )
+        },
+        # Version 4: what both Cassandra 5 and Cosmos DB's Cassandra API speak.
         protocol_version=4,
         connect_timeout=10,
     )

@@ -1,0 +1,57 @@
+# The README's two commands: `make demo` (the main job end to end on the local stack) and `make test`.
+# Each installs what it needs first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: install system-deps demo test lint format stack-up stack-down stack-status schema manifests strip-notebooks clean-stack
+
+$(INSTALLED): pyproject.toml setup.cfg smartspaces/pins/requirements.txt smartspaces/pins/requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@
+
+system-deps:
+	./scripts/install-system-deps.sh
+
+install: system-deps $(INSTALLED)
+
+stack-up: install
+	$(BIN)/smartspaces stack up
+
+stack-down:
+	@if [ -x $(BIN)/smartspaces ]; then $(BIN)/smartspaces stack down; else echo "nothing installed, nothing running"; fi
+
+stack-status: install
+	$(BIN)/smartspaces stack status
+
+schema: stack-up
+	$(BIN)/smartspaces schema apply
+
+demo: schema
+	$(BIN)/smartspaces run smoke
+
+# The integration tests start whatever part of the stack is not running, and stop only that at the end.
+test: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+manifests: install
+	$(BIN)/smartspaces manifests render
+
+strip-notebooks: install
+	$(BIN)/python -m smartspaces.notebooks notebooks/*.ipynb
+
+clean-stack: stack-down
+	rm -rf .local-stack

@@ -1,0 +1,27 @@
+"""Fixtures shared by every test: the local settings and the one SparkSession of the run."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from pyspark.sql import SparkSession
+
+from smartspaces.config import Settings, load_settings
+from smartspaces.session import build_spark_session
+
+# Few shuffle partitions: test DataFrames are tiny, and each partition is a task on 2 cores.
+TEST_OVERRIDES = {"SMARTSPACES__SPARK__SHUFFLE_PARTITIONS": "2", "SMARTSPACES__SPARK__UI_ENABLED": "false"}
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    return load_settings("local", environ={**os.environ, **TEST_OVERRIDES})
+
+
+@pytest.fixture(scope="session")
+def spark(settings: Settings) -> Iterator[SparkSession]:
+    session = build_spark_session(settings, "smartspaces-tests")
+    yield session
+    session.stop()

@@ -1,0 +1,84 @@
+"""The local stack: every server answers, `up` is idempotent, `down` stops exactly what `up` started."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+
+from smartspaces.bootstrap import apply_all
+from smartspaces.config import Settings
+from smartspaces.connectors.cassandra import cassandra_cluster
+from smartspaces.connectors.postgres import connect
+from smartspaces.pins import load_pins
+from smartspaces.stack import local_stack
+from smartspaces.stack.process import StackError, is_running
+
+
+def test_every_server_answers_a_real_request(settings: Settings) -> None:
+    report = {server.name: server for server in local_stack.status(settings)}
+    pins = load_pins()
+    assert {name: server.state for name, server in report.items()} == dict.fromkeys(
+        ("cassandra", "kafka", "postgres", "redis"), "running"
+    )
+    assert report["cassandra"].answer == f"Cassandra {pins.servers['cassandra'].version}"
+    assert report["kafka"].answer.startswith(f"Kafka {pins.servers['kafka'].version}, 1 broker(s)")
+    assert report["postgres"].answer.startswith("PostgreSQL ")
+    assert report["redis"].answer.startswith("Redis ")
+
+
+def test_up_again_keeps_the_same_processes(settings: Settings) -> None:
+    before = {server.name: server.pid for server in local_stack.status(settings)}
+    after = {server.name: server.pid for server in local_stack.up(settings)}
+    assert after == before
+
+
+def test_down_stops_exactly_the_started_process_and_up_brings_it_back(settings: Settings) -> None:
+    (redis_before,) = local_stack.status(settings, ("redis",))
+    assert redis_before.pid is not None
+    others = {server.name: server.pid for server in local_stack.status(settings, ("kafka", "postgres", "cassandra"))}
+    assert local_stack.down(settings, ("redis",)) == ["redis"]
+    assert not is_running(redis_before.pid)
+    assert local_stack.status(settings, ("redis",))[0].state == "stopped"
+    assert {server.name: server.pid for server in local_stack.status(settings, tuple(others))} == others
+    (redis_after,) = local_stack.up(settings, ("redis",))
+    assert redis_after.state == "running"
+    assert redis_after.pid != redis_before.pid
+
+
+def test_a_taken_port_is_a_clear_error(settings: Settings, tmp_path: Path) -> None:
+    assert settings.stack is not None
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        port = squatter.getsockname()[1]
+        other = settings.model_copy(
+            update={
+                "stack": settings.stack.model_copy(update={"data_dir": tmp_path}),
+                "redis": settings.redis.model_copy(update={"port": port}),
+            }
+        )
+        with pytest.raises(StackError, match=rf"redis: port {port} on 127.0.0.1 is taken"):
+            local_stack.up(other, ("redis",))
+
+
+def test_schema_bootstrap_is_idempotent(settings: Settings) -> None:
+    assert apply_all(settings) == [
+        f"cassandra: keyspace {settings.cassandra.keyspace} up to date",
+        f"postgres: database {settings.postgres.database} up to date",
+    ]
+    cluster = cassandra_cluster(settings.cassandra)
+    try:
+        tables = {
+            row.table_name
+            for row in cluster.connect().execute(
+                "SELECT table_name FROM system_schema.tables WHERE keyspace_name = %s", (settings.cassandra.keyspace,)
+            )
+        }
+    finally:
+        cluster.shutdown()
+    assert {"schema_migrations", "smoke_readings"} <= tables
+    with connect(settings.postgres) as connection:
+        row = connection.execute("SELECT to_regclass('smoke.device_summary') IS NOT NULL").fetchone()
+    assert row == (True,)

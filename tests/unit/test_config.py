@@ -1,0 +1,82 @@
+"""Configuration: validated at start-up, overridable by environment, secrets only from the environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from smartspaces.config import PROJECT_ROOT, ConfigError, load_settings
+
+LOCAL = PROJECT_ROOT / "conf" / "local.yaml"
+
+
+def write_conf(folder: Path, text: str) -> Path:
+    (folder / "test.yaml").write_text(text)
+    return folder
+
+
+def test_local_and_aks_files_load() -> None:
+    local = load_settings("local", environ={})
+    aks = load_settings("aks", environ={})
+    assert (local.environment, local.cassandra.port, local.kafka.security_protocol) == ("local", 9042, "PLAINTEXT")
+    assert (aks.cassandra.port, aks.cassandra.ssl, aks.kafka.security_protocol) == (10350, True, "SASL_SSL")
+    assert aks.spark.master is None
+
+
+def test_relative_paths_are_taken_from_the_project_root() -> None:
+    local = load_settings("local", environ={})
+    assert local.stack is not None
+    assert local.stack.data_dir == PROJECT_ROOT / ".local-stack"
+    assert local.lake.root == str(PROJECT_ROOT / ".local-stack" / "lake")
+
+
+def test_environment_variable_overrides_a_key_with_its_type() -> None:
+    settings = load_settings("local", environ={"SMARTSPACES__CASSANDRA__PORT": "19042"})
+    assert settings.cassandra.port == 19042
+
+
+def test_secret_comes_from_the_environment_as_a_string() -> None:
+    settings = load_settings("local", environ={"SMARTSPACES__POSTGRES__PASSWORD": "12345"})
+    assert settings.postgres.password is not None
+    assert settings.postgres.password.get_secret_value() == "12345"
+
+
+def test_missing_key_is_named(tmp_path: Path) -> None:
+    text = LOCAL.read_text().replace("  keyspace: smartspaces\n", "")
+    with pytest.raises(ConfigError, match=r"cassandra\.keyspace: missing"):
+        load_settings("test", environ={}, directory=write_conf(tmp_path, text))
+
+
+def test_wrong_type_is_named_with_its_value(tmp_path: Path) -> None:
+    text = LOCAL.read_text().replace("  port: 9042", "  port: ninety")
+    with pytest.raises(ConfigError, match=r"cassandra\.port: .*integer.*'ninety'"):
+        load_settings("test", environ={}, directory=write_conf(tmp_path, text))
+
+
+def test_wrong_override_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match=r"redis\.port: .*\(from SMARTSPACES__REDIS__PORT\)"):
+        load_settings("local", environ={"SMARTSPACES__REDIS__PORT": "70000"})
+
+
+def test_misspelt_key_is_rejected(tmp_path: Path) -> None:
+    text = LOCAL.read_text().replace("  local_dc: datacenter1", "  local_dc: datacenter1\n  hots: 127.0.0.1")
+    with pytest.raises(ConfigError, match=r"cassandra\.hots: unknown key"):
+        load_settings("test", environ={}, directory=write_conf(tmp_path, text))
+
+
+def test_secret_in_a_file_is_refused(tmp_path: Path) -> None:
+    text = LOCAL.read_text().replace("  user: smartspaces\n", "  user: smartspaces\n  password: hunter2\n")
+    with pytest.raises(ConfigError, match=r"postgres\.password is a secret .* SMARTSPACES__POSTGRES__PASSWORD"):
+        load_settings("test", environ={}, directory=write_conf(tmp_path, text))
+
+
+def test_invalid_secret_is_reported_without_its_value() -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings("local", environ={"SMARTSPACES__REDIS__PASSWORD__X": "s3cr3t-value"})
+    assert "s3cr3t-value" not in str(raised.value)
+
+
+def test_unknown_environment_names_the_file() -> None:
+    with pytest.raises(ConfigError, match=r"no configuration for environment 'mars'.*mars\.yaml"):
+        load_settings("mars", environ={})

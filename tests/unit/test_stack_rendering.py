@@ -1,0 +1,69 @@
+"""The local stack's generated server configuration and its pre-start checks (no server started)."""
+
+from __future__ import annotations
+
+import itertools
+import socket
+from pathlib import Path
+
+import pytest
+import yaml
+
+from smartspaces.config import Settings
+from smartspaces.stack.cassandra import CassandraServer
+from smartspaces.stack.kafka import KafkaServer
+from smartspaces.stack.process import StackError, port_is_free
+from smartspaces.stack.server import java_executable, read_jvm_options, render_template
+
+
+def test_kafka_properties_describe_one_kraft_node(settings: Settings) -> None:
+    assert settings.stack is not None
+    kafka = KafkaServer(settings, settings.stack)
+    text = render_template("kafka-server.properties", host="127.0.0.1", broker_port=kafka.broker_port,
+                           controller_port=9093, log_dir="/data")  # fmt: skip
+    properties = dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
+    assert properties["process.roles"] == "broker,controller"
+    assert properties["listeners"] == "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"
+    assert properties["advertised.listeners"] == "PLAINTEXT://127.0.0.1:9092"
+    assert properties["controller.quorum.voters"] == "1@127.0.0.1:9093"
+
+
+def test_cassandra_yaml_is_single_node_murmur3(tmp_path: Path) -> None:
+    text = render_template("cassandra.yaml", host="127.0.0.1", storage_port=7000, native_port=9042, data_dir=tmp_path)
+    config = yaml.safe_load(text)
+    assert config["partitioner"] == "org.apache.cassandra.dht.Murmur3Partitioner"
+    assert config["native_transport_port"] == 9042
+    assert config["data_file_directories"] == [f"{tmp_path}/data"]
+    assert config["seed_provider"][0]["parameters"][0]["seeds"] == "127.0.0.1:7000"
+
+
+def test_cassandra_jvm_options_carry_the_jdk17_module_flags() -> None:
+    options = read_jvm_options("cassandra-jvm17.options")
+    pairs = list(itertools.pairwise(options))
+    assert ("--add-opens", "java.base/sun.nio.ch=ALL-UNNAMED") in pairs
+    assert ("--add-exports", "java.base/jdk.internal.misc=ALL-UNNAMED") in pairs
+    assert "-XX:+UseG1GC" in options
+    assert not any(option.startswith("#") for option in options)
+
+
+def test_cassandra_command_sizes_the_heap_from_settings(settings: Settings, tmp_path: Path) -> None:
+    assert settings.stack is not None
+    server = CassandraServer(settings, settings.stack.model_copy(update={"data_dir": tmp_path}))
+    (server.jars).mkdir(parents=True)
+    (server.jars / "jamm-0.4.0.jar").touch()
+    command = server.command()
+    assert {"-Xms1g", "-Xmx1g", "org.apache.cassandra.service.CassandraDaemon"} <= set(command)
+    assert f"-javaagent:{server.jars / 'jamm-0.4.0.jar'}" in command
+
+
+def test_a_java_home_without_java_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path))
+    with pytest.raises(StackError, match="Java is missing"):
+        java_executable()
+
+
+def test_a_bound_port_is_seen_as_taken() -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        assert port_is_free("127.0.0.1", holder.getsockname()[1]) is False
