@@ -12,7 +12,7 @@ from smartspaces.config import ConfigError, Settings, load_settings
 from smartspaces.stack.process import StackError
 
 # Jobs by the name `smartspaces run NAME` takes; each module has main(argv) -> int.
-JOBS = {"smoke": "jobs.smoke"}
+JOBS = {"smoke": "jobs.smoke", "ingest": "jobs.ingest", "reference": "jobs.reference"}
 
 
 def _stack(args: argparse.Namespace, settings: Settings) -> int:

@@ -108,6 +108,18 @@ class RedisSettings(_Section):
     socket_timeout_s: float = Field(default=0.5, gt=0)
 
 
+class IngestSettings(_Section):
+    """The streaming ingest: where events come from, how fast, and what counts as bad input."""
+
+    topic: str = "events"
+    max_offsets_per_trigger: int = Field(default=100_000, ge=1)
+    trigger_interval_s: float = Field(default=1.0, gt=0)
+    starting_offsets: Literal["earliest", "latest"] = "earliest"
+    max_payload_bytes: int = Field(default=16_384, ge=256)
+    max_future_skew_s: int = Field(default=300, ge=0)
+    max_lateness_s: int = Field(default=7 * 24 * 3600, ge=60)
+
+
 class StackSettings(_Section):
     """The local stack's own settings (only the local environment has one)."""
 
@@ -127,6 +139,7 @@ class Settings(_Section):
     cassandra: CassandraSettings
     postgres: PostgresSettings
     redis: RedisSettings
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
     stack: StackSettings | None = None
 
 

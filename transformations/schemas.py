@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyspark.sql.types import DoubleType, StringType, StructField, StructType, TimestampType
+from pyspark.sql.types import DoubleType, IntegerType, StringType, StructField, StructType, TimestampType
 
 # A smoke-flow reading as it travels through Kafka (JSON) and into Cassandra.
 SMOKE_READING = StructType(
@@ -13,5 +13,27 @@ SMOKE_READING = StructType(
         StructField("metric", StringType(), nullable=False),
         StructField("value", DoubleType(), nullable=False),
         StructField("event_time", TimestampType(), nullable=False),
+    ]
+)
+
+# Reference drops (CSV or parquet files), as the device simulator and the building systems deliver them.
+SPACE_REFERENCE = StructType(
+    [
+        StructField("space_id", StringType()),
+        StructField("building_id", StringType()),
+        StructField("floor", IntegerType()),
+        StructField("name", StringType()),
+        StructField("space_type", StringType()),
+        StructField("area_m2", DoubleType()),
+        StructField("capacity", IntegerType()),
+    ]
+)
+DEVICE_REFERENCE = StructType(
+    [
+        StructField("device_id", StringType()),
+        StructField("space_id", StringType()),
+        StructField("device_type", StringType()),
+        StructField("model", StringType()),
+        StructField("installed_at", TimestampType()),
     ]
 )

@@ -1,0 +1,35 @@
+"""Where each table lives in the data lake (Delta tables below the lake root)."""
+
+from __future__ import annotations
+
+from smartspaces.config import LakeSettings
+from smartspaces.connectors.delta import lake_path
+
+
+def bronze_events(lake: LakeSettings) -> str:
+    """Every raw Kafka message as received, partitioned by ingest date: the replayable archive."""
+    return lake_path(lake, "bronze", "events")
+
+
+def quarantined_events(lake: LakeSettings) -> str:
+    """Messages that failed validation, with their reason, detail and Kafka coordinates."""
+    return lake_path(lake, "quarantine", "events")
+
+
+def device_registry(lake: LakeSettings) -> str:
+    """The devices the platform knows (device_id, space_id, ...), loaded from reference drops."""
+    return lake_path(lake, "reference", "devices")
+
+
+def space_registry(lake: LakeSettings) -> str:
+    return lake_path(lake, "reference", "spaces")
+
+
+def reference_landing(lake: LakeSettings) -> str:
+    """Where reference drops (CSV or parquet files) arrive before they are loaded."""
+    return lake_path(lake, "landing", "reference")
+
+
+def checkpoint(lake: LakeSettings, stream: str) -> str:
+    """A streaming query's checkpoint: its Kafka offsets and batch log, so a restart resumes."""
+    return lake_path(lake, "_checkpoints", stream)

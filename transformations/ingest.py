@@ -1,0 +1,47 @@
+"""Splits validated messages into accepted events (for Cassandra) and quarantine records (for the lake)."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from transformations.events import with_event_day
+from transformations.validation import RAW_COLUMNS
+
+# The events_by_device_day row, in column order.
+ACCEPTED_COLUMNS = (
+    "device_id", "day", "event_time", "event_id", "schema_version", "event_type", "metric", "value", "unit",
+    "severity", "code", "attributes", "kafka_topic", "kafka_partition", "kafka_offset", "ingest_time",
+)  # fmt: skip
+QUARANTINE_COLUMNS = (*RAW_COLUMNS, "event_id", "device_id", "reason", "detail", "ingest_date")
+
+
+def accepted_events(verdicts: DataFrame) -> DataFrame:
+    """Events that passed every check, once per event_id, with their day and Kafka coordinates.
+
+    ingest_time is the message's Kafka timestamp (its arrival), so a replay writes the very same row.
+    """
+    return (
+        verdicts.where(F.col("reason").isNull())
+        .withColumn("event_id", F.lower("event_id"))
+        .dropDuplicates(["event_id"])
+        .withColumn("ingest_time", F.col("kafka_timestamp"))
+        .transform(with_event_day)
+        .select(*ACCEPTED_COLUMNS)
+    )
+
+
+def quarantine_records(verdicts: DataFrame) -> DataFrame:
+    """Messages that failed a check: raw payload, coordinates, reason, detail, and the date they arrived."""
+    return (
+        verdicts.where(F.col("reason").isNotNull())
+        .withColumn("ingest_date", F.to_date("kafka_timestamp"))
+        .select(*QUARANTINE_COLUMNS)
+    )
+
+
+def counts_by_reason(verdicts: DataFrame) -> DataFrame:
+    """Per reason (null: accepted), the messages and the distinct event ids among them (small: one row a reason)."""
+    return verdicts.groupBy("reason").agg(
+        F.count("*").alias("messages"), F.countDistinct(F.lower("event_id")).alias("distinct_events")
+    )
