@@ -125,6 +125,8 @@ class StackSettings(_Section):
 
     data_dir: Path
     kafka_controller_port: Port = 9093
+    # A SASL_PLAINTEXT listener (PLAIN, user $ConnectionString) exercises the Event Hubs code path locally.
+    kafka_sasl_port: Port = 9094
     kafka_heap: MemorySize = "512m"
     cassandra_storage_port: Port = 7000
     cassandra_heap: MemorySize = "1g"

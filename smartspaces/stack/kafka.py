@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import secrets
 import subprocess
 import uuid
 
@@ -32,7 +33,20 @@ class KafkaServer(JavaServer):
 
     @property
     def ports(self) -> tuple[int, ...]:
-        return (self.broker_port, self.stack.kafka_controller_port)
+        return (self.broker_port, self.stack.kafka_controller_port, self.stack.kafka_sasl_port)
+
+    @property
+    def sasl_endpoint(self) -> str:
+        return f"{LOOPBACK}:{self.stack.kafka_sasl_port}"
+
+    def sasl_password(self) -> str:
+        """The SASL listener's password: made on first start, kept in the stack's folder (never in the repo)."""
+        secret_file = self.folder / "sasl-password"
+        if not secret_file.exists():
+            self.folder.mkdir(parents=True, exist_ok=True)
+            secret_file.write_text(f"Endpoint=sb://localhost/;SharedAccessKey={secrets.token_urlsafe(24)}")
+            secret_file.chmod(0o600)
+        return secret_file.read_text()
 
     @property
     def endpoint(self) -> str:
@@ -57,6 +71,8 @@ class KafkaServer(JavaServer):
                 host=LOOPBACK,
                 broker_port=self.broker_port,
                 controller_port=self.stack.kafka_controller_port,
+                sasl_port=self.stack.kafka_sasl_port,
+                sasl_password=self.sasl_password(),
                 log_dir=self.folder / "data",
             )
         )

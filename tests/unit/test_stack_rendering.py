@@ -20,11 +20,16 @@ def test_kafka_properties_describe_one_kraft_node(settings: Settings) -> None:
     assert settings.stack is not None
     kafka = KafkaServer(settings, settings.stack)
     text = render_template("kafka-server.properties", host="127.0.0.1", broker_port=kafka.broker_port,
-                           controller_port=9093, log_dir="/data")  # fmt: skip
+                           controller_port=9093, sasl_port=9094, sasl_password="pw", log_dir="/data")  # fmt: skip
     properties = dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
     assert properties["process.roles"] == "broker,controller"
-    assert properties["listeners"] == "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"
-    assert properties["advertised.listeners"] == "PLAINTEXT://127.0.0.1:9092"
+    assert properties["listeners"] == (
+        "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093,SASL_PLAINTEXT://127.0.0.1:9094"
+    )
+    assert properties["advertised.listeners"] == "PLAINTEXT://127.0.0.1:9092,SASL_PLAINTEXT://127.0.0.1:9094"
+    assert properties["listener.name.sasl_plaintext.plain.sasl.jaas.config"] == (
+        'org.apache.kafka.common.security.plain.PlainLoginModule required user_$ConnectionString="pw";'
+    )
     assert properties["controller.quorum.voters"] == "1@127.0.0.1:9093"
 
 
