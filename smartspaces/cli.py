@@ -66,6 +66,13 @@ def _pins(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _contract(args: argparse.Namespace, settings: Settings) -> int:
+    from transformations.contract import event_json_schema
+
+    print(json.dumps(event_json_schema(), indent=2))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smartspaces", description=__doc__)
     parser.add_argument("--env", help="configuration environment: conf/<env>.yaml (default: $SMARTSPACES_ENV or local)")
@@ -86,6 +93,9 @@ def _parser() -> argparse.ArgumentParser:
     pins = commands.add_parser("pins", help="print pinned versions")
     pins.add_argument("what", nargs="?", choices=["all", "spark-packages", "spark-version"], default="all")
     pins.set_defaults(handler=_pins)
+
+    contract = commands.add_parser("contract", help="print the event contract as JSON Schema (docs/event.schema.json)")
+    contract.set_defaults(handler=_contract)
 
     run = commands.add_parser("run", help="run a job: smartspaces run NAME [job arguments]")
     run.add_argument("job", choices=sorted(JOBS))
