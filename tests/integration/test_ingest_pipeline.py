@@ -1,0 +1,90 @@
+"""The ingest's micro-batch: registry changes apply from the next batch; a replayed batch writes nothing twice."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from smartspaces import lake
+from smartspaces.config import Settings
+from smartspaces.connectors.delta import read_delta, write_delta
+from smartspaces.ingest.pipeline import EventIngest
+from tests.integration.ingest_fixtures import cassandra_rows, ingest_settings
+
+__all__ = ["ingest_settings"]  # the fixture, imported for pytest
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def event(device_id: str) -> tuple[str, str]:
+    event_id = str(uuid.uuid4())
+    payload = {
+        "schema_version": 1, "event_id": event_id, "device_id": device_id, "event_type": "telemetry",
+        "metric": "temperature", "value": 21.5, "unit": "celsius", "event_time": NOW.isoformat(),
+    }  # fmt: skip
+    return event_id, json.dumps(payload)
+
+
+def kafka_batch(spark: SparkSession, topic: str, messages: list[tuple[int, str, str]]) -> DataFrame:
+    """Rows shaped like Spark's Kafka source: (offset, key, payload) on partition 0, arrived now."""
+    return spark.createDataFrame(
+        [
+            (key.encode(), payload.encode(), topic, 0, offset, NOW.replace(tzinfo=None), 0)
+            for offset, key, payload in messages
+        ],
+        "key binary, value binary, topic string, partition int, offset long, timestamp timestamp, timestampType int",
+    )
+
+
+def registry(spark: SparkSession, settings: Settings, devices: list[str]) -> None:
+    rows = spark.createDataFrame([(device,) for device in devices], "device_id string")
+    write_delta(rows, lake.device_registry(settings.lake), mode="overwrite")
+
+
+def test_a_device_added_to_the_registry_is_accepted_from_the_next_batch(
+    spark: SparkSession, ingest_settings: Settings
+) -> None:
+    settings, topic = ingest_settings, ingest_settings.ingest.topic
+    registry(spark, settings, ["dev-1"])
+    ingest = EventIngest(spark, settings)
+    (known_id, known), (early_id, early) = event("dev-1"), event("dev-9")
+    ingest.process_batch(kafka_batch(spark, topic, [(0, "dev-1", known), (1, "dev-9", early)]), 0)
+
+    registry(spark, settings, ["dev-1", "dev-9"])
+    late_id, late = event("dev-9")
+    ingest.process_batch(kafka_batch(spark, topic, [(2, "dev-9", late)]), 1)
+
+    assert cassandra_rows(settings, "device_id, event_id") == sorted(
+        [("dev-1", uuid.UUID(known_id)), ("dev-9", uuid.UUID(late_id))]
+    )
+    quarantine = read_delta(spark, lake.quarantined_events(settings.lake))
+    assert [tuple(row) for row in quarantine.select("kafka_offset", "reason", "event_id").collect()] == [
+        (1, "unknown_device", early_id)
+    ]
+    assert (ingest.totals.accepted_events, dict(ingest.totals.quarantined)) == (2, {"unknown_device": 1})
+
+
+def test_a_replayed_micro_batch_writes_nothing_twice(spark: SparkSession, ingest_settings: Settings) -> None:
+    settings, topic = ingest_settings, ingest_settings.ingest.topic
+    registry(spark, settings, ["dev-1"])
+    (first_id, first), (_, second) = event("dev-1"), event("dev-1")
+    batch = kafka_batch(
+        spark, topic, [(0, "dev-1", first), (1, "dev-1", "not json"), (2, "dev-1", first), (3, "dev-1", second)]
+    )
+    ingest = EventIngest(spark, settings)
+    ingest.process_batch(batch, 0)
+    ingest.process_batch(batch, 0)  # what a restart does with a batch that had not committed
+
+    stored = cassandra_rows(settings)
+    assert len(stored) == 2
+    assert (uuid.UUID(first_id),) in stored
+    bronze = read_delta(spark, lake.bronze_events(settings.lake))
+    assert bronze.count() == 4
+    quarantine = read_delta(spark, lake.quarantined_events(settings.lake))
+    assert [tuple(row) for row in quarantine.select("kafka_offset", "reason").collect()] == [(1, "not_json")]
+    assert ingest.totals.duplicates == 2  # the repeated event_id, once per run of the batch
+    assert bronze.where(F.col("offset") == 2).select(F.col("value").cast("string")).first() == (first,)
