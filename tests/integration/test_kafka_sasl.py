@@ -51,7 +51,6 @@ def test_a_wrong_connection_string_is_refused(settings: Settings) -> None:
     quiet.setLevel(logging.CRITICAL)
     admin = AdminClient(
         {
-            "error_cb": errors.append,
             "bootstrap.servers": sasl_settings(settings, "wrong").bootstrap_servers,
             "security.protocol": "SASL_PLAINTEXT",
             "sasl.mechanism": "PLAIN",
@@ -59,6 +58,7 @@ def test_a_wrong_connection_string_is_refused(settings: Settings) -> None:
             "sasl.password": "Endpoint=sb://localhost/;SharedAccessKey=wrong",
         },
         logger=quiet,
+        error_cb=errors.append,
     )
     with pytest.raises(KafkaException):
         admin.list_topics(timeout=10)
