@@ -12,7 +12,12 @@ from smartspaces.config import ConfigError, Settings, load_settings
 from smartspaces.stack.process import StackError
 
 # Jobs by the name `smartspaces run NAME` takes; each module has main(argv) -> int.
-JOBS = {"smoke": "jobs.smoke", "ingest": "jobs.ingest", "reference": "jobs.reference"}
+JOBS = {
+    "smoke": "jobs.smoke",
+    "simulate": "smartspaces.simulator.cli",
+    "reference": "jobs.reference",
+    "ingest": "jobs.ingest",
+}
 
 
 def _stack(args: argparse.Namespace, settings: Settings) -> int:
@@ -66,6 +71,15 @@ def _pins(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _manifests(args: argparse.Namespace, settings: Settings) -> int:
+    from smartspaces.config import PROJECT_ROOT
+    from smartspaces.manifests import write_manifests
+
+    for path in write_manifests(PROJECT_ROOT / "spark-operator"):
+        print(f"rendered {path.relative_to(PROJECT_ROOT)}")
+    return 0
+
+
 def _contract(args: argparse.Namespace, settings: Settings) -> int:
     from transformations.contract import event_json_schema
 
@@ -93,6 +107,10 @@ def _parser() -> argparse.ArgumentParser:
     pins = commands.add_parser("pins", help="print pinned versions")
     pins.add_argument("what", nargs="?", choices=["all", "spark-packages", "spark-version"], default="all")
     pins.set_defaults(handler=_pins)
+
+    manifests = commands.add_parser("manifests", help="render spark-operator/*.yaml from the pins")
+    manifests.add_argument("action", choices=["render"])
+    manifests.set_defaults(handler=_manifests)
 
     contract = commands.add_parser("contract", help="print the event contract as JSON Schema (docs/event.schema.json)")
     contract.set_defaults(handler=_contract)
