@@ -3,29 +3,23 @@
 # The Spark base image, the Python packages and the connector jars all come from smartspaces/pins.
 ARG SPARK_VERSION
 
-# Stage 1: resolve the Spark connector jars (and their dependencies) named by the pins.
+# Stage 1: a pom of the Spark connector coordinates, as smartspaces.pins derives them.
+FROM python:3.11-slim AS connector-pom
+COPY smartspaces/__init__.py /src/smartspaces/__init__.py
+COPY smartspaces/pins /src/smartspaces/pins
+COPY smartspaces/stack/__init__.py smartspaces/stack/jars.py smartspaces/stack/process.py /src/smartspaces/stack/
+RUN cd /src && python -c "from smartspaces.pins import load_pins; from smartspaces.stack.jars import maven_pom; \
+open('pom.xml', 'w').write(maven_pom(load_pins().spark_packages))"
+
+# Stage 2: resolve the connector jars and their dependencies.
 FROM maven:3.9-eclipse-temurin-17 AS connector-jars
-RUN apt-get update && apt-get install -y --no-install-recommends python3 && rm -rf /var/lib/apt/lists/*
-COPY smartspaces/pins /pins
-RUN python3 - <<'PY'
-import tomllib, re
-maven = tomllib.load(open("/pins/maven.toml", "rb"))
-python = dict(re.findall(r"^([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?==(\S+)", open("/pins/requirements.txt").read(), re.M))
-scala = maven["scala_binary"]
-coordinates = [f"org.apache.spark:spark-sql-kafka-0-10_{scala}:{python['pyspark']}",
-               f"io.delta:delta-spark_{scala}:{python['delta-spark']}", *maven["spark_packages"].values()]
-deps = "".join(f"<dependency><groupId>{g}</groupId><artifactId>{a}</artifactId><version>{v}</version></dependency>"
-               for g, a, v in (c.split(":") for c in coordinates))
-open("/pins/pom.xml", "w").write(
-    '<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion><groupId>smartspaces</groupId>'
-    f'<artifactId>connectors</artifactId><version>1</version><dependencies>{deps}</dependencies></project>')
-PY
+COPY --from=connector-pom /src/pom.xml /pins/pom.xml
 # Spark itself is in the base image: only what it lacks is copied (provided-scope Spark jars are skipped).
 RUN cd /pins && mvn -q -B dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=/jars \
     -DexcludeGroupIds=org.apache.spark,org.scala-lang
 
-# Stage 2: Spark with the project, its pinned Python packages and the connectors.
-FROM apache/spark:${SPARK_VERSION:?pass --build-arg SPARK_VERSION=$(smartspaces pins spark-version)}-scala2.12-java17-python3-ubuntu
+# Stage 3: Spark with the project, its pinned Python packages and the connectors.
+FROM apache/spark:${SPARK_VERSION}-scala2.12-java17-python3-ubuntu
 USER root
 COPY --from=connector-jars /jars/ /opt/spark/jars/
 WORKDIR /opt/smartspaces

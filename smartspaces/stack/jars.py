@@ -13,7 +13,8 @@ from smartspaces.stack.process import StackError
 _STAMP = ".resolved"
 
 
-def _pom(artifacts: tuple[str, ...]) -> str:
+def maven_pom(artifacts: tuple[str, ...]) -> str:
+    """A pom.xml whose dependencies are the artifacts (group:artifact:version)."""
     dependencies = []
     for coordinate in artifacts:
         group, artifact, version = coordinate.split(":")
@@ -41,7 +42,7 @@ def resolve_jars(artifacts: tuple[str, ...], folder: Path) -> Path:
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
     with tempfile.TemporaryDirectory() as build:
-        (Path(build) / "pom.xml").write_text(_pom(artifacts))
+        (Path(build) / "pom.xml").write_text(maven_pom(artifacts))
         result = subprocess.run(
             [maven, "-q", "-B", "dependency:copy-dependencies", "-DincludeScope=runtime",
              f"-DoutputDirectory={folder}"],
