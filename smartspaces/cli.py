@@ -65,6 +65,11 @@ def _pins(args: argparse.Namespace, settings: Settings) -> int:
         print(",".join(pins.spark_packages))
     elif args.what == "spark-version":
         print(pins.spark_version)
+    elif args.what == "compose-env":
+        # The .env docker compose reads: the versions of docker-compose.yml's images.
+        print(f"KAFKA_VERSION={pins.servers['kafka'].version}")
+        print(f"CASSANDRA_VERSION={pins.servers['cassandra'].version}")
+        print(f"SPARK_VERSION={pins.spark_version}")
     else:
         print(json.dumps({"python": pins.python, "spark_packages": list(pins.spark_packages),
                           "servers": {n: s.version for n, s in pins.servers.items()}}, indent=2))  # fmt: skip
@@ -105,7 +110,9 @@ def _parser() -> argparse.ArgumentParser:
     config.set_defaults(handler=_config)
 
     pins = commands.add_parser("pins", help="print pinned versions")
-    pins.add_argument("what", nargs="?", choices=["all", "spark-packages", "spark-version"], default="all")
+    pins.add_argument(
+        "what", nargs="?", choices=["all", "spark-packages", "spark-version", "compose-env"], default="all"
+    )
     pins.set_defaults(handler=_pins)
 
     manifests = commands.add_parser("manifests", help="render spark-operator/*.yaml from the pins")

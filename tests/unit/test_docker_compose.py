@@ -1,0 +1,42 @@
+"""docker-compose.yml runs the same servers as the local stack, at the pinned versions."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import yaml
+
+from smartspaces.config import PROJECT_ROOT, load_settings
+from smartspaces.pins import load_pins
+
+COMPOSE = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())
+
+
+def default_of(text: str, variable: str) -> str:
+    match = re.search(rf"\$\{{{variable}:-([^}}]+)\}}", text)
+    assert match, f"{variable} has no default in {text!r}"
+    return match.group(1)
+
+
+def service(name: str) -> dict[str, Any]:
+    services: dict[str, dict[str, Any]] = COMPOSE["services"]
+    return services[name]
+
+
+def test_image_versions_default_to_the_pins() -> None:
+    pins = load_pins()
+    assert default_of(service("kafka")["image"], "KAFKA_VERSION") == pins.servers["kafka"].version
+    assert default_of(service("cassandra")["image"], "CASSANDRA_VERSION") == pins.servers["cassandra"].version
+    assert default_of(service("bootstrap")["build"]["args"]["SPARK_VERSION"], "SPARK_VERSION") == pins.spark_version
+
+
+def test_servers_listen_on_the_local_configurations_ports() -> None:
+    settings = load_settings("local", environ={})
+    published = {name: spec["ports"][0] for name, spec in COMPOSE["services"].items() if "ports" in spec}
+    assert published == {
+        "kafka": f"127.0.0.1:{settings.kafka.bootstrap_servers.rsplit(':', 1)[1]}:9092",
+        "cassandra": f"127.0.0.1:{settings.cassandra.port}:9042",
+        "postgres": f"127.0.0.1:{settings.postgres.port}:5432",
+        "redis": f"127.0.0.1:{settings.redis.port}:6379",
+    }
