@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps demo test lint format stack-up stack-down stack-status schema manifests strip-notebooks clean-stack
+.PHONY: install system-deps demo smoke bench-ingest test lint format stack-up stack-down stack-status schema manifests strip-notebooks clean-stack
 
 $(INSTALLED): pyproject.toml setup.cfg smartspaces/pins/requirements.txt smartspaces/pins/requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,8 +31,19 @@ stack-status: install
 schema: stack-up
 	$(BIN)/smartspaces schema apply
 
+# The main pipeline on the local stack: simulated campus → Kafka → streaming ingest (drained) → Cassandra.
+DEMO_EVENTS ?= 20000
 demo: schema
+	$(BIN)/smartspaces run simulate --count $(DEMO_EVENTS) --bad-fraction 0.001 --duplicate-fraction 0.01 --late-fraction 0.01
+	$(BIN)/smartspaces run reference
+	$(BIN)/smartspaces run ingest --drain
+
+# Every connection of the platform, end to end (Kafka, Delta, Cassandra, PostgreSQL, Redis).
+smoke: schema
 	$(BIN)/smartspaces run smoke
+
+bench-ingest: schema
+	$(BIN)/python -m bench.ingest_bench --events $(or $(EVENTS),1000000)
 
 # The integration tests start whatever part of the stack is not running, and stop only that at the end.
 test: install

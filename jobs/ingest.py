@@ -49,7 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except RegistryMissingError as error:
             print(f"ingest: {error}", file=sys.stderr)
             return 2
-    print(json.dumps({"ingest_totals": ingest.totals.as_dict()}))
+    print(ingest.totals.table())
+    logging.getLogger("smartspaces.ingest").info(json.dumps({"event": "ingest_totals", **ingest.totals.as_dict()}))
     return 0
 
 

@@ -43,6 +43,8 @@ class ValidationLimits:
 
 
 Check = tuple[Column, Reason, Column]
+# Strict JSON: Spark's reader accepts single-quoted strings unless told not to.
+JSON_OPTIONS = {"allowSingleQuotes": "false"}
 
 
 def _present(loose: Column, field: str) -> Column:
@@ -90,7 +92,7 @@ def _checks(limits: ValidationLimits) -> list[Check]:
     return [
         (F.col("payload_bytes") > limits.max_payload_bytes, Reason.PAYLOAD_TOO_LARGE,
          F.format_string("%d bytes", F.col("payload_bytes"))),
-        (loose.isNull() & F.col("_wrapped").isNull(), Reason.NOT_JSON, F.substring(payload, 1, 80)),
+        (F.col("_wellformed").isNull(), Reason.NOT_JSON, F.substring(payload, 1, 80)),
         (loose.isNull(), Reason.NOT_AN_OBJECT, F.substring(payload, 1, 80)),
         *missing(REQUIRED_FIELDS),
         *wrong_types,
@@ -133,19 +135,16 @@ def validate_events(limits: ValidationLimits) -> Callable[[DataFrame], DataFrame
     def transform(raw: DataFrame) -> DataFrame:
         # An oversized payload is never parsed.
         parsable = F.when(F.col("payload_bytes") <= limits.max_payload_bytes, F.col("payload"))
+        # Wrapped as the value of an object, any single JSON document parses (null and trailing white space
+        # included), while text after it, a second document or anything that is not JSON does not. Spark's
+        # reader stops after the first object, so the unwrapped parses alone would accept those.
+        wrapped = F.concat(F.lit('{"w":'), parsable, F.lit("}"))
         parsed = raw.select(
             *RAW_COLUMNS,
-            F.from_json(parsable, EVENT_PAYLOAD).alias("_event"),
-            F.from_json(parsable, "map<string,string>").alias("_loose"),
+            F.from_json(parsable, EVENT_PAYLOAD, JSON_OPTIONS).alias("_event"),
+            F.from_json(parsable, "map<string,string>", JSON_OPTIONS).alias("_loose"),
+            F.from_json(wrapped, "map<string,string>", JSON_OPTIONS).alias("_wellformed"),
         )
-        # Wrapped in an object, any JSON document parses, and anything that is not JSON does not.
-        # It is only evaluated where the payload did not parse as an object.
-        wrapped = F.from_json(F.concat(F.lit('{"w":'), F.col("payload"), F.lit("}")), "w string")
-        # A payload with text after its object parses as an object; wrapped, it does not.
-        trailing_text = ~F.rtrim(F.col("payload")).endswith("}")
-        parsed = parsed.withColumn(
-            "_loose", F.when(F.col("_loose").isNotNull() & trailing_text, None).otherwise(F.col("_loose"))
-        ).withColumn("_wrapped", F.when(F.col("_loose").isNull(), wrapped["w"]))
         parsed = parsed.withColumn("event_time", F.to_timestamp(F.col("_event.event_time"), EVENT_TIME_PATTERN))
         checks = _checks(limits)
         verdict = parsed.select(

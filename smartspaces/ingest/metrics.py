@@ -48,6 +48,17 @@ class RunTotals:
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "quarantined": dict(sorted(self.quarantined.items()))}
 
+    def table(self) -> str:
+        """A summary for people: what came in, and where it went."""
+        lines = [
+            f"ingest: {self.messages} messages in {self.batches} micro-batch(es)",
+            f"  {'stored in Cassandra (distinct events)':<40} {self.accepted_events:>9}",
+            f"  {'duplicates (stored once)':<40} {self.duplicates:>9}",
+            f"  {'quarantined':<40} {sum(self.quarantined.values()):>9}",
+        ]
+        lines += [f"    {reason:<38} {count:>9}" for reason, count in sorted(self.quarantined.items())]
+        return "\n".join(lines)
+
 
 class ProgressLogger(StreamingQueryListener):
     """Logs Spark's own progress of each trigger: input rate against processing rate, and durations."""

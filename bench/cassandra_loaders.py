@@ -1,0 +1,103 @@
+"""The two baselines of the ingest benchmark, both writing to a copy of events_by_device_day.
+
+- plain consumer: what a team would otherwise write: confluent-kafka consumer, json parsing, the contract's
+  required-field check, cassandra-driver with concurrent asynchronous writes.
+- raw ceiling: cassandra-driver writing pre-parsed rows with high concurrency, no Kafka at all.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+
+from cassandra.cluster import Session
+from cassandra.concurrent import execute_concurrent_with_args
+from confluent_kafka import Consumer
+
+from smartspaces.config import KafkaSettings
+
+INSERT = (
+    "INSERT INTO {table} (device_id, day, event_time, event_id, schema_version, event_type, metric, value, unit, "
+    "severity, code, attributes, kafka_topic, kafka_partition, kafka_offset, ingest_time) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+REQUIRED = ("schema_version", "event_id", "device_id", "event_type", "event_time")
+Row = tuple[object, ...]
+
+
+def event_row(payload: bytes, topic: str, partition: int, offset: int, timestamp_ms: int) -> Row | None:
+    """A payload as a table row, or None when it is not a usable event (the baseline only counts those)."""
+    try:
+        event = json.loads(payload)
+        if not isinstance(event, dict) or any(event.get(key) is None for key in REQUIRED):
+            return None
+        event_time = datetime.fromisoformat(event["event_time"]).astimezone(UTC)
+        return (
+            event["device_id"], event_time.date(), event_time, uuid.UUID(event["event_id"]), event["schema_version"],
+            event["event_type"], event.get("metric"), event.get("value"), event.get("unit"), event.get("severity"),
+            event.get("code"), event.get("attributes"), topic, partition, offset,
+            datetime.fromtimestamp(timestamp_ms / 1000, UTC),
+        )  # fmt: skip
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def write_rows(session: Session, table: str, rows: Iterable[Row], concurrency: int) -> int:
+    prepared = session.prepare(INSERT.format(table=table))
+    batch = list(rows)
+    results = execute_concurrent_with_args(session, prepared, batch, concurrency=concurrency, raise_on_first_error=True)
+    return len(results)
+
+
+def consume(kafka: KafkaSettings, topic: str, expected: int, idle_timeout_s: float = 15.0) -> Iterator[list[Row]]:
+    """Chunks of rows from every message of the topic, until `expected` messages were read or it goes idle."""
+    consumer = Consumer(
+        {
+            "bootstrap.servers": kafka.bootstrap_servers,
+            "group.id": f"bench-plain-{uuid.uuid4().hex[:8]}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+            "fetch.max.bytes": 52_428_800,
+        }
+    )
+    consumer.subscribe([topic])
+    seen, last_message = 0, time.monotonic()
+    try:
+        while seen < expected and time.monotonic() - last_message < idle_timeout_s:
+            messages = consumer.consume(num_messages=5000, timeout=1.0)
+            if not messages:
+                continue
+            last_message = time.monotonic()
+            rows = []
+            for message in messages:
+                if message.error():
+                    continue
+                seen += 1
+                row = event_row(message.value() or b"", message.topic() or topic, message.partition() or 0,
+                                message.offset() or 0, message.timestamp()[1])  # fmt: skip
+                if row is not None:
+                    rows.append(row)
+            yield rows
+    finally:
+        consumer.close()
+
+
+def plain_consumer_load(
+    kafka: KafkaSettings, topic: str, expected: int, session: Session, table: str
+) -> tuple[int, float]:
+    """Loads the topic into the table the way a hand-written consumer would; returns (rows, seconds)."""
+    started, written = time.monotonic(), 0
+    for rows in consume(kafka, topic, expected):
+        written += write_rows(session, table, rows, concurrency=256)
+    return written, time.monotonic() - started
+
+
+def raw_ceiling_load(rows: list[Row], session: Session, table: str) -> tuple[int, float]:
+    """Writes already-parsed rows with high concurrency; returns (rows, seconds)."""
+    started, written = time.monotonic(), 0
+    for start in range(0, len(rows), 20_000):
+        written += write_rows(session, table, rows[start : start + 20_000], concurrency=512)
+    return written, time.monotonic() - started

@@ -1,0 +1,87 @@
+"""Samples processes while a benchmark runs: peak resident memory and CPU share of each."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from smartspaces.stack.process import descendants
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
+def _rss_mib(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0.0
+
+
+@dataclass
+class ProcessUsage:
+    peak_rss_mib: float = 0.0
+    cpu_seconds: float = 0.0
+
+
+@dataclass
+class ResourceSampler:
+    """Samples named processes (and their descendants) every interval until stopped."""
+
+    processes: dict[str, int]
+    interval_s: float = 0.5
+    usage: dict[str, ProcessUsage] = field(default_factory=dict)
+    _start_cpu: dict[int, float] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _started: float = 0.0
+    _elapsed: float = 0.0
+
+    def __enter__(self) -> ResourceSampler:
+        self._started = time.monotonic()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def _members(self, pid: int) -> list[int]:
+        return [pid, *descendants(pid)]
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            for name, pid in self.processes.items():
+                usage = self.usage.setdefault(name, ProcessUsage())
+                members = self._members(pid)
+                for member in members:
+                    self._start_cpu.setdefault(member, _cpu_seconds(member))
+                usage.peak_rss_mib = max(usage.peak_rss_mib, sum(_rss_mib(member) for member in members))
+                usage.cpu_seconds = max(
+                    usage.cpu_seconds, sum(_cpu_seconds(m) - self._start_cpu.get(m, 0.0) for m in members)
+                )
+            self._stop.wait(self.interval_s)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._elapsed = time.monotonic() - self._started
+
+    def report(self) -> dict[str, dict[str, float]]:
+        """Per process: peak RSS (MiB) and CPU share (cores busy on average over the sampled time)."""
+        return {
+            name: {
+                "peak_rss_mb": round(usage.peak_rss_mib, 1),
+                "cpu_share_cores": round(usage.cpu_seconds / self._elapsed, 2) if self._elapsed else 0.0,
+            }
+            for name, usage in self.usage.items()
+        }

@@ -1,0 +1,288 @@
+"""The simulation: a seeded stream of good, late, duplicate and bad messages, and its producer to Kafka.
+
+`generate_messages` is pure (no Kafka, no files): the same options give the same bytes, and each message
+says which reason the validator must give it. `run_simulation` writes the campus's reference drop, sends
+the stream with confluent-kafka and reports what it sent by category.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import sys
+import time
+from bisect import bisect_right
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # documented, not re-exported
+
+from smartspaces.config import IngestSettings, KafkaSettings
+from smartspaces.simulator.bad_input import BAD_INPUT, BAD_KINDS, HOUR_S, BadInputContext
+from smartspaces.simulator.campus import Campus, build_campus, write_reference
+from smartspaces.simulator.events import EventFactory, encode_padded
+
+# Rate assumed for a run "as fast as possible", to size the simulated clock and the future-event margin.
+NOMINAL_RATE = 50_000.0
+# Duplicates resend one of the last good messages.
+RECENT_GOOD = 1024
+PROGRESS_EVERY_S = 5.0
+FLUSH_TIMEOUT_S = 120.0
+LATE_BY_S = (1 * HOUR_S, 6 * HOUR_S)
+
+
+@dataclass(frozen=True)
+class SimulationOptions:
+    """What to send: how many (count and/or duration), how fast, from which campus, with how much bad input."""
+
+    count: int | None = None
+    duration_s: float | None = None
+    # Messages per second; 0: as fast as possible.
+    rate: float = 0.0
+    buildings: int = 2
+    seed: int = 1
+    # The share of messages of EACH bad kind (13 kinds), of duplicates and of late events.
+    bad_fraction: float = 0.0
+    duplicate_fraction: float = 0.0
+    late_fraction: float = 0.0
+    topic: str = "events"
+    # Where spaces.csv and devices.csv are written (None: not written).
+    reference_dir: Path | None = None
+    # The end of the simulated clock (None: the time the run starts); event times spread over span_s before it.
+    now: datetime | None = None
+    span_s: float = 24 * HOUR_S
+    partitions: int = 3
+    # Good events are padded to about this many bytes (None: their natural ~250 bytes).
+    payload_bytes: int | None = None
+    # The campus's offset from UTC, in which its events' times are written.
+    utc_offset_minutes: int = 60
+    # The ingest's limits that bad input must break (payload size, future skew, lateness).
+    limits: IngestSettings = field(default_factory=IngestSettings)
+    # Idempotent producer; None: on, except on SASL_SSL endpoints (Event Hubs does not offer it).
+    idempotent: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.count is None and self.duration_s is None:
+            raise ValueError("set count or duration_s")
+        if self.count is not None and self.count < 0:
+            raise ValueError(f"count must not be negative, got {self.count}")
+        fractions = {"bad_fraction": self.bad_fraction, "duplicate_fraction": self.duplicate_fraction,
+                     "late_fraction": self.late_fraction}  # fmt: skip
+        for name, value in fractions.items():
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, got {value}")
+        if len(BAD_KINDS) * self.bad_fraction + self.duplicate_fraction + self.late_fraction > 1.0:
+            raise ValueError(f"{len(BAD_KINDS)} * bad_fraction + duplicate_fraction + late_fraction exceeds 1")
+        if self.payload_bytes is not None and self.payload_bytes > self.limits.max_payload_bytes:
+            raise ValueError(f"payload_bytes {self.payload_bytes} would make good events too large for the ingest")
+        if self.rate < 0:
+            raise ValueError(f"rate must not be negative, got {self.rate}")
+
+
+class SimMessage(NamedTuple):
+    key: bytes
+    value: bytes
+    # The reason the validator must give (a QuarantineReason value), or None for a good message.
+    expected_reason: str | None
+    is_duplicate: bool
+    is_late: bool
+
+
+@dataclass
+class SimulationReport:
+    sent_total: int = 0
+    # Distinct good events, late ones included (duplicates are not distinct).
+    good_distinct: int = 0
+    duplicates: int = 0
+    late: int = 0
+    bad_by_reason: dict[str, int] = field(default_factory=lambda: {kind.value: 0 for kind in BAD_KINDS})
+    delivery_failures: int = 0
+    seconds: float = 0.0
+    bytes_sent: int = 0
+
+    def count(self, message: SimMessage) -> None:
+        self.sent_total += 1
+        self.bytes_sent += len(message.value)
+        if message.expected_reason is not None:
+            self.bad_by_reason[message.expected_reason] += 1
+        elif message.is_duplicate:
+            self.duplicates += 1
+        else:
+            self.good_distinct += 1
+            self.late += message.is_late
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def resolved(options: SimulationOptions) -> SimulationOptions:
+    """The options with `now` fixed (the current time when unset), in UTC."""
+    now = options.now or datetime.now(UTC)
+    return dataclasses.replace(options, now=now.astimezone(UTC))
+
+
+def campus_for(options: SimulationOptions) -> Campus:
+    """The campus of a run (its devices were installed before `now`); needs resolved options."""
+    assert options.now is not None, "resolve the options first"
+    return build_campus(options.buildings, options.seed, options.now)
+
+
+def planned_seconds(options: SimulationOptions) -> float:
+    """How long a run is expected to take."""
+    if options.duration_s is not None:
+        return options.duration_s
+    return (options.count or 0) / (options.rate or NOMINAL_RATE)
+
+
+def generate_messages(options: SimulationOptions) -> Iterator[SimMessage]:
+    """The messages of a run, in sending order: endless when only a duration is set."""
+    options = resolved(options)
+    assert options.now is not None
+    rng = random.Random(options.seed)
+    factory = EventFactory(campus_for(options), rng, options.utc_offset_minutes)
+    now = options.now.timestamp()
+    expected = (
+        options.count
+        if options.count is not None
+        else max(planned_seconds(options) * (options.rate or NOMINAL_RATE), 1.0)
+    )
+    step = options.span_s / max(expected, 1)
+    start = now - options.span_s
+    # Generous allowance: the run may be slower than planned.
+    context = BadInputContext(factory, clock=start, now=now, limits=options.limits,
+                              run_allowance_s=2 * planned_seconds(options) + 600.0)  # fmt: skip
+    bad_input = {kind.value: make for kind, make in BAD_INPUT.items()}
+    labels, bounds = _categories(options)
+    special = bounds[-1]
+    recent: list[SimMessage] = []
+    index = 0
+    while options.count is None or index < options.count:
+        clock = min(start + step * (index + rng.random()), now)
+        index += 1
+        draw = rng.random()
+        label = labels[bisect_right(bounds, draw)] if draw < special else "good"
+        if label == "duplicate" and recent:
+            original = recent[int(rng.random() * len(recent))]
+            yield SimMessage(original.key, original.value, None, True, original.is_late)
+            continue
+        if label in bad_input:
+            key, value = bad_input[label](dataclasses.replace(context, clock=clock))
+            yield SimMessage(key, value, label, False, False)
+            continue
+        is_late = label == "late"
+        if is_late:
+            clock -= rng.uniform(*LATE_BY_S)
+        event = factory.random_event(clock)
+        message = SimMessage(
+            event["device_id"].encode(), encode_padded(event, options.payload_bytes), None, False, is_late
+        )
+        if len(recent) < RECENT_GOOD:
+            recent.append(message)
+        else:
+            recent[index % RECENT_GOOD] = message
+        yield message
+
+
+def _categories(options: SimulationOptions) -> tuple[list[str], list[float]]:
+    """Message categories with their cumulative shares: each bad kind, duplicates, late; the rest is good."""
+    labels = [kind.value for kind in BAD_KINDS] + ["duplicate", "late"]
+    shares = [options.bad_fraction] * len(BAD_KINDS) + [options.duplicate_fraction, options.late_fraction]
+    bounds, total = [], 0.0
+    for share in shares:
+        total += share
+        bounds.append(total)
+    return labels, bounds
+
+
+def client_config(kafka: KafkaSettings) -> dict[str, Any]:
+    """librdkafka connection settings from KafkaSettings: brokers, security protocol and SASL."""
+    config: dict[str, Any] = {
+        "bootstrap.servers": kafka.bootstrap_servers,
+        "security.protocol": kafka.security_protocol,
+    }
+    if kafka.sasl_mechanism:
+        config["sasl.mechanism"] = kafka.sasl_mechanism
+        config["sasl.username"] = kafka.sasl_username or ""
+        config["sasl.password"] = kafka.sasl_password.get_secret_value() if kafka.sasl_password else ""
+    return config
+
+
+def producer_config(kafka: KafkaSettings, idempotent: bool | None) -> dict[str, Any]:
+    """Connection settings plus batching for throughput; delivery reports only for failures."""
+    if idempotent is None:
+        idempotent = kafka.security_protocol != "SASL_SSL"
+    return {
+        **client_config(kafka),
+        "enable.idempotence": idempotent,
+        "linger.ms": 50,
+        "batch.num.messages": 10_000,
+        "batch.size": 1_000_000,
+        "queue.buffering.max.messages": 500_000,
+        "delivery.report.only.error": True,
+    }
+
+
+def ensure_topic(kafka: KafkaSettings, topic: str, partitions: int) -> bool:
+    """Creates the topic when it is missing (broker-default replication); True when it was created."""
+    admin = AdminClient(client_config(kafka))
+    if topic in admin.list_topics(timeout=30).topics:
+        return False
+    future = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=-1)])[topic]
+    try:
+        future.result(timeout=60)
+    except KafkaException as error:
+        if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+            raise
+        return False
+    return True
+
+
+def run_simulation(options: SimulationOptions, kafka: KafkaSettings) -> SimulationReport:
+    """Writes the reference drop, sends the messages (at `rate`, for `count` and/or `duration_s`), flushes."""
+    options = resolved(options)
+    if options.reference_dir is not None:
+        write_reference(campus_for(options), options.reference_dir)
+    ensure_topic(kafka, options.topic, options.partitions)
+    report = SimulationReport()
+    failures: list[KafkaError] = []
+
+    def delivered(error: KafkaError | None, _message: object) -> None:
+        if error is not None:
+            failures.append(error)
+
+    producer = Producer({**producer_config(kafka, options.idempotent), "on_delivery": delivered})
+    started = last_progress = time.monotonic()
+    deadline = started + options.duration_s if options.duration_s is not None else float("inf")
+    for message in generate_messages(options):
+        elapsed = time.monotonic()
+        if elapsed >= deadline:
+            break
+        if options.rate:
+            wait = started + report.sent_total / options.rate - elapsed
+            if wait > 0:
+                producer.poll(wait)
+        _produce(producer, options.topic, message)
+        report.count(message)
+        if report.sent_total % 1024 == 0:
+            producer.poll(0)  # serves delivery reports
+        if elapsed - last_progress >= PROGRESS_EVERY_S:
+            last_progress = elapsed
+            rate = report.sent_total / (elapsed - started)
+            print(f"simulate: {report.sent_total} sent, {rate:.0f} messages/s", file=sys.stderr, flush=True)
+    undelivered = producer.flush(FLUSH_TIMEOUT_S)
+    report.seconds = round(time.monotonic() - started, 3)
+    report.delivery_failures = len(failures) + undelivered
+    return report
+
+
+def _produce(producer: Producer, topic: str, message: SimMessage) -> None:
+    while True:
+        try:
+            producer.produce(topic, message.value, message.key)
+            return
+        except BufferError:  # the local queue is full: let deliveries drain it
+            producer.poll(0.05)

@@ -1,0 +1,99 @@
+"""The ingest job end to end: simulator → Kafka → ingest → Cassandra, quarantine and bronze, with exact counts."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from jobs import ingest, reference
+from smartspaces import lake
+from smartspaces.config import PROJECT_ROOT, Settings
+from smartspaces.connectors.delta import read_delta
+from smartspaces.simulator.producer import SimulationOptions, SimulationReport, run_simulation
+from tests.integration.ingest_fixtures import cassandra_rows, ingest_settings
+
+__all__ = ["ingest_settings"]  # the fixture, imported for pytest
+
+
+def simulate(settings: Settings, reference_dir: Path, count: int, seed: int) -> SimulationReport:
+    """Sends `count` events with every kind of bad input, duplicates and late events; loads its registry."""
+    options = SimulationOptions(
+        count=count, seed=seed, buildings=1, bad_fraction=0.004, duplicate_fraction=0.03, late_fraction=0.03,
+        topic=settings.ingest.topic, reference_dir=reference_dir, now=datetime.now(UTC),
+    )  # fmt: skip
+    report = run_simulation(options, settings.kafka)
+    assert report.delivery_failures == 0
+    assert reference.main(["--drop", str(reference_dir)]) == 0
+    return report
+
+
+def quarantine_counts(spark: SparkSession, settings: Settings) -> dict[str, int]:
+    rows = read_delta(spark, lake.quarantined_events(settings.lake)).groupBy("reason").count().collect()
+    return {row.reason: row["count"] for row in rows}
+
+
+def assert_stored_exactly(spark: SparkSession, settings: Settings, report: SimulationReport) -> None:
+    assert len(cassandra_rows(settings)) == report.good_distinct
+    assert quarantine_counts(spark, settings) == {reason: n for reason, n in report.bad_by_reason.items() if n}
+    assert read_delta(spark, lake.bronze_events(settings.lake)).count() == report.sent_total
+
+
+def test_drained_ingest_stores_every_good_event_once_and_quarantines_every_bad_one(
+    spark: SparkSession, ingest_settings: Settings, tmp_path: Path
+) -> None:
+    report = simulate(ingest_settings, tmp_path / "reference", count=4000, seed=11)
+    assert report.duplicates > 0 and report.late > 0 and len([n for n in report.bad_by_reason.values() if n]) >= 12
+    assert ingest.main(["--drain"]) == 0
+    assert_stored_exactly(spark, ingest_settings, report)
+
+
+def test_replaying_a_period_from_bronze_gives_the_same_content(
+    spark: SparkSession, ingest_settings: Settings, tmp_path: Path
+) -> None:
+    started = datetime.now(UTC) - timedelta(minutes=1)
+    report = simulate(ingest_settings, tmp_path / "reference", count=1500, seed=12)
+    assert ingest.main(["--drain"]) == 0
+    columns = "device_id, day, event_time, event_id, value, kafka_offset, ingest_time"
+    before = cassandra_rows(ingest_settings, columns)
+    period = [started.isoformat(), (datetime.now(UTC) + timedelta(minutes=1)).isoformat()]
+    assert ingest.main(["--replay-from", period[0], "--replay-to", period[1]]) == 0
+    assert cassandra_rows(ingest_settings, columns) == before
+    assert_stored_exactly(spark, ingest_settings, report)
+
+
+def test_a_killed_stream_resumes_without_losing_or_duplicating_events(
+    spark: SparkSession, ingest_settings: Settings, tmp_path: Path
+) -> None:
+    report = simulate(ingest_settings, tmp_path / "reference", count=6000, seed=13)
+    # Small micro-batches, so the kill lands in the middle of the stream.
+    environment = {**os.environ, "SMARTSPACES__INGEST__MAX_OFFSETS_PER_TRIGGER": "400"}
+    stream = subprocess.Popen(
+        [sys.executable, "-m", "jobs.ingest"], cwd=PROJECT_ROOT, env=environment, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    batches_done = threading.Semaphore(0)
+
+    def watch_batches() -> None:
+        assert stream.stderr is not None
+        for line in stream.stderr:
+            if '"event": "ingest_batch"' in line:
+                batches_done.release()
+
+    threading.Thread(target=watch_batches, daemon=True).start()
+    deadline = time.monotonic() + 300
+    for _ in range(3):
+        assert batches_done.acquire(timeout=max(deadline - time.monotonic(), 1)), "the stream made no progress"
+    os.killpg(stream.pid, signal.SIGKILL)  # the driver and its JVM, mid-stream
+    stream.wait(timeout=60)
+    assert len(cassandra_rows(ingest_settings)) < report.good_distinct, "the stream finished before the kill"
+
+    assert ingest.main(["--drain"]) == 0
+    assert_stored_exactly(spark, ingest_settings, report)
