@@ -1,36 +1,67 @@
-# The image every stage runs from on Kubernetes (Spark Operator). It cannot be built without the pins:
-#   docker build --build-arg SPARK_VERSION=$(smartspaces pins spark-version) -t smartspaces:0.1.0 .
-# The Spark base image, the Python packages and the connector jars all come from smartspaces/pins.
+# syntax=docker/dockerfile:1
+# The image the Spark Operator runs every job from (spark-operator/*.yaml): Spark, the project with its pinned
+# Python packages and conf/, and the Spark connector jars baked in. Every version comes from smartspaces/pins:
+#   docker build --build-arg SPARK_VERSION=$(smartspaces pins spark-version) -t smartspaces:<project version> .
+# (<project version> is the tag the rendered manifests name.)
+
 ARG SPARK_VERSION
+# Stops the build at once, saying what to pass, when SPARK_VERSION is missing.
+ARG SPARK_IMAGE="apache/spark:${SPARK_VERSION:?pass --build-arg SPARK_VERSION=<output of smartspaces pins spark-version>}-scala2.12-java17-python3-ubuntu"
 
-# Stage 1: a pom of the Spark connector coordinates, as smartspaces.pins derives them.
-FROM python:3.11-slim AS connector-pom
-COPY smartspaces/__init__.py /src/smartspaces/__init__.py
-COPY smartspaces/pins /src/smartspaces/pins
-COPY smartspaces/stack/__init__.py smartspaces/stack/jars.py smartspaces/stack/process.py /src/smartspaces/stack/
-RUN cd /src && python -c "from smartspaces.pins import load_pins; from smartspaces.stack.jars import maven_pom; \
-open('pom.xml', 'w').write(maven_pom(load_pins().spark_packages))"
-
-# Stage 2: resolve the connector jars and their dependencies.
-FROM maven:3.9-eclipse-temurin-17 AS connector-jars
-COPY --from=connector-pom /src/pom.xml /pins/pom.xml
-# Spark itself is in the base image: only what it lacks is copied (provided-scope Spark jars are skipped).
-RUN cd /pins && mvn -q -B dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=/jars \
-    -DexcludeGroupIds=org.apache.spark,org.scala-lang
-
-# Stage 3: Spark with the project, its pinned Python packages and the connectors.
-FROM apache/spark:${SPARK_VERSION}-scala2.12-java17-python3-ubuntu
+# Stage 1: Spark with the project installed.
+FROM ${SPARK_IMAGE} AS app
+ARG SPARK_VERSION
 USER root
-COPY --from=connector-jars /jars/ /opt/spark/jars/
+# The Spark image's Python is Ubuntu 22.04's 3.10; the project needs 3.11 (pyproject's requires-python).
+# It gets a virtualenv of its own, which the driver and the executors both run (PYSPARK_PYTHON).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends python3.11 python3.11-venv \
+    && rm -rf /var/lib/apt/lists/* \
+    && python3.11 -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH \
+    PYSPARK_PYTHON=/opt/venv/bin/python \
+    PYSPARK_DRIVER_PYTHON=/opt/venv/bin/python \
+    SMARTSPACES_CONF_DIR=/opt/smartspaces/conf
 WORKDIR /opt/smartspaces
+# The pinned dependencies first, in a layer of their own that code changes do not rebuild.
+COPY smartspaces/pins/requirements.txt /tmp/requirements.txt
+RUN pip install --no-cache-dir -r /tmp/requirements.txt
 COPY pyproject.toml setup.cfg README.md ./
-COPY smartspaces ./smartspaces
-COPY transformations ./transformations
-COPY jobs ./jobs
 COPY conf ./conf
-# The image's Spark provides pyspark; installing the same pinned pyspark keeps the Python side identical.
-RUN pip install --no-cache-dir . && chown -R 185:185 /opt/smartspaces
-ENV SMARTSPACES_CONF_DIR=/opt/smartspaces/conf \
-    SMARTSPACES_ENV=aks \
-    PYTHONPATH=/opt/smartspaces
+COPY jobs ./jobs
+COPY transformations ./transformations
+COPY smartspaces ./smartspaces
+# The jobs run as local:///opt/smartspaces/jobs/<job>.py and import the installed packages.
+RUN pip install --no-cache-dir --no-deps . \
+    && rm -rf build ./*.egg-info
+# The base image must be the pinned Spark; then the connectors' pom (smartspaces.pins) for the next stage.
+RUN pinned="$(smartspaces --env aks pins spark-version)" \
+    && { [ "$pinned" = "$SPARK_VERSION" ] \
+         || { echo "SPARK_VERSION=$SPARK_VERSION but smartspaces/pins pins Spark $pinned" >&2; exit 1; }; } \
+    && python -c "from smartspaces.pins import load_pins; from smartspaces.stack.jars import maven_pom; \
+print(maven_pom(load_pins().spark_packages))" > /opt/smartspaces/spark-connectors.pom.xml
+
+# Stage 2: the connector jars and their runtime dependencies, resolved by Maven from the pinned coordinates.
+FROM maven:3-eclipse-temurin-17 AS connector-jars
+WORKDIR /build
+COPY --from=app /opt/smartspaces/spark-connectors.pom.xml ./pom.xml
+# The repository layout keeps each jar under .../<artifactId>/<version>/, so the next stage knows its artifact.
+RUN mvn -B -q dependency:copy-dependencies -DincludeScope=runtime -Dmdep.useRepositoryLayout=true \
+    -DoutputDirectory=/build/jars
+
+# Stage 3: the image.
+FROM app
+# Only the jars Spark does not ship are added. A second copy of what Spark has (Hadoop client, slf4j,
+# snappy, commons-lang3, scala-library...) in another version would sit beside it on the classpath, in
+# no defined order; `spark.jars.packages` (the local runs) also lets Spark's own copy win.
+RUN --mount=type=bind,from=connector-jars,source=/build/jars,target=/tmp/connector-jars \
+    set -e; \
+    find /tmp/connector-jars -name '*.jar' | sort | while read -r jar; do \
+        artifact="$(basename "$(dirname "$(dirname "$jar")")")"; \
+        set -- "$SPARK_HOME/jars/$artifact"-[0-9]*.jar; \
+        if [ -e "$1" ]; then echo "Spark ships $artifact: $(basename "$1")"; \
+        else echo "adding $(basename "$jar")"; cp "$jar" "$SPARK_HOME/jars/"; fi; \
+    done
+# Spark's working directory (writable by its user); the project stays read-only for uid 185.
+WORKDIR /opt/spark/work-dir
 USER 185

@@ -26,12 +26,12 @@ from pathlib import Path
 from statistics import quantiles
 from typing import Any
 
-from bench.cassandra_loaders import event_row, plain_consumer_load, raw_ceiling_load
+from bench.cassandra_loaders import plain_consumer_load, raw_ceiling_load
 from bench.resources import ResourceSampler
 from smartspaces.bootstrap.cassandra import apply_cassandra
 from smartspaces.config import PROJECT_ROOT, Settings, load_settings
 from smartspaces.connectors.cassandra import cassandra_cluster
-from smartspaces.simulator.producer import SimulationOptions, generate_messages, run_simulation
+from smartspaces.simulator.producer import SimulationOptions, run_simulation
 from smartspaces.stack import local_stack
 
 RESULTS = PROJECT_ROOT / "bench" / "results"
@@ -122,14 +122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     plain_rows, plain_s = plain_consumer_load(
         settings.kafka, topic, events, session, f"{plain.cassandra.keyspace}.{TABLE}"
     )
-    raw = fresh_keyspace(settings, f"bench_raw_{run}")
-    rows = [
-        r
-        for i, m in enumerate(generate_messages(options))
-        if (r := event_row(m.value, topic, 0, i, int(time.time() * 1000)))
-    ]
-    raw_rows, raw_s = raw_ceiling_load(rows, session, f"{raw.cassandra.keyspace}.{TABLE}")
     cluster.shutdown()
+    raw = fresh_keyspace(settings, f"bench_raw_{run}")
+    raw_rows, raw_s = raw_ceiling_load(options, settings.cassandra, f"{raw.cassandra.keyspace}.{TABLE}")
 
     spark_rate = events / processing_s
     # 3. Latency at half the measured Spark rate, streaming with a 1 s trigger.

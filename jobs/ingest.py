@@ -35,7 +35,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    logging.getLogger("smartspaces").setLevel(logging.INFO)
     settings = load_settings(args.env)
     with spark_session(settings, "smartspaces-ingest") as spark:
         ingest = EventIngest(spark, settings)

@@ -66,10 +66,10 @@ def _pins(args: argparse.Namespace, settings: Settings) -> int:
     elif args.what == "spark-version":
         print(pins.spark_version)
     elif args.what == "compose-env":
-        # The .env docker compose reads: the versions of docker-compose.yml's images.
-        print(f"KAFKA_VERSION={pins.servers['kafka'].version}")
-        print(f"CASSANDRA_VERSION={pins.servers['cassandra'].version}")
-        print(f"SPARK_VERSION={pins.spark_version}")
+        from smartspaces.compose_env import compose_env
+
+        for name, version in compose_env().items():
+            print(f"{name}={version}")
     else:
         print(json.dumps({"python": pins.python, "spark_packages": list(pins.spark_packages),
                           "servers": {n: s.version for n, s in pins.servers.items()}}, indent=2))  # fmt: skip

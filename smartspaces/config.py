@@ -112,6 +112,8 @@ class IngestSettings(_Section):
     """The streaming ingest: where events come from, how fast, and what counts as bad input."""
 
     topic: str = "events"
+    # Partitions of the topic when the ingest has to create it (one device's events stay in one partition).
+    topic_partitions: int = Field(default=3, ge=1)
     max_offsets_per_trigger: int = Field(default=100_000, ge=1)
     trigger_interval_s: float = Field(default=1.0, gt=0)
     starting_offsets: Literal["earliest", "latest"] = "earliest"

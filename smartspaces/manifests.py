@@ -1,10 +1,14 @@
-"""Renders the Spark Operator SparkApplication manifests from the pins, so their versions cannot drift."""
+"""Renders the Spark Operator SparkApplication manifests (spark-operator/*.yaml) from the pins.
+
+Spark's version comes from smartspaces/pins and the image tag from the installed project's version, so a
+pin change shows up here (and in the test that compares spark-operator/ with this rendering).
+"""
 
 from __future__ import annotations
 
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -14,51 +18,63 @@ HEADER = (
     "# Rendered by `smartspaces manifests render` from smartspaces/pins: do not edit by hand.\n"
     "# kubectl apply -f this file; the image is built by the Dockerfile (see README, Kubernetes).\n"
 )
+API_VERSION = "sparkoperator.k8s.io/v1beta2"
+NAMESPACE = "smartspaces"
 IMAGE_REPOSITORY = "smartspaces"
+# Where the Dockerfile puts the project in the image.
 APP_ROOT = "/opt/smartspaces"
+# Created by the operator's Helm chart in every job namespace.
+SERVICE_ACCOUNT = "spark-operator-spark"
 SECRET_NAME = "smartspaces-secrets"
-# Environment variable → key in the Kubernetes secret.
+RestartPolicy = Literal["Never", "Always", "OnFailure"]
+# Environment variable the config reads → key in the Kubernetes secret.
 SECRETS = {
     "SMARTSPACES__KAFKA__SASL_PASSWORD": "eventhubs-connection-string",
     "SMARTSPACES__CASSANDRA__PASSWORD": "cosmos-account-key",
     "SMARTSPACES__POSTGRES__PASSWORD": "postgres-password",
     "SMARTSPACES__REDIS__PASSWORD": "redis-access-key",
 }
-# The hardened security context of the operator's own examples (uid 185 is the Spark images' user).
-SECURITY_CONTEXT = {
-    "runAsUser": 185,
-    "runAsNonRoot": True,
-    "allowPrivilegeEscalation": False,
-    "capabilities": {"drop": ["ALL"]},
-    "seccompProfile": {"type": "RuntimeDefault"},
-}
+
+
+def _security_context() -> dict[str, Any]:
+    """The hardened container context of the operator's examples (uid/gid 185 is the Spark images' user)."""
+    return {
+        "runAsUser": 185,
+        "runAsGroup": 185,
+        "runAsNonRoot": True,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
 
 
 def _environment() -> list[dict[str, Any]]:
-    return [{"name": "SMARTSPACES_ENV", "value": "aks"}] + [
-        {"name": name, "valueFrom": {"secretKeyRef": {"name": SECRET_NAME, "key": key, "optional": False}}}
-        for name, key in SECRETS.items()
+    """SMARTSPACES_ENV=aks plus every secret, from the Kubernetes secret (never from a file)."""
+    secrets = [
+        {"name": variable, "valueFrom": {"secretKeyRef": {"name": SECRET_NAME, "key": key, "optional": False}}}
+        for variable, key in SECRETS.items()
     ]
+    return [{"name": "SMARTSPACES_ENV", "value": "aks"}, *secrets]
 
 
-def _pod(cores: int, memory: str, extra: dict[str, Any]) -> dict[str, Any]:
+def _pod(cores: int, memory: str, **extra: Any) -> dict[str, Any]:
+    # Built afresh for each pod: a dict shared by driver and executor would be dumped as a YAML alias.
     return {
         "cores": cores,
         "memory": memory,
         "labels": {"app.kubernetes.io/part-of": "smartspaces"},
         "env": _environment(),
-        "securityContext": SECURITY_CONTEXT,
+        "securityContext": _security_context(),
         **extra,
     }
 
 
-def spark_application(name: str, job: str, arguments: list[str], restart: str = "OnFailure") -> dict[str, Any]:
+def _spark_application(name: str, job: str, restart: RestartPolicy) -> dict[str, Any]:
     """A SparkApplication that runs jobs/<job>.py from the project image with the aks configuration."""
-    pins = load_pins()
     return {
-        "apiVersion": "sparkoperator.k8s.io/v1beta2",
+        "apiVersion": API_VERSION,
         "kind": "SparkApplication",
-        "metadata": {"name": name, "namespace": "smartspaces", "labels": {"app.kubernetes.io/name": name}},
+        "metadata": {"name": name, "namespace": NAMESPACE, "labels": {"app.kubernetes.io/name": name}},
         "spec": {
             "type": "Python",
             "pythonVersion": "3",
@@ -66,10 +82,9 @@ def spark_application(name: str, job: str, arguments: list[str], restart: str = 
             "image": f"{IMAGE_REPOSITORY}:{metadata.version('smartspaces')}",
             "imagePullPolicy": "IfNotPresent",
             "mainApplicationFile": f"local://{APP_ROOT}/jobs/{job}.py",
-            "arguments": arguments,
-            "sparkVersion": pins.spark_version,
+            "sparkVersion": load_pins().spark_version,
+            # The connectors are baked into the image: nothing is resolved when the pods start.
             "sparkConf": {
-                # The connectors are baked into the image; nothing is resolved when the pods start.
                 "spark.sql.session.timeZone": "UTC",
                 "spark.kubernetes.executor.deleteOnTermination": "true",
             },
@@ -80,8 +95,8 @@ def spark_application(name: str, job: str, arguments: list[str], restart: str = 
                 "onSubmissionFailureRetries": 3,
                 "onSubmissionFailureRetryInterval": 30,
             },
-            "driver": _pod(1, "1g", {"serviceAccount": "spark-operator-spark"}),
-            "executor": _pod(1, "2g", {"instances": 1}),
+            "driver": _pod(1, "1g", serviceAccount=SERVICE_ACCOUNT),
+            "executor": _pod(1, "2g", instances=1),
         },
     }
 
@@ -89,20 +104,23 @@ def spark_application(name: str, job: str, arguments: list[str], restart: str = 
 def render_manifests() -> dict[str, str]:
     """File name → YAML text of every manifest in spark-operator/."""
     applications = {
-        "smoke.yaml": spark_application("smartspaces-smoke", "smoke", []),
+        "smoke.yaml": _spark_application("smartspaces-smoke", "smoke", restart="OnFailure"),
         # The stream runs for good: the operator restarts it, and its checkpoint resumes where it stopped.
-        "ingest.yaml": spark_application("smartspaces-ingest", "ingest", [], restart="Always"),
+        "ingest.yaml": _spark_application("smartspaces-ingest", "ingest", restart="Always"),
     }
-    return {
-        name: HEADER + yaml.safe_dump(document, sort_keys=False, default_flow_style=False)
-        for name, document in applications.items()
-    }
+    return {name: HEADER + yaml.safe_dump(document, sort_keys=False) for name, document in applications.items()}
 
 
 def write_manifests(folder: Path) -> list[Path]:
+    """Writes the rendered manifests into folder and removes rendered ones that are no longer rendered."""
     folder.mkdir(parents=True, exist_ok=True)
+    rendered = render_manifests()
+    for stale in sorted(folder.glob("*.yaml")):
+        if stale.name not in rendered and stale.read_text(encoding="utf-8").startswith(HEADER):
+            stale.unlink()
     written = []
-    for name, text in render_manifests().items():
-        (folder / name).write_text(text)
-        written.append(folder / name)
+    for name, text in rendered.items():
+        path = folder / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
     return written

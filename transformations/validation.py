@@ -47,12 +47,16 @@ Check = tuple[Column, Reason, Column]
 JSON_OPTIONS = {"allowSingleQuotes": "false"}
 
 
-def _present(loose: Column, field: str) -> Column:
-    return loose.getItem(field).isNotNull()
+STRING_FIELDS = tuple(field.name for field in EVENT_PAYLOAD.fields if field.dataType.simpleString() == "string")
+# A field of another type is null in the typed parse both when it is absent and when its type is wrong.
+TYPED_FIELDS = tuple(field.name for field in EVENT_PAYLOAD.fields if field.name not in STRING_FIELDS)
 
 
-def _string_fields() -> list[str]:
-    return [field.name for field in EVENT_PAYLOAD.fields if field.dataType.simpleString() == "string"]
+def _present(event: Column, loose: Column, field: str) -> Column:
+    """The field is in the payload with a non-null value (of whatever type)."""
+    if field in STRING_FIELDS:
+        return event[field].isNotNull()
+    return event[field].isNotNull() | loose.getItem(field).isNotNull()
 
 
 def _checks(limits: ValidationLimits) -> list[Check]:
@@ -63,14 +67,15 @@ def _checks(limits: ValidationLimits) -> list[Check]:
 
     def missing(fields: tuple[str, ...], when: Column | None = None) -> list[Check]:
         applies = F.lit(True) if when is None else when
-        return [(applies & ~_present(loose, field), Reason.MISSING_FIELD, F.lit(field)) for field in fields]
+        return [(applies & ~_present(event, loose, field), Reason.MISSING_FIELD, F.lit(field)) for field in fields]
 
     wrong_types: list[Check] = [
-        (event[field].isNull() & _present(loose, field), Reason.WRONG_TYPE, F.lit(field)) for field in EVENT_COLUMNS
+        (event[field].isNull() & loose.getItem(field).isNotNull(), Reason.WRONG_TYPE, F.lit(field))
+        for field in TYPED_FIELDS
     ] + [
         # A JSON object or array where a string is expected arrives as its JSON text.
         (event[field].rlike(r"^\s*[\[{]"), Reason.WRONG_TYPE, F.lit(field))
-        for field in _string_fields()
+        for field in STRING_FIELDS
     ]
     type_specific = [
         check
@@ -93,7 +98,8 @@ def _checks(limits: ValidationLimits) -> list[Check]:
         (F.col("payload_bytes") > limits.max_payload_bytes, Reason.PAYLOAD_TOO_LARGE,
          F.format_string("%d bytes", F.col("payload_bytes"))),
         (F.col("_wellformed").isNull(), Reason.NOT_JSON, F.substring(payload, 1, 80)),
-        (loose.isNull(), Reason.NOT_AN_OBJECT, F.substring(payload, 1, 80)),
+        (F.coalesce(~F.ltrim(F.col("_wellformed")["w"]).startswith("{"), F.lit(True)),
+         Reason.NOT_AN_OBJECT, F.substring(payload, 1, 80)),
         *missing(REQUIRED_FIELDS),
         *wrong_types,
         (event["schema_version"] != SCHEMA_VERSION, Reason.UNSUPPORTED_SCHEMA_VERSION,
@@ -142,8 +148,16 @@ def validate_events(limits: ValidationLimits) -> Callable[[DataFrame], DataFrame
         parsed = raw.select(
             *RAW_COLUMNS,
             F.from_json(parsable, EVENT_PAYLOAD, JSON_OPTIONS).alias("_event"),
-            F.from_json(parsable, "map<string,string>", JSON_OPTIONS).alias("_loose"),
             F.from_json(wrapped, "map<string,string>", JSON_OPTIONS).alias("_wellformed"),
+        )
+        # The payload as a map of raw values tells an absent field from a wrongly typed one. It is parsed
+        # only where a non-string field came out null although its name is in the text: most messages
+        # either have those fields or plainly lack them.
+        typed_null = F.lit(False)
+        for field in TYPED_FIELDS:
+            typed_null = typed_null | (F.col("_event")[field].isNull() & F.col("payload").contains(f'"{field}"'))
+        parsed = parsed.withColumn(
+            "_loose", F.when(typed_null, F.from_json(parsable, "map<string,string>", JSON_OPTIONS))
         )
         parsed = parsed.withColumn("event_time", F.to_timestamp(F.col("_event.event_time"), EVENT_TIME_PATTERN))
         checks = _checks(limits)

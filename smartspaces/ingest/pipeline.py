@@ -1,8 +1,9 @@
 """What the ingest does with each micro-batch of Kafka messages, and how it runs: stream, drain, replay.
 
 Exactly-once effect on restart: the checkpoint replays an unfinished micro-batch with the same batch id;
-bronze appends are idempotent per batch id, Cassandra writes are upserts by primary key, and quarantine
-rows are inserted only when their Kafka coordinates are new.
+bronze and quarantine appends are idempotent per batch id, and Cassandra writes are upserts by primary
+key. A replay from bronze has no batch id: its quarantine rows are inserted only where their Kafka
+coordinates are new.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from smartspaces.config import Settings
 from smartspaces.connectors.cassandra import write_cassandra
 from smartspaces.connectors.delta import append_once, insert_new_rows, read_delta
 from smartspaces.connectors.kafka import kafka_options
+from smartspaces.connectors.kafka_admin import ensure_topic
 from smartspaces.ingest.metrics import BatchCounts, ProgressLogger, RunTotals
+from smartspaces.session import shuffle_partitions
 from transformations.ingest import accepted_events, counts_by_reason, quarantine_records
 from transformations.validation import ValidationLimits, flag_unknown_devices, from_kafka_rows, validate_events
 
@@ -64,9 +67,7 @@ class EventIngest:
         started = time.monotonic()
         verdicts = verdicts.persist()
         try:
-            write_cassandra(verdicts.transform(accepted_events), self.settings.cassandra.keyspace, EVENTS_TABLE)
-            insert_new_rows(verdicts.transform(quarantine_records), lake.quarantined_events(self.settings.lake),
-                            QUARANTINE_KEYS, partition_by=("ingest_date",))  # fmt: skip
+            # Counted first (from the cached verdicts): a batch without bad input skips the quarantine commit.
             counts = BatchCounts(batch_id)
             for row in counts_by_reason(verdicts).collect():  # one row per reason: small
                 counts.messages += row.messages
@@ -74,17 +75,29 @@ class EventIngest:
                     counts.accepted_events, counts.duplicates = row.distinct_events, row.messages - row.distinct_events
                 else:
                     counts.quarantined[row.reason] = row.messages
+            write_cassandra(verdicts.transform(accepted_events), self.settings.cassandra.keyspace, EVENTS_TABLE)
+            if counts.quarantined:
+                self.quarantine(verdicts.transform(quarantine_records), batch_id)
         finally:
             verdicts.unpersist()
         counts.seconds = round(time.monotonic() - started, 3)
         return counts
+
+    def quarantine(self, records: DataFrame, batch_id: int) -> None:
+        """Stream batches append once per batch id; a replay (no batch id) inserts only new coordinates."""
+        path = lake.quarantined_events(self.settings.lake)
+        if batch_id == REPLAY_BATCH_ID:
+            insert_new_rows(records, path, QUARANTINE_KEYS, partition_by=("ingest_date",))
+        else:
+            append_once(records, path, f"{self.writer_id}:quarantine", batch_id, ("ingest_date",))
 
     def process_batch(self, messages: DataFrame, batch_id: int) -> None:
         """foreachBatch: archive the raw messages to bronze, then validate and store them."""
         messages = messages.persist()
         try:
             bronze = messages.withColumn("ingest_date", F.to_date("timestamp"))
-            append_once(bronze, lake.bronze_events(self.settings.lake), self.writer_id, batch_id, ("ingest_date",))
+            append_once(bronze, lake.bronze_events(self.settings.lake), f"{self.writer_id}:bronze", batch_id,
+                        ("ingest_date",))  # fmt: skip
             counts = self.store(self.verdicts(messages), batch_id)
         finally:
             messages.unpersist()
@@ -95,6 +108,8 @@ class EventIngest:
         """Starts the stream: drain=True processes what Kafka holds now and stops (availableNow)."""
         self.check_registry()
         ingest = self.settings.ingest
+        # Spark's Kafka source fails on a topic that does not exist yet; devices may not have sent anything.
+        ensure_topic(self.settings.kafka, ingest.topic, ingest.topic_partitions)
         self.spark.streams.addListener(ProgressLogger())
         source = (
             self.spark.readStream.format("kafka")
@@ -102,6 +117,8 @@ class EventIngest:
             .option("subscribe", ingest.topic)
             .option("startingOffsets", ingest.starting_offsets)
             .option("maxOffsetsPerTrigger", ingest.max_offsets_per_trigger)
+            # Splits the topic's partitions into at least this many tasks, so every core has work.
+            .option("minPartitions", shuffle_partitions(self.settings))
             .load()
         )
         writer = (

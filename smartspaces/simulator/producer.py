@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from confluent_kafka import KafkaError, KafkaException, Producer
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # documented, not re-exported
+from confluent_kafka import KafkaError, Producer
 
 from smartspaces.config import IngestSettings, KafkaSettings
+from smartspaces.connectors.kafka_admin import client_config, ensure_topic
 from smartspaces.simulator.bad_input import BAD_INPUT, BAD_KINDS, HOUR_S, BadInputContext
 from smartspaces.simulator.campus import Campus, build_campus, write_reference
 from smartspaces.simulator.events import EventFactory, encode_padded
@@ -198,19 +198,6 @@ def _categories(options: SimulationOptions) -> tuple[list[str], list[float]]:
     return labels, bounds
 
 
-def client_config(kafka: KafkaSettings) -> dict[str, Any]:
-    """librdkafka connection settings from KafkaSettings: brokers, security protocol and SASL."""
-    config: dict[str, Any] = {
-        "bootstrap.servers": kafka.bootstrap_servers,
-        "security.protocol": kafka.security_protocol,
-    }
-    if kafka.sasl_mechanism:
-        config["sasl.mechanism"] = kafka.sasl_mechanism
-        config["sasl.username"] = kafka.sasl_username or ""
-        config["sasl.password"] = kafka.sasl_password.get_secret_value() if kafka.sasl_password else ""
-    return config
-
-
 def producer_config(kafka: KafkaSettings, idempotent: bool | None) -> dict[str, Any]:
     """Connection settings plus batching for throughput; delivery reports only for failures."""
     if idempotent is None:
@@ -224,21 +211,6 @@ def producer_config(kafka: KafkaSettings, idempotent: bool | None) -> dict[str, 
         "queue.buffering.max.messages": 500_000,
         "delivery.report.only.error": True,
     }
-
-
-def ensure_topic(kafka: KafkaSettings, topic: str, partitions: int) -> bool:
-    """Creates the topic when it is missing (broker-default replication); True when it was created."""
-    admin = AdminClient(client_config(kafka))
-    if topic in admin.list_topics(timeout=30).topics:
-        return False
-    future = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=-1)])[topic]
-    try:
-        future.result(timeout=60)
-    except KafkaException as error:
-        if error.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-            raise
-        return False
-    return True
 
 
 def run_simulation(options: SimulationOptions, kafka: KafkaSettings) -> SimulationReport:

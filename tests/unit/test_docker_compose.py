@@ -8,7 +8,6 @@ from typing import Any
 import yaml
 
 from smartspaces.config import PROJECT_ROOT, load_settings
-from smartspaces.pins import load_pins
 
 COMPOSE = yaml.safe_load((PROJECT_ROOT / "docker-compose.yml").read_text())
 
@@ -22,13 +21,6 @@ def default_of(text: str, variable: str) -> str:
 def service(name: str) -> dict[str, Any]:
     services: dict[str, dict[str, Any]] = COMPOSE["services"]
     return services[name]
-
-
-def test_image_versions_default_to_the_pins() -> None:
-    pins = load_pins()
-    assert default_of(service("kafka")["image"], "KAFKA_VERSION") == pins.servers["kafka"].version
-    assert default_of(service("cassandra")["image"], "CASSANDRA_VERSION") == pins.servers["cassandra"].version
-    assert default_of(service("bootstrap")["build"]["args"]["SPARK_VERSION"], "SPARK_VERSION") == pins.spark_version
 
 
 def test_servers_listen_on_the_local_configurations_ports() -> None:

@@ -1,14 +1,15 @@
 """spark-operator/*.yaml: rendered from the pins, and valid against the Spark Operator's CRD schemas.
 
-The CRDs are read in place from ../shared/spark-operator-crds (or $SMARTSPACES_CRD_DIR), never copied.
-Objects that declare properties are closed (additionalProperties: false), as `kubeconform -strict` does,
-so a misspelt key fails here instead of being pruned silently by the API server.
+The CRDs are read in place from <repo>/../shared/spark-operator-crds (or $SMARTSPACES_CRD_DIR), never copied.
+Every object schema that declares properties is closed (additionalProperties: false), as `kubeconform -strict`
+does, so a misspelt key fails here instead of being pruned silently by the API server.
 """
 
 from __future__ import annotations
 
 import copy
 import os
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -16,78 +17,99 @@ import pytest
 import yaml
 from jsonschema import Draft4Validator
 
-from smartspaces.config import PROJECT_ROOT
 from smartspaces.manifests import render_manifests
 
-MANIFESTS = PROJECT_ROOT / "spark-operator"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+MANIFESTS = REPO_ROOT / "spark-operator"
+CRD_DIR_VARIABLE = "SMARTSPACES_CRD_DIR"
 CRD_FILES = {
     "SparkApplication": "sparkoperator.k8s.io_sparkapplications.yaml",
     "ScheduledSparkApplication": "sparkoperator.k8s.io_scheduledsparkapplications.yaml",
 }
+# Keywords whose value is one schema, or a list of schemas.
+_SUBSCHEMA = ("items", "additionalProperties", "not")
+_SUBSCHEMA_LISTS = ("allOf", "anyOf", "oneOf")
 
 
 def crd_dir() -> Path:
-    return Path(os.environ.get("SMARTSPACES_CRD_DIR", PROJECT_ROOT.parent / "shared" / "spark-operator-crds"))
+    return Path(os.environ.get(CRD_DIR_VARIABLE, REPO_ROOT.parent / "shared" / "spark-operator-crds"))
 
 
-def strict(schema: Any) -> Any:
-    if isinstance(schema, dict):
-        schema = {key: strict(value) for key, value in schema.items()}
-        if (
-            "properties" in schema
-            and "additionalProperties" not in schema
-            and not schema.get("x-kubernetes-preserve-unknown-fields")
-        ):
+def closed(schema: dict[str, Any]) -> dict[str, Any]:
+    """A copy of schema where objects with properties reject keys they do not declare."""
+    schema = dict(schema)
+    if "properties" in schema:
+        schema["properties"] = {name: closed(sub) for name, sub in schema["properties"].items()}
+        if "additionalProperties" not in schema and not schema.get("x-kubernetes-preserve-unknown-fields"):
             schema["additionalProperties"] = False
-        return schema
-    if isinstance(schema, list):
-        return [strict(item) for item in schema]
+    for keyword in _SUBSCHEMA:
+        if isinstance(schema.get(keyword), dict):
+            schema[keyword] = closed(schema[keyword])
+    for keyword in _SUBSCHEMA_LISTS:
+        if keyword in schema:
+            schema[keyword] = [closed(sub) for sub in schema[keyword]]
     return schema
 
 
-def validator_for(kind: str, api_version: str) -> Draft4Validator:
+@cache
+def _validator(path: Path, api_version: str) -> Draft4Validator:
+    crd = yaml.safe_load(path.read_text(encoding="utf-8"))
+    group = crd["spec"]["group"]
+    served = [version for version in crd["spec"]["versions"] if version.get("served")]
+    for version in served:
+        if f"{group}/{version['name']}" == api_version:
+            return Draft4Validator(closed(version["schema"]["openAPIV3Schema"]))
+    names = [f"{group}/{version['name']}" for version in served]
+    raise AssertionError(f"{api_version} is not a version {path.name} serves (it serves {names})")
+
+
+def validator_for(document: dict[str, Any]) -> Draft4Validator:
+    """The strict validator of the CRD for the document's kind and apiVersion; skips when the CRD is absent."""
+    kind = document.get("kind")
+    assert kind in CRD_FILES, f"no Spark Operator CRD defines kind {kind!r}"
     path = crd_dir() / CRD_FILES[kind]
     if not path.is_file():
-        pytest.skip(f"Spark Operator CRDs not found at {path}: manifests were NOT validated")
-    crd = yaml.safe_load(path.read_text())
-    group = crd["spec"]["group"]
-    for version in crd["spec"]["versions"]:
-        if f"{group}/{version['name']}" == api_version and version.get("served", True):
-            return Draft4Validator(strict(version["schema"]["openAPIV3Schema"]))
-    raise AssertionError(f"{kind} {api_version} is not served by the CRD in {path}")
+        pytest.skip(f"Spark Operator CRD not found at {path} (set {CRD_DIR_VARIABLE}): manifests NOT validated")
+    return _validator(path, document["apiVersion"])
 
 
-def errors_of(document: dict[str, Any]) -> list[str]:
-    validator = validator_for(document["kind"], document["apiVersion"])
-    return sorted(
-        f"{'.'.join(map(str, error.absolute_path))}: {error.message}" for error in validator.iter_errors(document)
-    )
+def errors_of(document: dict[str, Any]) -> list[tuple[str, str]]:
+    """(path in the document, message) of every schema violation, sorted."""
+    errors = validator_for(document).iter_errors(document)
+    return sorted(("/".join(map(str, error.absolute_path)), error.message) for error in errors)
 
 
-def committed() -> dict[str, str]:
-    return {path.name: path.read_text() for path in sorted(MANIFESTS.glob("*.yaml"))}
+def manifest_files() -> list[Path]:
+    return sorted(MANIFESTS.glob("*.yaml"))
 
 
-def test_committed_manifests_are_the_rendered_ones() -> None:
-    assert committed() == render_manifests(), "spark-operator/ is stale: run `smartspaces manifests render`"
+def test_manifests_on_disk_are_the_ones_the_pins_render() -> None:
+    on_disk = {path.name: path.read_text(encoding="utf-8") for path in manifest_files()}
+    rendered = render_manifests()
+    differing = sorted(name for name in on_disk.keys() | rendered.keys() if on_disk.get(name) != rendered.get(name))
+    assert differing == [], f"spark-operator/ is stale ({', '.join(differing)}): run `smartspaces manifests render`"
 
 
-@pytest.mark.parametrize("name", sorted(render_manifests()))
-def test_manifest_is_valid_against_the_crd(name: str) -> None:
-    documents = [doc for doc in yaml.safe_load_all((MANIFESTS / name).read_text()) if doc]
-    assert documents, f"{name} holds no document"
+@pytest.mark.parametrize("path", manifest_files(), ids=lambda path: path.name)
+def test_manifest_is_valid_against_the_operator_crd(path: Path) -> None:
+    documents = [document for document in yaml.safe_load_all(path.read_text(encoding="utf-8")) if document]
+    assert documents, f"{path.name} holds no document"
     for document in documents:
-        assert errors_of(document) == []
+        assert errors_of(document) == [], f"{path.name}: {document['metadata']['name']}"
 
 
-def test_the_validator_reports_what_a_broken_manifest_gets_wrong() -> None:
-    broken = copy.deepcopy(yaml.safe_load(render_manifests()["smoke.yaml"]))
+def test_validator_reports_each_mistake_of_a_broken_manifest() -> None:
+    manifest = yaml.safe_load(render_manifests()["smoke.yaml"])
+    broken = copy.deepcopy(manifest)
     broken["spec"]["driver"]["coress"] = 1
     broken["spec"]["mode"] = "batch"
     broken["spec"]["sparkConf"]["spark.executor.instances"] = 2
     del broken["spec"]["sparkVersion"]
-    problems = "\n".join(errors_of(broken))
-    assert "'coress' was unexpected" in problems
-    assert "spec.mode: 'batch' is not one of ['cluster', 'client']" in problems
-    assert "spec.sparkConf.spark.executor.instances: 2 is not of type 'string'" in problems
-    assert "'sparkVersion' is a required property" in problems
+
+    assert errors_of(manifest) == []
+    assert errors_of(broken) == [
+        ("spec", "'sparkVersion' is a required property"),
+        ("spec/driver", "Additional properties are not allowed ('coress' was unexpected)"),
+        ("spec/mode", "'batch' is not one of ['cluster', 'client']"),
+        ("spec/sparkConf/spark.executor.instances", "2 is not of type 'string'"),
+    ]
