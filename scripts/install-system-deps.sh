@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the system packages the platform needs, only those missing: Java 17 and Maven (Kafka, Cassandra
-# and Spark's connectors come from Maven Central), PostgreSQL and Redis (Debian's packages).
+# and Spark's connectors come from Maven Central), PostgreSQL and Redis (Debian's packages), Chromium.
 set -euo pipefail
 
 missing=()
@@ -10,6 +10,8 @@ command -v mvn >/dev/null || missing+=(maven)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v postgres >/dev/null || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+# Headless Chromium runs the web page's test against the live API.
+command -v chromium >/dev/null || missing+=(chromium)
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "system packages: all present"

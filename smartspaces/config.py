@@ -122,6 +122,45 @@ class IngestSettings(_Section):
     max_lateness_s: int = Field(default=7 * 24 * 3600, ge=60)
 
 
+class ChangeFeedSettings(_Section):
+    """The change-feed processor: where changes come from, how often, and who is reading."""
+
+    # cassandra: the change log the ingest writes (open-source Cassandra, the local default).
+    # cosmos: Cosmos DB's native change-feed query (Azure Cosmos DB for Apache Cassandra).
+    backend: Literal["cassandra", "cosmos"] = "cassandra"
+    # The lease name: each consumer keeps its own checkpoints.
+    consumer: str = Field(default="critical-events", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    interval_s: float = Field(default=2.0, gt=0)
+    # Most ingest batches (cassandra) or pages (cosmos) one micro-batch takes.
+    max_batches_per_trigger: int = Field(default=50, ge=1)
+    # Critical-event rules: a CSV of versioned rules (reference data), a local path or an abfss:// URL.
+    rules_file: str
+    # The table whose changes the cosmos backend reads, and its page size.
+    cosmos_table: str = "events_by_device_day"
+    cosmos_page_size: int = Field(default=5000, ge=1)
+
+
+class CacheSettings(_Section):
+    """The Redis cache: how long entries live and how much of each list it keeps."""
+
+    critical_per_space: int = Field(default=50, ge=1)
+    critical_ttl_s: int = Field(default=24 * 3600, ge=1)
+    latest_ttl_s: int = Field(default=24 * 3600, ge=1)
+    # The batch warm-up loads this many hours of critical events.
+    warmup_hours: int = Field(default=24, ge=1)
+
+
+class ApiSettings(_Section):
+    """The cache-aside read API."""
+
+    host: str = "127.0.0.1"
+    port: Port = 8080
+    # After Redis fails, skip it for this long, so each request does not wait for its timeout again.
+    redis_retry_after_s: float = Field(default=5.0, ge=0)
+    # How often the web page refreshes.
+    page_refresh_s: float = Field(default=5.0, gt=0)
+
+
 class StackSettings(_Section):
     """The local stack's own settings (only the local environment has one)."""
 
@@ -144,6 +183,9 @@ class Settings(_Section):
     postgres: PostgresSettings
     redis: RedisSettings
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    changefeed: ChangeFeedSettings
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
     stack: StackSettings | None = None
 
 
@@ -157,7 +199,7 @@ SECRET_KEYS = frozenset(
     }
 )
 # Relative paths in a file are taken from the folder above conf/, so every command sees the same folders.
-_PATH_KEYS = (("spark", "ivy_cache_dir"), ("stack", "data_dir"), ("lake", "root"))
+_PATH_KEYS = (("spark", "ivy_cache_dir"), ("stack", "data_dir"), ("lake", "root"), ("changefeed", "rules_file"))
 
 
 def conf_dir() -> Path:

@@ -37,3 +37,19 @@ DEVICE_REFERENCE = StructType(
         StructField("installed_at", TimestampType()),
     ]
 )
+
+# One stored event as the change feed delivers it (from the change log, or from Cosmos DB's change feed).
+CHANGE_EVENT = StructType(
+    [
+        StructField("device_id", StringType(), nullable=False),
+        StructField("event_time", TimestampType(), nullable=False),
+        StructField("event_id", StringType(), nullable=False),
+        StructField("event_type", StringType()),
+        StructField("metric", StringType()),
+        StructField("value", DoubleType()),
+        StructField("unit", StringType()),
+        StructField("severity", StringType()),
+        StructField("code", StringType()),
+        StructField("ingest_time", TimestampType()),
+    ]
+)
