@@ -50,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except RegistryMissingError as error:
             print(f"ingest: {error}", file=sys.stderr)
             return 2
+        finally:
+            ingest.close()
     print(ingest.totals.table())
     logging.getLogger("smartspaces.ingest").info(json.dumps({"event": "ingest_totals", **ingest.totals.as_dict()}))
     return 0

@@ -1,6 +1,7 @@
 """Loads a reference drop (spaces and devices, CSV or parquet) into the lake's registry tables.
 
-The ingest checks every event's device against the device registry. Rows without a key, or with a key
+The ingest checks every event's device against the device registry; the read API finds known spaces and
+devices in Cassandra tables of the same names, written here too. Rows without a key, or with a key
 twice in the drop, are not loaded: they are printed with their reason and counted.
 """
 
@@ -14,6 +15,7 @@ from pyspark.sql import functions as F
 
 from smartspaces import lake
 from smartspaces.config import load_settings
+from smartspaces.connectors.cassandra import write_cassandra
 from smartspaces.connectors.delta import read_reference_drop, write_delta
 from smartspaces.session import spark_session
 from transformations.reference import with_reference_verdict
@@ -41,7 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, (schema, key, required, target) in TABLES.items():
             rows = read_reference_drop(spark, lake_path_of(drop, name, args.format), schema, args.format)
             checked = rows.transform(with_reference_verdict(key, required)).cache()
-            write_delta(checked.where(F.col("reason").isNull()).drop("reason"), target(settings.lake), mode="overwrite")
+            loaded = checked.where(F.col("reason").isNull()).drop("reason")
+            write_delta(loaded, target(settings.lake), mode="overwrite")
+            # The read API's registry (unknown ids are 404): the Cassandra table of the same name.
+            write_cassandra(loaded, settings.cassandra.keyspace, name)
             rejected = checked.where(F.col("reason").isNotNull())
             print(f"{name}: {checked.count() - rejected.count()} loaded, {rejected.count()} rejected")
             for row in rejected.limit(20).collect():  # at most 20 shown

@@ -17,6 +17,8 @@ JOBS = {
     "simulate": "smartspaces.simulator.cli",
     "reference": "jobs.reference",
     "ingest": "jobs.ingest",
+    "changefeed": "jobs.changefeed",
+    "cache-warmup": "jobs.cache_warmup",
 }
 
 

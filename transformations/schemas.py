@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from pyspark.sql.types import DoubleType, IntegerType, StringType, StructField, StructType, TimestampType
+from pyspark.sql.types import (
+    BooleanType,
+    DoubleType,
+    IntegerType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
 
 # A smoke-flow reading as it travels through Kafka (JSON) and into Cassandra.
 SMOKE_READING = StructType(
@@ -51,5 +59,38 @@ CHANGE_EVENT = StructType(
         StructField("severity", StringType()),
         StructField("code", StringType()),
         StructField("ingest_time", TimestampType()),
+    ]
+)
+
+# A critical-event rule, as the versioned rules file (reference data) holds it.
+CRITICAL_RULE = StructType(
+    [
+        StructField("rule_id", StringType()),
+        StructField("rule_version", IntegerType()),
+        StructField("active", BooleanType()),
+        StructField("event_type", StringType()),
+        StructField("metric", StringType()),
+        StructField("code", StringType()),
+        StructField("space_type", StringType()),
+        StructField("condition", StringType()),
+        StructField("low", DoubleType()),
+        StructField("high", DoubleType()),
+        StructField("hold_readings", IntegerType()),
+        StructField("hold_minutes", DoubleType()),
+        StructField("fires", StringType()),
+        StructField("severity", StringType()),
+        StructField("message", StringType()),
+    ]
+)
+
+# The open run of a hold-for rule on one device, carried from one micro-batch to the next.
+RULE_STATE = StructType(
+    [
+        StructField("device_id", StringType(), nullable=False),
+        StructField("rule_id", StringType(), nullable=False),
+        StructField("run_start", TimestampType()),
+        StructField("run_readings", IntegerType()),
+        StructField("last_event_time", TimestampType()),
+        StructField("fired", BooleanType()),
     ]
 )

@@ -33,3 +33,7 @@ class ChangeFeedSource(Protocol):
     def read(self, positions: Mapping[str, str]) -> ChangeSet:
         """The changes after positions (source -> position), at most one trigger's worth, as CHANGE_EVENT rows."""
         ...
+
+    def close(self) -> None:
+        """Releases the source's connections."""
+        ...

@@ -14,9 +14,16 @@ from smartspaces.config import CassandraSettings
 CASSANDRA_FORMAT = "org.apache.spark.sql.cassandra"
 
 
-def write_cassandra(rows: DataFrame, keyspace: str, table: str) -> None:
-    """Appends rows to a table. Idempotent: a Cassandra write is an upsert by primary key."""
-    rows.write.format(CASSANDRA_FORMAT).options(keyspace=keyspace, table=table).mode("append").save()
+def write_cassandra(rows: DataFrame, keyspace: str, table: str, writetime_column: str | None = None) -> None:
+    """Appends rows to a table. Idempotent: a Cassandra write is an upsert by primary key.
+
+    writetime_column names a column of microseconds used as each row's write time (not stored): of two
+    writes to one key, the one with the later write time wins, whichever arrives last.
+    """
+    writer = rows.write.format(CASSANDRA_FORMAT).options(keyspace=keyspace, table=table).mode("append")
+    if writetime_column:
+        writer = writer.option("writetime", writetime_column)
+    writer.save()
 
 
 def read_cassandra(spark: SparkSession, keyspace: str, table: str) -> DataFrame:

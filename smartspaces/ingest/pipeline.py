@@ -9,15 +9,18 @@ coordinates are new.
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import datetime
 
+from cassandra.cluster import Cluster, Session
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming.query import StreamingQuery
 
 from smartspaces import lake
+from smartspaces.changefeed.change_log import write_change_batch
 from smartspaces.config import Settings
-from smartspaces.connectors.cassandra import write_cassandra
+from smartspaces.connectors.cassandra import cassandra_cluster, write_cassandra
 from smartspaces.connectors.delta import append_once, insert_new_rows, read_delta
 from smartspaces.connectors.kafka import kafka_options
 from smartspaces.connectors.kafka_admin import ensure_topic
@@ -45,6 +48,35 @@ class EventIngest:
         self.limits = ValidationLimits(ingest.max_payload_bytes, ingest.max_future_skew_s, ingest.max_lateness_s)
         self.totals = RunTotals()
         self.writer_id = f"{STREAM_NAME}:{ingest.topic}"
+        self._cluster: Cluster | None = None
+        self._session: Session | None = None
+        self._change_writer_id: str | None = None
+
+    def cql_session(self) -> Session:
+        """The Python driver session for the change log's commit markers, opened on first use."""
+        if self._session is None:
+            self._cluster = cassandra_cluster(self.settings.cassandra)
+            self._session = self._cluster.connect()
+        return self._session
+
+    def close(self) -> None:
+        if self._cluster is not None:
+            self._cluster.shutdown()
+            self._cluster = self._session = None
+
+    def change_writer_id(self, batch_id: int) -> str:
+        """The change log's writer: the streaming query's id (kept in its checkpoint, so stable across
+        restarts and distinct between two ingest jobs), or a new id for each replay from bronze."""
+        if batch_id == REPLAY_BATCH_ID:
+            return f"replay:{uuid.uuid4()}"
+        if self._change_writer_id is None:
+            query = next(query for query in self.spark.streams.active if query.name == STREAM_NAME)
+            self._change_writer_id = f"{STREAM_NAME}:{query.id}"
+        return self._change_writer_id
+
+    @staticmethod
+    def change_batch_id(batch_id: int) -> int:
+        return 0 if batch_id == REPLAY_BATCH_ID else batch_id
 
     def check_registry(self) -> None:
         from delta.tables import DeltaTable
@@ -75,7 +107,13 @@ class EventIngest:
                     counts.accepted_events, counts.duplicates = row.distinct_events, row.messages - row.distinct_events
                 else:
                     counts.quarantined[row.reason] = row.messages
-            write_cassandra(verdicts.transform(accepted_events), self.settings.cassandra.keyspace, EVENTS_TABLE)
+            accepted = verdicts.transform(accepted_events)
+            write_cassandra(accepted, self.settings.cassandra.keyspace, EVENTS_TABLE)
+            if self.settings.changefeed.backend == "cassandra" and counts.accepted_events:
+                # After the events themselves: the commit marker tells readers the batch is whole.
+                writer_id, change_batch = self.change_writer_id(batch_id), self.change_batch_id(batch_id)
+                write_change_batch(self.cql_session(), self.settings.cassandra.keyspace, writer_id, change_batch,
+                                   accepted, counts.accepted_events)  # fmt: skip
             if counts.quarantined:
                 self.quarantine(verdicts.transform(quarantine_records), batch_id)
         finally:

@@ -1,0 +1,129 @@
+"""A space's newest critical events in Redis: idempotent adds trimmed to the newest K, one-round-trip reads.
+
+Layout (transformations.redis_keys): SPACE_CRITICAL_INDEX, a sorted set of critical_event_id scored by the
+event time in epoch ms; SPACE_CRITICAL_EVENTS, a hash critical_event_id -> the event as canonical JSON; and
+SPACE_CRITICAL_COMPLETE, present only while the two hold the space's complete newest K.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from redis import Redis
+
+from smartspaces.cache.encoding import canonical_json, epoch_ms
+from smartspaces.cache.lua import lua_script
+from transformations.redis_keys import SPACE_CRITICAL_COMPLETE, SPACE_CRITICAL_EVENTS, SPACE_CRITICAL_INDEX
+
+# The fields of a critical event, as both writers (stream and API fill) store them; event_time is ISO 8601 UTC.
+CRITICAL_EVENT_FIELDS = (
+    "critical_event_id",
+    "space_id",
+    "device_id",
+    "rule_id",
+    "rule_version",
+    "severity",
+    "metric",
+    "value",
+    "unit",
+    "code",
+    "message",
+    "event_time",
+    "source_event_id",
+)
+
+# Adds (id, epoch ms, JSON) triples and trims both keys to the newest ARGV[1] in one atomic step, so a reader
+# never sees an index entry without its event. HDEL goes in chunks: Lua's unpack is limited to ~8000 values.
+_ADD = lua_script("""
+local keep = tonumber(ARGV[1])
+for i = 3, #ARGV, 3 do
+  redis.call('ZADD', KEYS[1], ARGV[i + 1], ARGV[i])
+  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 2])
+end
+local excess = redis.call('ZCARD', KEYS[1]) - keep
+if excess > 0 then
+  local dropped = redis.call('ZRANGE', KEYS[1], 0, excess - 1)
+  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, excess - 1)
+  for j = 1, #dropped, 1000 do
+    redis.call('HDEL', KEYS[2], unpack(dropped, j, math.min(j + 999, #dropped)))
+  end
+end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return excess
+""")
+
+# Nil without the complete marker (a miss); otherwise the newest ARGV[1] events' JSON, newest first.
+# An index entry without its event (never written so, but cheap to check) is a miss too.
+_READ = lua_script("""
+if redis.call('EXISTS', KEYS[3]) == 0 then return false end
+local ids = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+local events = {}
+for i = 1, #ids, 1000 do
+  local part = redis.call('HMGET', KEYS[2], unpack(ids, i, math.min(i + 999, #ids)))
+  for j = 1, #part do
+    if not part[j] then return false end
+    events[#events + 1] = part[j]
+  end
+end
+return events
+""")
+
+
+def critical_keys(space_id: str) -> tuple[str, str, str]:
+    """The index, events and complete-marker keys of a space."""
+    return (
+        SPACE_CRITICAL_INDEX.format(space_id=space_id),
+        SPACE_CRITICAL_EVENTS.format(space_id=space_id),
+        SPACE_CRITICAL_COMPLETE.format(space_id=space_id),
+    )
+
+
+def newest_first(events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Events newest first, ties by critical_event_id: the one order the cache and Cassandra are served in."""
+    by_id = sorted(events, key=lambda event: str(event["critical_event_id"]))
+    # Python's sort is stable, reverse=True included: events of equal time stay in id order.
+    return [dict(event) for event in sorted(by_id, key=lambda event: epoch_ms(str(event["event_time"])), reverse=True)]
+
+
+def add_critical_events(
+    pipe: Redis, space_id: str, events: Sequence[Mapping[str, object]], keep: int, ttl_s: int
+) -> None:
+    """Queues the space's events and a trim to the newest `keep` on `pipe` (a pipeline or a client).
+
+    Idempotent: the id is the sorted-set member and the hash field, and the JSON is canonical, so writing an
+    event again changes nothing. Only the newest `keep` of the batch are sent (older ones would be trimmed).
+    Both keys' TTLs are reset to ttl_s. Does not mark the list complete: see mark_critical_complete.
+    """
+    by_id = {str(event["critical_event_id"]): event for event in events}
+    if not by_id:
+        return
+    scored = sorted(((epoch_ms(str(event["event_time"])), event_id) for event_id, event in by_id.items()), reverse=True)
+    args: list[str | int] = [keep, ttl_s]
+    for score, event_id in scored[:keep]:
+        event = by_id[event_id]
+        args += [event_id, score, canonical_json({field: event[field] for field in CRITICAL_EVENT_FIELDS})]
+    index, stored, _ = critical_keys(space_id)
+    _ADD(keys=[index, stored], args=args, client=pipe)
+
+
+def mark_critical_complete(pipe: Redis, space_id: str, ttl_s: int) -> None:
+    """Queues the complete marker: the space's keys now hold its complete newest K (after a fill from Cassandra).
+
+    The marker is set first and the two keys' TTLs reset after it, so they never expire before the marker
+    (which would make an emptied list look complete).
+    """
+    index, stored, complete = critical_keys(space_id)
+    pipe.set(complete, 1, ex=ttl_s)
+    pipe.expire(index, ttl_s)
+    pipe.expire(stored, ttl_s)
+
+
+def read_critical_events(client: Redis, space_id: str, limit: int) -> list[dict[str, Any]] | None:
+    """The space's newest `limit` events, newest first, in one round trip; None when the list is not complete."""
+    payloads: list[str] | None = _READ(keys=list(critical_keys(space_id)), args=[limit], client=client)
+    if payloads is None:
+        return None
+    return newest_first([json.loads(payload) for payload in payloads])

@@ -1,0 +1,37 @@
+"""How cache entries are encoded: canonical JSON and UTC event times, so rewriting an entry changes nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
+
+
+def canonical_json(entry: Mapping[str, object]) -> str:
+    """Sorted keys, no spaces: the same entry always gives the same bytes (a rewrite is a no-op).
+
+    Values must already be JSON types (ids as strings, times as ISO strings); anything else is a TypeError
+    rather than a silent str() that the other writer would spell differently.
+    """
+    return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def iso_utc(moment: datetime) -> str:
+    """A time as the cache spells it: 2026-11-25T10:00:00.123000+00:00 (naive times are taken as UTC).
+
+    Always six fractional digits, so every writer spells the same instant the same way. In Spark:
+    date_format(col, "yyyy-MM-dd'T'HH:mm:ss.SSSSSSxxx") with the session time zone set to UTC.
+    """
+    aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return aware.isoformat(timespec="microseconds")
+
+
+def epoch_ms(event_time: str) -> int:
+    """Milliseconds since the epoch of an ISO 8601 time with an offset (exact: no float rounding)."""
+    moment = datetime.fromisoformat(event_time)
+    if moment.tzinfo is None:
+        raise ValueError(f"event_time {event_time!r} has no UTC offset")
+    return (moment - _EPOCH) // _MILLISECOND

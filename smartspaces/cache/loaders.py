@@ -1,0 +1,91 @@
+"""Spark → Redis cache loaders: critical events per space and latest readings, pipelined per partition.
+
+The same Redis writes as the read API's fill-on-miss (smartspaces.cache), so both leave one layout.
+Idempotent: a critical event is a set member by id, and a latest reading only replaces an older one.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from pyspark.sql import DataFrame, Row
+from pyspark.sql import functions as F
+
+from smartspaces.cache.critical_events import add_critical_events, mark_critical_complete
+from smartspaces.cache.latest_readings import mark_latest_complete, update_latest
+from smartspaces.config import CacheSettings, RedisSettings
+from smartspaces.connectors.redis import PIPELINE_ROWS, redis_client
+
+# The critical event's fields the cache keeps (detected_at is left out: a reprocessed event rewrites the same JSON).
+CACHED_CRITICAL_FIELDS = (
+    "critical_event_id", "space_id", "device_id", "rule_id", "rule_version", "severity", "metric", "value", "unit",
+    "code", "message", "event_time", "source_event_id",
+)  # fmt: skip
+CACHED_READING_FIELDS = ("device_id", "space_id", "metric", "value", "unit", "event_time", "event_id")
+
+
+# What Python's datetime.isoformat(timespec="microseconds") gives in UTC, so Spark and the API write alike.
+ISO_MICROS = "yyyy-MM-dd'T'HH:mm:ss.SSSSSSxxx"
+
+
+def cached_columns(rows: DataFrame, fields: tuple[str, ...]) -> DataFrame:
+    """The fields the cache keeps, times formatted by Spark in UTC (Python workers would use their local zone)."""
+    return rows.select(
+        *[F.date_format(name, ISO_MICROS).alias(name) if dtype == "timestamp" else F.col(name).cast("string")
+          if name.endswith("_id") else F.col(name) for name, dtype in rows.dtypes if name in fields]
+    )  # fmt: skip
+
+
+def _each_partition(rows: DataFrame, settings: RedisSettings, write: Callable[[Any, list[Row]], None]) -> None:
+    def write_partition(partition: Iterable[Row]) -> None:
+        client = redis_client(settings)
+        try:
+            chunk: list[Row] = []
+            for row in partition:
+                chunk.append(row)
+                if len(chunk) == PIPELINE_ROWS:
+                    pipeline = client.pipeline(transaction=False)
+                    write(pipeline, chunk)
+                    pipeline.execute()
+                    chunk = []
+            if chunk:
+                pipeline = client.pipeline(transaction=False)
+                write(pipeline, chunk)
+                pipeline.execute()
+        finally:
+            client.close()
+
+    rows.foreachPartition(write_partition)
+
+
+def load_critical_events(critical: DataFrame, redis: RedisSettings, cache: CacheSettings, complete: bool) -> None:
+    """Adds critical events to their spaces' newest-K lists; complete=True marks the lists as whole (warm-up)."""
+
+    def write(pipeline: Any, rows: list[Row]) -> None:
+        by_space: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row in rows:
+            by_space[row.space_id].append(row.asDict())
+        for space_id, events in by_space.items():
+            add_critical_events(pipeline, space_id, events, cache.critical_per_space, cache.critical_ttl_s)
+            if complete:
+                mark_critical_complete(pipeline, space_id, cache.critical_ttl_s)
+
+    # One space's events in one partition, so each list is trimmed once per chunk.
+    _each_partition(cached_columns(critical, CACHED_CRITICAL_FIELDS).repartition("space_id"), redis, write)
+
+
+def load_latest_readings(
+    readings: DataFrame, key_template: str, scope: str, redis: RedisSettings, cache: CacheSettings, complete: bool
+) -> None:
+    """Updates the latest reading of each metric under key_template.format(**{scope: id}); newer wins."""
+
+    def write(pipeline: Any, rows: list[Row]) -> None:
+        for row in rows:
+            key = key_template.format(**{scope: row[scope]})
+            update_latest(pipeline, key, row.asDict(), cache.latest_ttl_s)
+            if complete:
+                mark_latest_complete(pipeline, key, cache.latest_ttl_s)
+
+    _each_partition(cached_columns(readings, CACHED_READING_FIELDS), redis, write)

@@ -1,0 +1,163 @@
+"""Change feed end to end: events → Kafka → ingest → change log → change-feed job → Cassandra and Redis."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from jobs import cache_warmup, changefeed, ingest, reference
+from smartspaces.config import PROJECT_ROOT, Settings
+from smartspaces.connectors.cassandra import cassandra_cluster
+from smartspaces.connectors.redis import redis_client
+from tests.integration.changefeed_fixtures import (
+    FIRST_HALF,
+    SECOND_HALF,
+    Campus,
+    feed_settings,
+    write_reference,
+)
+from tests.integration.ingest_fixtures import ingest_settings
+from transformations.redis_keys import (
+    COMPLETE_FIELD,
+    DEVICE_LATEST,
+    SPACE_CRITICAL_COMPLETE,
+    SPACE_CRITICAL_EVENTS,
+    SPACE_CRITICAL_INDEX,
+    SPACE_LATEST,
+)
+
+__all__ = ["feed_settings", "ingest_settings"]  # fixtures, imported for pytest
+
+
+def query(settings: Settings, cql: str) -> list[tuple[object, ...]]:
+    cluster = cassandra_cluster(settings.cassandra)
+    try:
+        return sorted(tuple(row) for row in cluster.connect(settings.cassandra.keyspace).execute(cql, timeout=60))
+    finally:
+        cluster.shutdown()
+
+
+def stored_critical(settings: Settings) -> set[tuple[str, str, str, datetime]]:
+    rows = query(settings, "SELECT space_id, rule_id, source_event_id, event_time FROM critical_events_by_space")
+    return {(str(space), str(rule), str(source), time_) for space, rule, source, time_ in rows}  # type: ignore[misc]
+
+
+def cached_critical(settings: Settings, space_id: str) -> set[tuple[str, str]]:
+    client = redis_client(settings.redis)
+    ids = client.zrange(SPACE_CRITICAL_INDEX.format(space_id=space_id), 0, -1)
+    events = client.hgetall(SPACE_CRITICAL_EVENTS.format(space_id=space_id))
+    assert sorted(ids) == sorted(events), "the index and the events hash disagree"
+    return {(json.loads(event)["rule_id"], json.loads(event)["source_event_id"]) for event in events.values()}
+
+
+def cached_latest(settings: Settings, key: str) -> dict[str, float]:
+    fields = redis_client(settings.redis).hgetall(key)
+    return {metric: json.loads(value)["value"] for metric, value in fields.items() if not metric.startswith("_")}
+
+
+def ingest_half(campus: Campus, half: list) -> None:  # type: ignore[type-arg]
+    campus.send(half)
+    assert ingest.main(["--drain"]) == 0
+
+
+def assert_all_effects(settings: Settings, campus: Campus) -> None:
+    expected = campus.expected_critical(FIRST_HALF + SECOND_HALF)
+    assert stored_critical(settings) == expected
+    for space_id in ("s-office", "s-lobby"):
+        assert cached_critical(settings, space_id) == {(rule, source) for space, rule, source, _ in expected
+                                                       if space == space_id}  # fmt: skip
+    latest = {"co2": 800.0, "temperature": 40.0, "occupancy": 6.0}
+    assert query(settings, "SELECT device_id, metric, value FROM device_latest") == sorted(
+        [("co2-1", "co2", 800.0), ("temp-1", "temperature", 40.0), ("occ-1", "occupancy", 6.0)]
+    )
+    assert query(settings, "SELECT space_id, metric, value FROM space_latest") == sorted(
+        ("s-office", metric, value) for metric, value in latest.items()
+    )
+    assert cached_latest(settings, DEVICE_LATEST.format(device_id="co2-1")) == {"co2": 800.0}
+    assert cached_latest(settings, SPACE_LATEST.format(space_id="s-office")) == latest
+
+
+def test_threshold_crossings_become_exactly_the_expected_critical_events_and_latest_values(
+    feed_settings: Settings, tmp_path: Path
+) -> None:
+    assert reference.main(["--drop", str(write_reference(tmp_path / "reference"))]) == 0
+    campus = Campus(feed_settings)
+    ingest_half(campus, FIRST_HALF)
+    assert changefeed.main(["--once"]) == 0
+    # Only what the first half can show: the rules that need the second half have not fired yet.
+    assert stored_critical(feed_settings) == campus.expected_critical(FIRST_HALF)
+    ingest_half(campus, SECOND_HALF)
+    assert changefeed.main(["--once"]) == 0
+    assert_all_effects(feed_settings, campus)
+
+
+def test_replayed_ingest_batches_have_no_duplicate_effect(feed_settings: Settings, tmp_path: Path) -> None:
+    assert reference.main(["--drop", str(write_reference(tmp_path / "reference"))]) == 0
+    campus = Campus(feed_settings)
+    started = datetime.now(UTC) - timedelta(minutes=1)
+    ingest_half(campus, FIRST_HALF)
+    ingest_half(campus, SECOND_HALF)
+    assert changefeed.main(["--once"]) == 0
+    assert_all_effects(feed_settings, campus)
+    # Two replays from bronze: two new change-log writers deliver every event twice more.
+    period = [started.isoformat(), (datetime.now(UTC) + timedelta(minutes=1)).isoformat()]
+    for _ in range(2):
+        assert ingest.main(["--replay-from", period[0], "--replay-to", period[1]]) == 0
+    assert len(query(feed_settings, "SELECT DISTINCT writer_id FROM change_log_commits")) == 3
+    assert changefeed.main(["--once"]) == 0
+    assert_all_effects(feed_settings, campus)
+
+
+def test_a_change_feed_killed_between_processing_and_commit_loses_and_duplicates_nothing(
+    feed_settings: Settings, tmp_path: Path
+) -> None:
+    assert reference.main(["--drop", str(write_reference(tmp_path / "reference"))]) == 0
+    campus = Campus(feed_settings)
+    ingest_half(campus, FIRST_HALF)
+    job = subprocess.Popen(
+        [sys.executable, "-m", "jobs.changefeed", "--once", "--hold-before-commit-s", "300"],
+        cwd=PROJECT_ROOT, env=dict(os.environ), start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    holding = threading.Event()
+
+    def watch() -> None:
+        assert job.stderr is not None
+        for line in job.stderr:
+            if "changefeed_holding_before_commit" in line:
+                holding.set()
+
+    threading.Thread(target=watch, daemon=True).start()
+    assert holding.wait(timeout=300), "the change-feed job never reached its commit"
+    os.killpg(job.pid, signal.SIGKILL)
+    job.wait(timeout=60)
+    # Processed, not committed: the effects are there, the checkpoint is not.
+    assert stored_critical(feed_settings) == campus.expected_critical(FIRST_HALF)
+    assert query(feed_settings, "SELECT source FROM change_feed_checkpoints") == []
+
+    ingest_half(campus, SECOND_HALF)
+    assert changefeed.main(["--once"]) == 0
+    assert_all_effects(feed_settings, campus)
+
+
+def test_warm_up_refills_a_flushed_cache_with_the_same_layout(feed_settings: Settings, tmp_path: Path) -> None:
+    assert reference.main(["--drop", str(write_reference(tmp_path / "reference"))]) == 0
+    campus = Campus(feed_settings)
+    ingest_half(campus, FIRST_HALF + SECOND_HALF)
+    assert changefeed.main(["--once"]) == 0
+    client = redis_client(feed_settings.redis)
+    device_key = DEVICE_LATEST.format(device_id="co2-1")
+    # The streaming loader never claims completeness: only a fill from Cassandra can.
+    assert not client.hexists(device_key, COMPLETE_FIELD)
+    client.flushdb()
+    assert cache_warmup.main(["--hours", "3"]) == 0
+    assert_all_effects(feed_settings, campus)
+    assert client.hexists(device_key, COMPLETE_FIELD)
+    # 6 critical events in the window, fewer than the 50 kept: older ones may exist, so not complete.
+    assert not client.exists(SPACE_CRITICAL_COMPLETE.format(space_id="s-office"))

@@ -1,0 +1,250 @@
+"""Critical-event rules: which stored events are critical, evaluated per micro-batch of the change feed.
+
+A rule selects events (event type, metric or code, space type) and tests a condition. Rules that fire
+`each` time (a forced door, a device alarm) need no memory. Rules that fire `once_per_run` fire when the
+condition has held for hold_readings readings in a row and for hold_minutes since the run began, once per
+run; the open run of each (device, rule) is carried to the next micro-batch as state.
+
+Reprocessing is safe: a critical event's id is derived from its rule and source event, and a reading at or
+before the state's last_event_time was already applied to the state, so it is not applied twice (a late
+reading still counts for `each` rules, which need no state).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from transformations.contract import EventType
+from transformations.deterministic_ids import uuid5_column
+
+ANY_SPACE_TYPE = "*"
+
+
+class Condition(StrEnum):
+    ABOVE = "above"
+    BELOW = "below"
+    OUTSIDE = "outside"
+    ABOVE_CAPACITY = "above_capacity"
+    MATCHES = "matches"
+
+
+class Fires(StrEnum):
+    EACH = "each"
+    ONCE_PER_RUN = "once_per_run"
+
+
+# The critical_events_by_space row, in column order.
+CRITICAL_EVENT_COLUMNS = (
+    "space_id", "event_time", "critical_event_id", "device_id", "rule_id", "rule_version", "severity", "metric",
+    "value", "unit", "code", "message", "source_event_id", "detected_at",
+)  # fmt: skip
+STATE_COLUMNS = ("device_id", "rule_id", "run_start", "run_readings", "last_event_time", "fired")
+_RULE_COLUMNS = (
+    "rule_id", "rule_version", "condition", "low", "high", "hold_readings", "hold_minutes", "fires", "message",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RuleOutcome:
+    """What one micro-batch of rule evaluation produces: critical events, and the state to carry on."""
+
+    critical_events: DataFrame
+    next_state: DataFrame
+
+
+def current_rules(rules: DataFrame) -> DataFrame:
+    """The newest version of each rule, if that version is active (an inactive newest version retires it)."""
+    newest = Window.partitionBy("rule_id").orderBy(F.col("rule_version").desc())
+    return (
+        rules.withColumn("rank", F.row_number().over(newest))
+        .where((F.col("rank") == 1) & F.coalesce(F.col("active"), F.lit(True)))
+        .drop("rank", "active")
+    )
+
+
+def attach_space(devices: DataFrame, spaces: DataFrame) -> Callable[[DataFrame], DataFrame]:
+    """Adds each change's space_id, space_type and capacity from the registry (null for an unknown device)."""
+    located = devices.select("device_id", "space_id").join(
+        spaces.select("space_id", "space_type", "capacity"), "space_id", "left"
+    )
+
+    def transform(changes: DataFrame) -> DataFrame:
+        return changes.join(F.broadcast(located), "device_id", "left")
+
+    return transform
+
+
+def _condition_holds() -> Column:
+    value = F.col("value")
+    return (
+        F.when(F.col("condition") == Condition.ABOVE.value, value > F.col("high"))
+        .when(F.col("condition") == Condition.BELOW.value, value < F.col("low"))
+        .when(F.col("condition") == Condition.OUTSIDE.value, (value < F.col("low")) | (value > F.col("high")))
+        .when(F.col("condition") == Condition.ABOVE_CAPACITY.value, value > F.col("capacity"))
+        .when(F.col("condition") == Condition.MATCHES.value, F.lit(True))
+        .otherwise(F.lit(False))
+    )
+
+
+def match_rules(rules: DataFrame) -> Callable[[DataFrame], DataFrame]:
+    """Pairs each located change with every current rule that selects it, and whether its condition holds."""
+    selected_rules = current_rules(rules).select(
+        *_RULE_COLUMNS,
+        F.col("severity").alias("rule_severity"),
+        F.col("event_type").alias("rule_event_type"),
+        F.col("metric").alias("rule_metric"),
+        F.col("code").alias("rule_code"),
+        F.col("space_type").alias("rule_space_type"),
+    )
+
+    def transform(changes: DataFrame) -> DataFrame:
+        selects = (
+            (F.col("event_type") == F.col("rule_event_type"))
+            & (F.col("rule_metric").isNull() | (F.col("metric") == F.col("rule_metric")))
+            & (F.col("rule_code").isNull() | (F.col("code") == F.col("rule_code")))
+            & ((F.col("rule_space_type") == ANY_SPACE_TYPE) | (F.col("space_type") == F.col("rule_space_type")))
+        )
+        return (
+            changes.join(F.broadcast(selected_rules), selects)
+            .drop("rule_event_type", "rule_metric", "rule_code", "rule_space_type")
+            .withColumn("holds", F.coalesce(_condition_holds(), F.lit(False)))
+        )
+
+    return transform
+
+
+def _as_critical_events(fired: DataFrame, detected_at: Column) -> DataFrame:
+    return (
+        fired.withColumn("critical_event_id", uuid5_column(F.concat_ws("/", "rule_id", "event_id")))
+        .withColumn("severity", F.coalesce("rule_severity", "severity"))
+        .withColumn("source_event_id", F.col("event_id"))
+        .withColumn("detected_at", detected_at)
+        .select(*CRITICAL_EVENT_COLUMNS)
+    )
+
+
+def _runs(matched: DataFrame, state: DataFrame) -> DataFrame:
+    """Once-per-run rule readings with their run's length, start and whether this reading fires."""
+    in_order = Window.partitionBy("device_id", "rule_id").orderBy("event_time", "event_id")
+    so_far = in_order.rowsBetween(Window.unboundedPreceding, Window.currentRow)
+    readings = (
+        matched.where(F.col("fires") == Fires.ONCE_PER_RUN.value)
+        .join(state.select(*STATE_COLUMNS), ["device_id", "rule_id"], "left")
+        # Applied to the state already (a reprocessed batch), or later than it (a late reading): skipped.
+        .where(F.col("last_event_time").isNull() | (F.col("event_time") > F.col("last_event_time")))
+        # A reading where the condition fails ends a run: the readings after it form the next run.
+        .withColumn("run", F.sum(F.when(~F.col("holds"), 1).otherwise(0)).over(so_far))
+        .withColumn("continues_state", (F.col("run") == 0) & (F.coalesce("run_readings", F.lit(0)) > 0))
+    )
+    in_run = Window.partitionBy("device_id", "rule_id", "run").orderBy("event_time", "event_id")
+    whole_run = in_run.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+    carried = F.when(F.col("continues_state"), F.col("run_readings")).otherwise(0)
+    readings = (
+        readings.withColumn(
+            "run_start_at",
+            F.when(F.col("continues_state"), F.col("run_start")).otherwise(
+                F.min(F.when(F.col("holds"), F.col("event_time"))).over(whole_run)
+            ),
+        )
+        .withColumn(
+            "run_readings_at",
+            carried
+            + F.sum(F.when(F.col("holds"), 1).otherwise(0)).over(
+                in_run.rowsBetween(Window.unboundedPreceding, Window.currentRow)
+            ),
+        )
+        .withColumn(
+            "qualifies",
+            F.col("holds")
+            & (F.col("run_readings_at") >= F.coalesce("hold_readings", F.lit(1)))
+            & (
+                (F.unix_micros("event_time") - F.unix_micros("run_start_at"))
+                >= F.coalesce("hold_minutes", F.lit(0.0)) * 60_000_000
+            ),
+        )
+        .withColumn("fired_before", F.col("continues_state") & F.coalesce("fired", F.lit(False)))
+        .withColumn(
+            "first_qualifying",
+            F.min(F.when(F.col("qualifies"), F.struct("event_time", "event_id"))).over(whole_run),
+        )
+        .withColumn(
+            "fires_here",
+            F.col("qualifies")
+            & (F.struct("event_time", "event_id") == F.col("first_qualifying"))
+            & ~F.col("fired_before"),
+        )
+        .withColumn(
+            "fired_so_far",
+            F.col("fired_before")
+            | F.max(F.col("qualifies")).over(in_run.rowsBetween(Window.unboundedPreceding, Window.currentRow)),
+        )
+        .withColumn(
+            "newest_first",
+            F.row_number().over(
+                Window.partitionBy("device_id", "rule_id").orderBy(F.desc("event_time"), F.desc("event_id"))
+            ),
+        )
+    )
+    return readings
+
+
+def _next_state(runs: DataFrame) -> DataFrame:
+    """The state after the newest reading of each (device, rule): its open run, or none if the condition failed."""
+    last = runs.where(F.col("newest_first") == 1)
+    open_run = F.col("holds")
+    return last.select(
+        "device_id",
+        "rule_id",
+        F.when(open_run, F.col("run_start_at")).alias("run_start"),
+        F.when(open_run, F.col("run_readings_at")).otherwise(0).cast("int").alias("run_readings"),
+        F.col("event_time").alias("last_event_time"),
+        (open_run & F.col("fired_so_far")).alias("fired"),
+    )
+
+
+def evaluate_rules(matched: DataFrame, state: DataFrame, detected_at: Column) -> RuleOutcome:
+    """Critical events of a micro-batch of matched changes (from match_rules), and the next rule state.
+
+    state holds RULE_STATE rows of this consumer; only the (device, rule) pairs with new readings change.
+    """
+    each = matched.where((F.col("fires") == Fires.EACH.value) & F.col("holds"))
+    runs = _runs(matched, state)
+    critical = _as_critical_events(each, detected_at).unionByName(
+        _as_critical_events(runs.where(F.col("fires_here")), detected_at)
+    )
+    return RuleOutcome(critical, _next_state(runs))
+
+
+def latest_readings(scope: str) -> Callable[[DataFrame], DataFrame]:
+    """Per scope (device_id or space_id) and metric, the telemetry change with the newest event_time."""
+
+    def transform(changes: DataFrame) -> DataFrame:
+        newest = Window.partitionBy(scope, "metric").orderBy(F.desc("event_time"), F.desc("event_id"))
+        return (
+            changes.where((F.col("event_type") == EventType.TELEMETRY.value) & F.col(scope).isNotNull())
+            .withColumn("rank", F.row_number().over(newest))
+            .where(F.col("rank") == 1)
+            .select("device_id", "space_id", "metric", "value", "unit", "event_time", "event_id")
+        )
+
+    return transform
+
+
+def newest_per_space(keep: int) -> Callable[[DataFrame], DataFrame]:
+    """Each space's newest `keep` critical events, with how many it has in the input (space_events_in_window)."""
+
+    def transform(critical: DataFrame) -> DataFrame:
+        newest_first = Window.partitionBy("space_id").orderBy(F.desc("event_time"), F.desc("critical_event_id"))
+        return (
+            critical.withColumn("rank", F.row_number().over(newest_first))
+            .withColumn("space_events_in_window", F.count("*").over(Window.partitionBy("space_id")))
+            .where(F.col("rank") <= keep)
+            .drop("rank")
+        )
+
+    return transform
