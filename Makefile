@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps demo smoke bench-ingest test lint format stack-up stack-down stack-status schema manifests strip-notebooks clean-stack
+.PHONY: install system-deps demo smoke bench-ingest bench-changefeed bench-api serve test lint format stack-up stack-down stack-status schema manifests strip-notebooks clean-stack
 
 $(INSTALLED): pyproject.toml setup.cfg smartspaces/pins/requirements.txt smartspaces/pins/requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,7 @@ demo: schema
 	$(BIN)/smartspaces run simulate --count $(DEMO_EVENTS) --bad-fraction 0.001 --duplicate-fraction 0.01 --late-fraction 0.01
 	$(BIN)/smartspaces run reference
 	$(BIN)/smartspaces run ingest --drain
+	$(BIN)/smartspaces run changefeed --once
 
 # Every connection of the platform, end to end (Kafka, Delta, Cassandra, PostgreSQL, Redis).
 smoke: schema
@@ -44,6 +45,16 @@ smoke: schema
 
 bench-ingest: schema
 	$(BIN)/python -m bench.ingest_bench --events $(or $(EVENTS),1000000)
+
+bench-changefeed: schema
+	$(BIN)/python -m bench.changefeed_bench
+
+bench-api: schema
+	$(BIN)/python -m bench.api_bench
+
+# The cache-aside read API and its web page, on the local stack (http://127.0.0.1:8080/).
+serve: schema
+	$(BIN)/smartspaces serve
 
 # The integration tests start whatever part of the stack is not running, and stop only that at the end.
 test: install

@@ -107,6 +107,9 @@ def render_manifests() -> dict[str, str]:
         "smoke.yaml": _spark_application("smartspaces-smoke", "smoke", restart="OnFailure"),
         # The stream runs for good: the operator restarts it, and its checkpoint resumes where it stopped.
         "ingest.yaml": _spark_application("smartspaces-ingest", "ingest", restart="Always"),
+        # Micro-batches for good; its checkpoints live in Cassandra, so a restart resumes.
+        "changefeed.yaml": _spark_application("smartspaces-changefeed", "changefeed", restart="Always"),
+        "cache-warmup.yaml": _spark_application("smartspaces-cache-warmup", "cache_warmup", restart="OnFailure"),
     }
     return {name: HEADER + yaml.safe_dump(document, sort_keys=False) for name, document in applications.items()}
 
