@@ -115,7 +115,7 @@ def measure_lag(settings: Settings, run: str, rate: float, seconds: float, inter
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
-        )  # fmt: skip
+        )
         for job in ("ingest", "changefeed")
     ]
     time.sleep(30)  # both JVMs started and idle before the first event
@@ -125,7 +125,7 @@ def measure_lag(settings: Settings, run: str, rate: float, seconds: float, inter
     watcher.join()
     for job, log in zip(jobs, logs, strict=True):
         if job.returncode != 0:
-            raise RuntimeError(f"{job.args} failed:\n{log[-3000:]}")
+            raise RuntimeError(f"{job.args!r} failed:\n{log[-3000:]}")
     seen = list(watcher.first_seen.values())
     written = source_write_times(lag_settings, [event for _, event in seen])
     lags = sorted(appeared - source for (appeared, _), source in zip(seen, written, strict=True) if source)

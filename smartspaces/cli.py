@@ -94,6 +94,12 @@ def _contract(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from smartspaces.serving.server import serve
+
+    return serve(settings)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smartspaces", description=__doc__)
     parser.add_argument("--env", help="configuration environment: conf/<env>.yaml (default: $SMARTSPACES_ENV or local)")
@@ -123,6 +129,9 @@ def _parser() -> argparse.ArgumentParser:
 
     contract = commands.add_parser("contract", help="print the event contract as JSON Schema (docs/event.schema.json)")
     contract.set_defaults(handler=_contract)
+
+    serve = commands.add_parser("serve", help="the cache-aside read API and its web page (api.host:api.port)")
+    serve.set_defaults(handler=_serve)
 
     run = commands.add_parser("run", help="run a job: smartspaces run NAME [job arguments]")
     run.add_argument("job", choices=sorted(JOBS))

@@ -55,8 +55,9 @@ redis.call('EXPIRE', KEYS[2], ARGV[2])
 return excess
 """)
 
-# Nil without the complete marker (a miss); otherwise the newest ARGV[1] events' JSON, newest first.
-# An index entry without its event (never written so, but cheap to check) is a miss too.
+# Nil without the complete marker (a miss); otherwise the newest ARGV[1] events as one JSON array, newest
+# first (one bulk reply and one json.loads, not one per event). An index entry without its event (never
+# written so, but cheap to check) is a miss too.
 _READ = lua_script("""
 if redis.call('EXISTS', KEYS[3]) == 0 then return false end
 local ids = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
@@ -68,7 +69,7 @@ for i = 1, #ids, 1000 do
     events[#events + 1] = part[j]
   end
 end
-return events
+return '[' .. table.concat(events, ',') .. ']'
 """)
 
 
@@ -123,7 +124,7 @@ def mark_critical_complete(pipe: Redis, space_id: str, ttl_s: int) -> None:
 
 def read_critical_events(client: Redis, space_id: str, limit: int) -> list[dict[str, Any]] | None:
     """The space's newest `limit` events, newest first, in one round trip; None when the list is not complete."""
-    payloads: list[str] | None = _READ(keys=list(critical_keys(space_id)), args=[limit], client=client)
-    if payloads is None:
-        return None
-    return newest_first([json.loads(payload) for payload in payloads])
+    if limit < 1:
+        raise ValueError(f"limit must be at least 1, got {limit}")  # ZREVRANGE 0 -1 would return everything
+    events: str | None = _READ(keys=list(critical_keys(space_id)), args=[limit], client=client)
+    return None if events is None else newest_first(json.loads(events))

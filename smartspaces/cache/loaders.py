@@ -38,22 +38,32 @@ def cached_columns(rows: DataFrame, fields: tuple[str, ...]) -> DataFrame:
     )  # fmt: skip
 
 
-def _each_partition(rows: DataFrame, settings: RedisSettings, write: Callable[[Any, list[Row]], None]) -> None:
+def _each_partition(
+    rows: DataFrame,
+    settings: RedisSettings,
+    write: Callable[[Any, list[Row]], Iterable[str]],
+    finish: Callable[[Any, set[str]], None] | None = None,
+) -> None:
+    """Runs write on chunks of each partition's rows, one pipeline round trip a chunk; then finish once with
+    every key the partition's writes touched (completeness markers go last, after the whole list is in)."""
+
     def write_partition(partition: Iterable[Row]) -> None:
         client = redis_client(settings)
+        touched: set[str] = set()
         try:
             chunk: list[Row] = []
             for row in partition:
                 chunk.append(row)
                 if len(chunk) == PIPELINE_ROWS:
                     pipeline = client.pipeline(transaction=False)
-                    write(pipeline, chunk)
+                    touched.update(write(pipeline, chunk))
                     pipeline.execute()
                     chunk = []
-            if chunk:
-                pipeline = client.pipeline(transaction=False)
-                write(pipeline, chunk)
-                pipeline.execute()
+            pipeline = client.pipeline(transaction=False)
+            touched.update(write(pipeline, chunk))
+            if finish is not None:
+                finish(pipeline, touched)
+            pipeline.execute()
         finally:
             client.close()
 
@@ -63,17 +73,21 @@ def _each_partition(rows: DataFrame, settings: RedisSettings, write: Callable[[A
 def load_critical_events(critical: DataFrame, redis: RedisSettings, cache: CacheSettings, complete: bool) -> None:
     """Adds critical events to their spaces' newest-K lists; complete=True marks the lists as whole (warm-up)."""
 
-    def write(pipeline: Any, rows: list[Row]) -> None:
+    def write(pipeline: Any, rows: list[Row]) -> Iterable[str]:
         by_space: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for row in rows:
             by_space[row.space_id].append(row.asDict())
         for space_id, events in by_space.items():
             add_critical_events(pipeline, space_id, events, cache.critical_per_space, cache.critical_ttl_s)
-            if complete:
-                mark_critical_complete(pipeline, space_id, cache.critical_ttl_s)
+        return by_space.keys()
 
-    # One space's events in one partition, so each list is trimmed once per chunk.
-    _each_partition(cached_columns(critical, CACHED_CRITICAL_FIELDS).repartition("space_id"), redis, write)
+    def mark_complete(pipeline: Any, space_ids: set[str]) -> None:
+        for space_id in space_ids:
+            mark_critical_complete(pipeline, space_id, cache.critical_ttl_s)
+
+    # One space's events in one partition, so its list is complete when the partition ends.
+    _each_partition(cached_columns(critical, CACHED_CRITICAL_FIELDS).repartition("space_id"), redis, write,
+                    mark_complete if complete else None)  # fmt: skip
 
 
 def load_latest_readings(
@@ -81,11 +95,17 @@ def load_latest_readings(
 ) -> None:
     """Updates the latest reading of each metric under key_template.format(**{scope: id}); newer wins."""
 
-    def write(pipeline: Any, rows: list[Row]) -> None:
+    def write(pipeline: Any, rows: list[Row]) -> Iterable[str]:
+        keys = []
         for row in rows:
-            key = key_template.format(**{scope: row[scope]})
-            update_latest(pipeline, key, row.asDict(), cache.latest_ttl_s)
-            if complete:
-                mark_latest_complete(pipeline, key, cache.latest_ttl_s)
+            keys.append(key_template.format(**{scope: row[scope]}))
+            update_latest(pipeline, keys[-1], row.asDict(), cache.latest_ttl_s)
+        return keys
 
-    _each_partition(cached_columns(readings, CACHED_READING_FIELDS), redis, write)
+    def mark_complete(pipeline: Any, keys: set[str]) -> None:
+        for key in keys:
+            mark_latest_complete(pipeline, key, cache.latest_ttl_s)
+
+    # One scope's readings in one partition, so its hash is complete when the partition ends.
+    _each_partition(cached_columns(readings, CACHED_READING_FIELDS).repartition(scope), redis, write,
+                    mark_complete if complete else None)  # fmt: skip

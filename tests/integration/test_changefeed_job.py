@@ -57,7 +57,7 @@ def cached_critical(settings: Settings, space_id: str) -> set[tuple[str, str]]:
 
 
 def cached_latest(settings: Settings, key: str) -> dict[str, float]:
-    fields = redis_client(settings.redis).hgetall(key)
+    fields: dict[str, str] = redis_client(settings.redis).hgetall(key)  # type: ignore[assignment]
     return {metric: json.loads(value)["value"] for metric, value in fields.items() if not metric.startswith("_")}
 
 

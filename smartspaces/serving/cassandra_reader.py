@@ -1,0 +1,130 @@
+"""The serving tables in Cassandra, read with prepared statements: the source of truth behind the cache."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cassandra import DriverException, RequestExecutionException, RequestValidationException
+from cassandra.cluster import NoHostAvailable, ResponseFuture, Session
+from cassandra.connection import ConnectionException
+from cassandra.query import PreparedStatement
+
+from smartspaces.cache.critical_events import newest_first
+from smartspaces.cache.encoding import iso_utc
+from smartspaces.serving.known_ids import KnownIds
+
+# A request waits at most this long for Cassandra before it is answered 503.
+READ_TIMEOUT_S = 2.0
+CASSANDRA_ERRORS = (DriverException, RequestExecutionException, RequestValidationException, NoHostAvailable,
+                    ConnectionException)  # fmt: skip
+
+_CRITICAL_COLUMNS = (
+    "critical_event_id, space_id, device_id, rule_id, rule_version, severity, metric, value, unit, code, message, "
+    "event_time, source_event_id"
+)
+
+
+class StoreUnavailableError(RuntimeError):
+    """Cassandra did not answer (down, timed out, or refused the query)."""
+
+
+class CassandraReader:
+    """Newest critical events of a space and latest readings of a device; None for ids the registry lacks.
+
+    The data query and, for ids not confirmed recently, the registry lookup run concurrently, so a miss
+    costs one round trip. Thread-safe: the driver's session is.
+    """
+
+    def __init__(self, session: Session, keyspace: str, timeout_s: float = READ_TIMEOUT_S) -> None:
+        self._session = session
+        self._timeout_s = timeout_s
+        self._critical = session.prepare(
+            f"SELECT {_CRITICAL_COLUMNS} FROM {keyspace}.critical_events_by_space WHERE space_id = ? LIMIT ?"
+        )
+        self._device_latest = session.prepare(
+            f"SELECT metric, space_id, value, unit, event_time, event_id FROM {keyspace}.device_latest "
+            "WHERE device_id = ?"
+        )
+        self._space = session.prepare(f"SELECT space_id FROM {keyspace}.spaces WHERE space_id = ?")
+        self._device = session.prepare(f"SELECT device_id FROM {keyspace}.devices WHERE device_id = ?")
+        self._version = session.prepare("SELECT release_version FROM system.local")
+        self._known_spaces = KnownIds()
+        self._known_devices = KnownIds()
+
+    def critical_events(self, space_id: str, limit: int) -> list[dict[str, Any]] | None:
+        """The space's newest `limit` critical events, newest first (ties by id); None for an unknown space."""
+        rows = self._rows_of_known(self._critical, (space_id, limit), self._space, self._known_spaces, space_id)
+        if rows is None:
+            return None
+        return newest_first(
+            [
+                {
+                    "critical_event_id": str(row.critical_event_id),
+                    "space_id": row.space_id,
+                    "device_id": row.device_id,
+                    "rule_id": row.rule_id,
+                    "rule_version": row.rule_version,
+                    "severity": row.severity,
+                    "metric": row.metric,
+                    "value": row.value,
+                    "unit": row.unit,
+                    "code": row.code,
+                    "message": row.message,
+                    "event_time": iso_utc(row.event_time),
+                    "source_event_id": None if row.source_event_id is None else str(row.source_event_id),
+                }
+                for row in rows
+            ]
+        )
+
+    def device_latest(self, device_id: str) -> dict[str, dict[str, Any]] | None:
+        """metric -> the device's latest reading of it; None for an unknown device."""
+        rows = self._rows_of_known(self._device_latest, (device_id,), self._device, self._known_devices, device_id)
+        if rows is None:
+            return None
+        return {
+            row.metric: {
+                "metric": row.metric,
+                "value": row.value,
+                "unit": row.unit,
+                "event_time": iso_utc(row.event_time),
+                "event_id": str(row.event_id),
+                "device_id": device_id,
+                "space_id": row.space_id,
+            }
+            for row in rows
+        }
+
+    def release_version(self) -> str:
+        """Cassandra's version: the health check's proof that it answers."""
+        rows = self._wait(self._start(self._version, ()))
+        return str(rows[0].release_version)
+
+    def _rows_of_known(
+        self,
+        query: PreparedStatement,
+        parameters: tuple[object, ...],
+        registry: PreparedStatement,
+        known: KnownIds,
+        entity_id: str,
+    ) -> list[Any] | None:
+        data = self._start(query, parameters)
+        lookup = None if entity_id in known else self._start(registry, (entity_id,))
+        rows = self._wait(data)
+        if lookup is not None:
+            if not self._wait(lookup):
+                return None
+            known.add(entity_id)
+        return rows
+
+    def _start(self, query: PreparedStatement, parameters: tuple[object, ...]) -> ResponseFuture:
+        try:
+            return self._session.execute_async(query, parameters, timeout=self._timeout_s)
+        except CASSANDRA_ERRORS as error:
+            raise StoreUnavailableError(f"cassandra: {error}") from error
+
+    def _wait(self, future: ResponseFuture) -> list[Any]:
+        try:
+            return list(future.result())
+        except CASSANDRA_ERRORS as error:
+            raise StoreUnavailableError(f"cassandra: {error}") from error
