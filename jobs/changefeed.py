@@ -49,7 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         cluster.shutdown()
     totals = dict(processor.totals)
-    print("changefeed: " + ", ".join(f"{name}={count}" for name, count in sorted(totals.items())))
+    severities = {name: count for name, count in totals.items() if name not in ("changes", "unattributed")}
+    by_severity = ", ".join(f"{name} {count}" for name, count in sorted(severities.items()))
+    print(f"changefeed: {totals.get('changes', 0)} changes, {sum(severities.values())} critical events "
+          f"({by_severity or 'none'}), {totals.get('unattributed', 0)} unattributed")  # fmt: skip
     logging.getLogger("smartspaces.changefeed").info(json.dumps({"event": "changefeed_totals", **totals}))
     return 0
 
