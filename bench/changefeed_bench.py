@@ -25,12 +25,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from statistics import quantiles
 from typing import Any
 
 from pyspark.sql import functions as F
 
 from bench.ingest_bench import RESULTS, bench_environment, fresh_keyspace, load_reference
+from bench.resources import percentiles
 from smartspaces.cache.loaders import load_latest_readings
 from smartspaces.config import PROJECT_ROOT, Settings, load_settings
 from smartspaces.connectors.cassandra import cassandra_cluster
@@ -130,15 +130,12 @@ def measure_lag(settings: Settings, run: str, rate: float, seconds: float, inter
     written = source_write_times(lag_settings, [event for _, event in seen])
     lags = sorted(appeared - source for (appeared, _), source in zip(seen, written, strict=True) if source)
     batch_seconds = [float(s) for s in re.findall(r'"event": "changefeed_batch".*?"seconds": ([0-9.]+)', logs[1])]
-    cut = quantiles(lags, n=100) if len(lags) > 1 else [lags[0] if lags else 0.0] * 99
     return {
         "lag_rate_events_per_s": rate,
         "lag_seconds_produced": seconds,
         "changefeed_interval_s": interval_s,
         "critical_events_seen": len(lags),
-        "lag_p50_s": round(cut[49], 3),
-        "lag_p95_s": round(cut[94], 3),
-        "lag_p99_s": round(cut[98], 3),
+        **{f"lag_{name}_s": value for name, value in percentiles(lags).items()},
         "changefeed_batches": len(batch_seconds),
         "changefeed_batch_mean_s": round(sum(batch_seconds) / max(len(batch_seconds), 1), 3),
     }

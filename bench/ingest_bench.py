@@ -23,11 +23,10 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from statistics import quantiles
 from typing import Any
 
 from bench.cassandra_loaders import plain_consumer_load, raw_ceiling_load
-from bench.resources import ResourceSampler
+from bench.resources import ResourceSampler, percentiles
 from smartspaces.bootstrap.cassandra import apply_cassandra
 from smartspaces.config import PROJECT_ROOT, Settings, load_settings
 from smartspaces.connectors.cassandra import cassandra_cluster
@@ -145,7 +144,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_simulation(producer, settings.kafka)
     stream.wait()
     lags = sorted(latencies(latency_settings))
-    cut = quantiles(lags, n=100) if len(lags) > 1 else [0.0] * 99
 
     result = {
         "events": events,
@@ -159,9 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "trigger_s": TRIGGER_S,
         "latency_rate_events_per_s": rate,
         "latency_rows": len(lags),
-        "latency_p50_s": round(cut[49], 3),
-        "latency_p95_s": round(cut[94], 3),
-        "latency_p99_s": round(cut[98], 3),
+        **{f"latency_{name}_s": value for name, value in percentiles(lags).items()},
         "driver_peak_rss_mb": resources.get("spark_ingest", {}).get("peak_rss_mb"),
         "resources": resources,
         "machine": {"cores": os.cpu_count()},

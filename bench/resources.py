@@ -7,6 +7,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import quantiles
 
 from smartspaces.stack.process import descendants
 
@@ -85,3 +86,12 @@ class ResourceSampler:
             }
             for name, usage in self.usage.items()
         }
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    """p50, p95 and p99 of values (seconds), rounded to the millisecond; zeros when there is nothing."""
+    if len(values) < 2:
+        only = values[0] if values else 0.0
+        return {"p50": round(only, 3), "p95": round(only, 3), "p99": round(only, 3)}
+    cut = quantiles(values, n=100)
+    return {"p50": round(cut[49], 3), "p95": round(cut[94], 3), "p99": round(cut[98], 3)}

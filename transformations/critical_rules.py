@@ -67,11 +67,19 @@ def current_rules(rules: DataFrame) -> DataFrame:
     )
 
 
-def attach_space(devices: DataFrame, spaces: DataFrame) -> Callable[[DataFrame], DataFrame]:
-    """Adds each change's space_id, space_type and capacity from the registry (null for an unknown device)."""
-    located = devices.select("device_id", "space_id").join(
-        spaces.select("space_id", "space_type", "capacity"), "space_id", "left"
-    )
+def located_devices(spaces: DataFrame) -> Callable[[DataFrame], DataFrame]:
+    """Devices (registry rows) → device_id with its space_id, space_type and capacity."""
+
+    def transform(devices: DataFrame) -> DataFrame:
+        return devices.select("device_id", "space_id").join(
+            spaces.select("space_id", "space_type", "capacity"), "space_id", "left"
+        )
+
+    return transform
+
+
+def attach_space(located: DataFrame) -> Callable[[DataFrame], DataFrame]:
+    """Adds each change's space_id, space_type and capacity (from located_devices; null for an unknown device)."""
 
     def transform(changes: DataFrame) -> DataFrame:
         return changes.join(F.broadcast(located), "device_id", "left")

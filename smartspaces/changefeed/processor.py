@@ -28,13 +28,21 @@ from smartspaces.changefeed.source import ChangeFeedSource
 from smartspaces.config import Settings
 from smartspaces.connectors.cassandra import write_cassandra
 from smartspaces.connectors.delta import read_delta
-from transformations.critical_rules import attach_space, evaluate_rules, latest_readings, match_rules
+from transformations.critical_rules import (
+    attach_space,
+    evaluate_rules,
+    latest_readings,
+    located_devices,
+    match_rules,
+)
 from transformations.redis_keys import DEVICE_LATEST, SPACE_LATEST
 from transformations.schemas import CRITICAL_RULE
 
 log = logging.getLogger("smartspaces.changefeed")
 
 CRITICAL_EVENTS_TABLE = "critical_events_by_space"
+# Registry and rules changes reach the change feed within this many seconds.
+REFERENCE_REFRESH_S = 60.0
 LATEST_TABLES = {"device_id": ("device_latest", DEVICE_LATEST), "space_id": ("space_latest", SPACE_LATEST)}
 
 
@@ -83,6 +91,26 @@ class CriticalEventProcessor:
         # Fault injection for tests and drills: wait between the writes and the commit.
         self.hold_before_commit_s = hold_before_commit_s
         self.totals: Counter[str] = Counter()
+        self._reference: tuple[float, DataFrame, DataFrame] | None = None
+
+    def reference(self) -> tuple[DataFrame, DataFrame]:
+        """(device → space registry, rules), cached between micro-batches and re-read every
+        REFERENCE_REFRESH_S: reading two Delta tables and a CSV each micro-batch would add seconds to its lag."""
+        now = time.monotonic()
+        if self._reference is None or now - self._reference[0] > REFERENCE_REFRESH_S:
+            if self._reference is not None:
+                self._reference[1].unpersist()
+                self._reference[2].unpersist()
+            lake_settings = self.settings.lake
+            registry = (
+                read_delta(self.spark, lake.device_registry(lake_settings))
+                .transform(located_devices(read_delta(self.spark, lake.space_registry(lake_settings))))
+                .persist()
+            )
+            rules = read_rules(self.spark, self.settings.changefeed.rules_file).persist()
+            registry.count(), rules.count()  # materialised now, so a bad rules file fails here
+            self._reference = (now, registry, rules)
+        return self._reference[1], self._reference[2]
 
     def run_once(self) -> FeedBatchReport:
         """One micro-batch: everything committed since the checkpoint (up to the per-trigger bound)."""
@@ -111,16 +139,15 @@ class CriticalEventProcessor:
         return report
 
     def _process(self, changes: DataFrame, report: FeedBatchReport) -> None:
-        lake_settings, cache = self.settings.lake, self.settings.cache
-        devices = read_delta(self.spark, lake.device_registry(lake_settings))
-        spaces = read_delta(self.spark, lake.space_registry(lake_settings))
-        located = changes.transform(attach_space(devices, spaces)).persist()
+        cache = self.settings.cache
+        registry, rules = self.reference()
+        located = changes.transform(attach_space(registry)).persist()
         try:
             counts = located.groupBy(F.col("space_id").isNull().alias("unattributed")).count().collect()  # ≤ 2 rows
             report.changes = sum(row["count"] for row in counts)
             report.unattributed = sum(row["count"] for row in counts if row.unattributed)
             attributed = located.where(F.col("space_id").isNotNull())
-            matched = attributed.transform(match_rules(read_rules(self.spark, self.settings.changefeed.rules_file)))
+            matched = attributed.transform(match_rules(rules))
             state = read_rule_state(self.spark, self.keyspace, self.consumer)
             outcome = evaluate_rules(matched, state, F.lit(datetime.now(UTC)))
             critical = outcome.critical_events.persist()

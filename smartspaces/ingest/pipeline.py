@@ -70,8 +70,9 @@ class EventIngest:
         if batch_id == REPLAY_BATCH_ID:
             return f"replay:{uuid.uuid4()}"
         if self._change_writer_id is None:
-            query = next(query for query in self.spark.streams.active if query.name == STREAM_NAME)
-            self._change_writer_id = f"{STREAM_NAME}:{query.id}"
+            query = next((query for query in self.spark.streams.active if query.name == STREAM_NAME), None)
+            # Without a running stream (a batch handed over directly, as in a notebook) the topic names the writer.
+            self._change_writer_id = f"{STREAM_NAME}:{query.id}" if query else self.writer_id
         return self._change_writer_id
 
     @staticmethod

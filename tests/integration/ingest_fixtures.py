@@ -28,6 +28,11 @@ def ingest_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
     settings = load_settings("local")
     apply_cassandra(settings.cassandra)
     yield settings
+    drop_keyspace(settings)
+
+
+def drop_keyspace(settings: Settings) -> None:
+    """Drops a test's own keyspace."""
     cluster = cassandra_cluster(settings.cassandra)
     try:
         cluster.connect().execute(f"DROP KEYSPACE IF EXISTS {settings.cassandra.keyspace}", timeout=60)

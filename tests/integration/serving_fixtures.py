@@ -21,6 +21,7 @@ from smartspaces.bootstrap.cassandra import apply_cassandra
 from smartspaces.config import Settings, load_settings
 from smartspaces.connectors.cassandra import cassandra_cluster
 from smartspaces.connectors.redis import redis_client
+from tests.integration.ingest_fixtures import drop_keyspace
 
 # The stack's Redis, but a database of its own, flushed at the start of each test.
 TEST_REDIS_DB = 3
@@ -49,11 +50,7 @@ def serving_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     client.flushdb()
     client.close()
     yield settings
-    cluster = cassandra_cluster(settings.cassandra)
-    try:
-        cluster.connect().execute(f"DROP KEYSPACE IF EXISTS {settings.cassandra.keyspace}", timeout=60)
-    finally:
-        cluster.shutdown()
+    drop_keyspace(settings)
 
 
 @pytest.fixture

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import datetime
 from pathlib import Path
 
 from chispa import assert_df_equality
+from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 
 from smartspaces.config import Settings
@@ -36,6 +38,20 @@ def test_kafka_round_trip(spark: SparkSession, settings: Settings) -> None:
     assert_df_equality(back, messages, ignore_row_order=True, ignore_nullable=True)
 
 
+def wait_until_spark_sees(spark: SparkSession, keyspace: str, table: str, timeout_s: float = 60) -> None:
+    """The connector learns of a new table from schema events, debounced; after many schema changes (other
+    tests' keyspaces) that can take seconds. The round trip is under test here, not that delay."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            read_cassandra(spark, keyspace, table)  # resolving the table is what fails while it is unknown
+            return
+        except AnalysisException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
 def test_cassandra_round_trip_through_the_connector(spark: SparkSession, settings: Settings) -> None:
     keyspace, table = settings.cassandra.keyspace, unique("test_roundtrip")
     cluster = cassandra_cluster(settings.cassandra)
@@ -43,6 +59,7 @@ def test_cassandra_round_trip_through_the_connector(spark: SparkSession, setting
         cluster.connect().execute(
             f"CREATE TABLE {keyspace}.{table} (device_id text PRIMARY KEY, reading double, seen_at timestamp)"
         )
+        wait_until_spark_sees(spark, keyspace, table)
         rows = spark.createDataFrame(ROWS, ROWS_DDL)
         write_cassandra(rows, keyspace, table)
         write_cassandra(rows, keyspace, table)  # a repeated write is an upsert: still three rows

@@ -12,9 +12,11 @@ from pyspark.sql import functions as F
 
 from transformations.critical_rules import (
     RuleOutcome,
+    attach_space,
     current_rules,
     evaluate_rules,
     latest_readings,
+    located_devices,
     match_rules,
 )
 from transformations.deterministic_ids import DERIVED_RECORDS_NAMESPACE, uuid5_column
@@ -191,3 +193,17 @@ def merge_state(spark: SparkSession, older: DataFrame, newer: DataFrame) -> Data
     """What the state store holds after writing newer over older (an upsert by device and rule)."""
     kept = older.join(newer.select("device_id", "rule_id"), ["device_id", "rule_id"], "left_anti")
     return kept.unionByName(newer)
+
+
+def test_changes_are_located_in_their_device_space_and_unknown_devices_get_none(spark: SparkSession) -> None:
+    devices = spark.createDataFrame([("co2-1", "s1", "co2")], "device_id string, space_id string, device_type string")
+    spaces = spark.createDataFrame(
+        [("s1", "office", 12, 30.0)], "space_id string, space_type string, capacity int, a double"
+    )
+    changes = spark.createDataFrame([("co2-1", "e1"), ("gone-1", "e2")], "device_id string, event_id string")
+    got = changes.transform(attach_space(devices.transform(located_devices(spaces))))
+    expected = spark.createDataFrame(
+        [("co2-1", "e1", "s1", "office", 12), ("gone-1", "e2", None, None, None)],
+        "device_id string, event_id string, space_id string, space_type string, capacity int",
+    )
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_column_order=True, ignore_nullable=True)
