@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
+# iso_utc's spelling as a Spark date_format pattern (with the session time zone set to UTC).
+SPARK_ISO_UTC = "yyyy-MM-dd'T'HH:mm:ss.SSSSSSxxx"
 
 
 def canonical_json(entry: Mapping[str, object]) -> str:
@@ -22,8 +24,8 @@ def canonical_json(entry: Mapping[str, object]) -> str:
 def iso_utc(moment: datetime) -> str:
     """A time as the cache spells it: 2026-11-25T10:00:00.123000+00:00 (naive times are taken as UTC).
 
-    Always six fractional digits, so every writer spells the same instant the same way. In Spark:
-    date_format(col, "yyyy-MM-dd'T'HH:mm:ss.SSSSSSxxx") with the session time zone set to UTC.
+    Always six fractional digits, so every writer spells the same instant the same way (in Spark:
+    date_format(col, SPARK_ISO_UTC)).
     """
     aware = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     return aware.isoformat(timespec="microseconds")

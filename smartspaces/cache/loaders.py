@@ -7,67 +7,25 @@ Idempotent: a critical event is a set member by id, and a latest reading only re
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from pyspark.sql import DataFrame, Row
 from pyspark.sql import functions as F
 
-from smartspaces.cache.critical_events import add_critical_events, mark_critical_complete
-from smartspaces.cache.latest_readings import mark_latest_complete, update_latest
+from smartspaces.cache.critical_events import CRITICAL_EVENT_FIELDS, add_critical_events, mark_critical_complete
+from smartspaces.cache.encoding import SPARK_ISO_UTC
+from smartspaces.cache.latest_readings import READING_FIELDS, mark_latest_complete, update_latest
 from smartspaces.config import CacheSettings, RedisSettings
-from smartspaces.connectors.redis import PIPELINE_ROWS, redis_client
-
-# The critical event's fields the cache keeps (detected_at is left out: a reprocessed event rewrites the same JSON).
-CACHED_CRITICAL_FIELDS = (
-    "critical_event_id", "space_id", "device_id", "rule_id", "rule_version", "severity", "metric", "value", "unit",
-    "code", "message", "event_time", "source_event_id",
-)  # fmt: skip
-CACHED_READING_FIELDS = ("device_id", "space_id", "metric", "value", "unit", "event_time", "event_id")
-
-
-# What Python's datetime.isoformat(timespec="microseconds") gives in UTC, so Spark and the API write alike.
-ISO_MICROS = "yyyy-MM-dd'T'HH:mm:ss.SSSSSSxxx"
+from smartspaces.connectors.redis import write_per_partition
 
 
 def cached_columns(rows: DataFrame, fields: tuple[str, ...]) -> DataFrame:
     """The fields the cache keeps, times formatted by Spark in UTC (Python workers would use their local zone)."""
     return rows.select(
-        *[F.date_format(name, ISO_MICROS).alias(name) if dtype == "timestamp" else F.col(name).cast("string")
+        *[F.date_format(name, SPARK_ISO_UTC).alias(name) if dtype == "timestamp" else F.col(name).cast("string")
           if name.endswith("_id") else F.col(name) for name, dtype in rows.dtypes if name in fields]
     )  # fmt: skip
-
-
-def _each_partition(
-    rows: DataFrame,
-    settings: RedisSettings,
-    write: Callable[[Any, list[Row]], Iterable[str]],
-    finish: Callable[[Any, set[str]], None] | None = None,
-) -> None:
-    """Runs write on chunks of each partition's rows, one pipeline round trip a chunk; then finish once with
-    every key the partition's writes touched (completeness markers go last, after the whole list is in)."""
-
-    def write_partition(partition: Iterable[Row]) -> None:
-        client = redis_client(settings)
-        touched: set[str] = set()
-        try:
-            chunk: list[Row] = []
-            for row in partition:
-                chunk.append(row)
-                if len(chunk) == PIPELINE_ROWS:
-                    pipeline = client.pipeline(transaction=False)
-                    touched.update(write(pipeline, chunk))
-                    pipeline.execute()
-                    chunk = []
-            pipeline = client.pipeline(transaction=False)
-            touched.update(write(pipeline, chunk))
-            if finish is not None:
-                finish(pipeline, touched)
-            pipeline.execute()
-        finally:
-            client.close()
-
-    rows.foreachPartition(write_partition)
 
 
 def load_critical_events(critical: DataFrame, redis: RedisSettings, cache: CacheSettings, complete: bool) -> None:
@@ -86,7 +44,7 @@ def load_critical_events(critical: DataFrame, redis: RedisSettings, cache: Cache
             mark_critical_complete(pipeline, space_id, cache.critical_ttl_s)
 
     # One space's events in one partition, so its list is complete when the partition ends.
-    _each_partition(cached_columns(critical, CACHED_CRITICAL_FIELDS).repartition("space_id"), redis, write,
+    write_per_partition(cached_columns(critical, CRITICAL_EVENT_FIELDS).repartition("space_id"), redis, write,
                     mark_complete if complete else None)  # fmt: skip
 
 
@@ -107,5 +65,5 @@ def load_latest_readings(
             mark_latest_complete(pipeline, key, cache.latest_ttl_s)
 
     # One scope's readings in one partition, so its hash is complete when the partition ends.
-    _each_partition(cached_columns(readings, CACHED_READING_FIELDS).repartition(scope), redis, write,
+    write_per_partition(cached_columns(readings, READING_FIELDS).repartition(scope), redis, write,
                     mark_complete if complete else None)  # fmt: skip

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import redis
@@ -27,28 +27,52 @@ def redis_client(settings: RedisSettings) -> redis.Redis:
     )
 
 
-def write_hashes(rows: DataFrame, settings: RedisSettings, key_template: str, ttl_s: int) -> None:
-    """Writes each row as a hash at key_template.format(**row), expiring after ttl_s.
-
-    Idempotent: HSET replaces the fields, so writing the same row twice leaves one entry.
-    Runs on the executors, one connection and pipelined round trips per partition.
-    """
+def write_per_partition(
+    rows: DataFrame,
+    settings: RedisSettings,
+    write: Callable[[Any, list[Row]], Iterable[str]],
+    finish: Callable[[Any, set[str]], None] | None = None,
+) -> None:
+    """Runs write(pipeline, chunk) on the executors, one connection per partition and one pipelined round trip
+    per PIPELINE_ROWS rows; then finish(pipeline, keys) once with every key the partition's writes returned
+    (completeness markers go last, after everything they vouch for)."""
 
     def write_partition(partition: Iterable[Row]) -> None:
         client = redis_client(settings)
+        touched: set[str] = set()
         try:
-            pipeline = client.pipeline(transaction=False)
-            for count, row in enumerate(partition, start=1):
-                fields: dict[Any, Any] = {
-                    name: "" if value is None else str(value) for name, value in row.asDict().items()
-                }
-                key = key_template.format(**fields)
-                pipeline.hset(key, mapping=fields)
-                pipeline.expire(key, ttl_s)
-                if count % PIPELINE_ROWS == 0:
+            chunk: list[Row] = []
+            for row in partition:
+                chunk.append(row)
+                if len(chunk) == PIPELINE_ROWS:
+                    pipeline = client.pipeline(transaction=False)
+                    touched.update(write(pipeline, chunk))
                     pipeline.execute()
+                    chunk = []
+            pipeline = client.pipeline(transaction=False)
+            touched.update(write(pipeline, chunk))
+            if finish is not None:
+                finish(pipeline, touched)
             pipeline.execute()
         finally:
             client.close()
 
     rows.foreachPartition(write_partition)
+
+
+def write_hashes(rows: DataFrame, settings: RedisSettings, key_template: str, ttl_s: int) -> None:
+    """Writes each row as a hash at key_template.format(**row), expiring after ttl_s.
+
+    Idempotent: HSET replaces the fields, so writing the same row twice leaves one entry.
+    """
+
+    def write(pipeline: Any, chunk: list[Row]) -> Iterable[str]:
+        keys = []
+        for row in chunk:
+            fields: dict[Any, Any] = {name: "" if value is None else str(value) for name, value in row.asDict().items()}
+            keys.append(key_template.format(**fields))
+            pipeline.hset(keys[-1], mapping=fields)
+            pipeline.expire(keys[-1], ttl_s)
+        return keys
+
+    write_per_partition(rows, settings, write)

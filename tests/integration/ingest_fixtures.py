@@ -2,19 +2,50 @@
 
 from __future__ import annotations
 
+import re
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pyspark.errors import AnalysisException
+from pyspark.sql import SparkSession
 
 from smartspaces.bootstrap.cassandra import apply_cassandra
+from smartspaces.bootstrap.migrations import discover
 from smartspaces.config import Settings, load_settings
-from smartspaces.connectors.cassandra import cassandra_cluster
+from smartspaces.connectors.cassandra import cassandra_cluster, read_cassandra
+
+
+def wait_until_spark_sees(spark: SparkSession, keyspace: str, *tables: str, timeout_s: float = 60) -> None:
+    """Waits until the session's Cassandra connector knows the tables.
+
+    The connector learns of tables created by another client from schema events, debounced; after many
+    schema changes (every test's own keyspace) that can take seconds, and a write meanwhile fails.
+    """
+    deadline = time.monotonic() + timeout_s
+    for table in tables:
+        while True:
+            try:
+                read_cassandra(spark, keyspace, table)  # resolving the table is what fails while it is unknown
+                break
+            except AnalysisException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
+
+
+def migrated_tables(keyspace: str) -> list[str]:
+    """The tables the CQL migrations create in the keyspace."""
+    pattern = re.compile(rf"CREATE TABLE IF NOT EXISTS {keyspace}\.(\w+)")
+    return [
+        table for migration in discover("cassandra", keyspace=keyspace) for table in pattern.findall(migration.text)
+    ]
 
 
 @pytest.fixture
-def ingest_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+def ingest_settings(spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     """Settings whose topic, keyspace and lake are this test's own (set in the environment, so jobs see them)."""
     suffix = uuid.uuid4().hex[:8]
     overrides = {
@@ -27,6 +58,7 @@ def ingest_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
         monkeypatch.setenv(name, value)
     settings = load_settings("local")
     apply_cassandra(settings.cassandra)
+    wait_until_spark_sees(spark, settings.cassandra.keyspace, *migrated_tables(settings.cassandra.keyspace))
     yield settings
     drop_keyspace(settings)
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from datetime import datetime
 from pathlib import Path
 
 from chispa import assert_df_equality
-from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 
 from smartspaces.config import Settings
@@ -17,6 +15,7 @@ from smartspaces.connectors.delta import read_delta, write_delta
 from smartspaces.connectors.kafka import read_kafka, write_kafka
 from smartspaces.connectors.postgres import connect, read_jdbc, write_jdbc
 from smartspaces.connectors.redis import redis_client, write_hashes
+from tests.integration.ingest_fixtures import wait_until_spark_sees
 
 ROWS_DDL = "device_id string, reading double, seen_at timestamp"
 ROWS = [
@@ -36,20 +35,6 @@ def test_kafka_round_trip(spark: SparkSession, settings: Settings) -> None:
     write_kafka(messages, settings.kafka, topic)
     back = read_kafka(spark, settings.kafka, topic).selectExpr("CAST(key AS STRING) key", "CAST(value AS STRING) value")
     assert_df_equality(back, messages, ignore_row_order=True, ignore_nullable=True)
-
-
-def wait_until_spark_sees(spark: SparkSession, keyspace: str, table: str, timeout_s: float = 60) -> None:
-    """The connector learns of a new table from schema events, debounced; after many schema changes (other
-    tests' keyspaces) that can take seconds. The round trip is under test here, not that delay."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            read_cassandra(spark, keyspace, table)  # resolving the table is what fails while it is unknown
-            return
-        except AnalysisException:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(1)
 
 
 def test_cassandra_round_trip_through_the_connector(spark: SparkSession, settings: Settings) -> None:
