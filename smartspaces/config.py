@@ -161,6 +161,51 @@ class ApiSettings(_Section):
     page_refresh_s: float = Field(default=5.0, gt=0)
 
 
+class ComfortBands(_Section):
+    """What counts as comfortable in an occupied hour (the hour's average reading)."""
+
+    temperature_low_c: float = 20.0
+    temperature_high_c: float = 24.0
+    co2_max_ppm: float = 1000.0
+
+
+class QualitySettings(_Section):
+    """The Great Expectations gate on the enriched data before it is written."""
+
+    # An expectation not listed fails the run; "warn" records it and lets the write go on.
+    severity: dict[str, Literal["fail", "warn"]] = Field(default_factory=dict)
+    # Rows of each fact against the previous comparable window (same length, just before): allowed ratio.
+    row_count_min_ratio: float = Field(default=0.5, ge=0)
+    row_count_max_ratio: float = Field(default=2.0, gt=0)
+    # The newest event of the window may be at most this long before the window's end (or now, if earlier).
+    freshness_max_lag_h: float = Field(default=6.0, gt=0)
+    # Data Docs (HTML) of each run go below this folder (a local path).
+    data_docs_dir: Path
+
+
+class EnrichmentSettings(_Section):
+    """The batch enrichment: its calendar, its comfort bands, its quality gate and its reporting store."""
+
+    # Days, hours and "yesterday" are taken in this time zone (an IANA name).
+    time_zone: str = "Europe/Amsterdam"
+    comfort: ComfortBands = Field(default_factory=ComfortBands)
+    quality: QualitySettings
+    # Spark's JDBC writer: rows per batch and parallel connections.
+    jdbc_batch_size: int = Field(default=10_000, ge=1)
+    jdbc_partitions: int = Field(default=2, ge=1)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_time_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+
 class StackSettings(_Section):
     """The local stack's own settings (only the local environment has one)."""
 
@@ -186,6 +231,7 @@ class Settings(_Section):
     changefeed: ChangeFeedSettings
     cache: CacheSettings = Field(default_factory=CacheSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    enrichment: EnrichmentSettings
     stack: StackSettings | None = None
 
 
@@ -200,6 +246,7 @@ SECRET_KEYS = frozenset(
 )
 # Relative paths in a file are taken from the folder above conf/, so every command sees the same folders.
 _PATH_KEYS = (("spark", "ivy_cache_dir"), ("stack", "data_dir"), ("lake", "root"), ("changefeed", "rules_file"))
+_NESTED_PATH_KEYS = (("enrichment", "quality", "data_docs_dir"),)
 
 
 def conf_dir() -> Path:
@@ -255,6 +302,10 @@ def _set_nested(raw: dict[str, Any], keys: list[str], value: Any, variable: str)
 def _resolve_paths(raw: dict[str, Any], root: Path) -> None:
     for section, key in _PATH_KEYS:
         node = raw.get(section)
+        if isinstance(node, dict) and isinstance(node.get(key), str) and "://" not in node[key]:
+            node[key] = str(root / node[key])
+    for section, subsection, key in _NESTED_PATH_KEYS:
+        node = (raw.get(section) or {}).get(subsection) if isinstance(raw.get(section), dict) else None
         if isinstance(node, dict) and isinstance(node.get(key), str) and "://" not in node[key]:
             node[key] = str(root / node[key])
 

@@ -31,6 +31,20 @@ def read_cassandra(spark: SparkSession, keyspace: str, table: str) -> DataFrame:
     return spark.read.format(CASSANDRA_FORMAT).options(keyspace=keyspace, table=table).load()
 
 
+def read_partitions(keys: DataFrame, keyspace: str, table: str) -> DataFrame:
+    """The rows of the partitions `keys` names (a DataFrame of the table's partition-key columns, no duplicates).
+
+    The connector turns the join into one read per partition (its direct join), so a window's events are
+    read without a scan of the table, however large it is.
+    """
+    table_rows = (
+        keys.sparkSession.read.format(CASSANDRA_FORMAT)
+        .options(keyspace=keyspace, table=table, directJoinSetting="on")
+        .load()
+    )
+    return keys.join(table_rows, list(keys.columns))
+
+
 def cassandra_cluster(cassandra: CassandraSettings) -> Cluster:
     """A Python driver cluster with the same host, port, SSL and credentials as the Spark connector."""
     auth = None

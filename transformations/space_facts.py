@@ -1,0 +1,168 @@
+"""Facts per space: statistics per hour and metric, and the daily picture (occupancy, energy, comfort, alerts).
+
+Inputs are attributed events (transformations.point_in_time): each has the space_id, building_id and
+capacity valid at its time. Hours are UTC hours; `local_date` and `local_hour` are in the campus's zone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from functools import reduce
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from transformations.contract import EventType
+from transformations.reporting_schemas import FACT_SPACE_DAILY, FACT_SPACE_METRIC_HOURLY, conform_to
+
+OCCUPANCY, TEMPERATURE, CO2 = "occupancy", "temperature", "co2"
+SPACE_DAY = ("space_id", "local_date")
+
+
+@dataclass(frozen=True)
+class ComfortBand:
+    """Comfortable when the hour's average temperature is within [low, high] and its CO2 at most co2_max."""
+
+    temperature_low_c: float
+    temperature_high_c: float
+    co2_max_ppm: float
+
+
+def local_date_of(instant: Column, time_zone: str) -> Column:
+    return F.to_date(F.from_utc_timestamp(instant, time_zone))
+
+
+def space_metric_hourly(time_zone: str) -> Callable[[DataFrame], DataFrame]:
+    """Attributed events → per space, UTC hour and metric: readings, min, max, average and exact p95."""
+
+    def transform(events: DataFrame) -> DataFrame:
+        telemetry = events.where(
+            (F.col("event_type") == EventType.TELEMETRY.value)
+            & F.col("space_id").isNotNull()
+            & F.col("value").isNotNull()
+        )
+        hourly = (
+            telemetry.withColumn("hour_start", F.date_trunc("hour", "event_time"))
+            .groupBy("space_id", "building_id", "metric", "unit", "hour_start")
+            .agg(
+                F.count("*").alias("readings"),
+                F.min("value").alias("value_min"),
+                F.max("value").alias("value_max"),
+                F.avg("value").alias("value_avg"),
+                F.percentile("value", 0.95).alias("value_p95"),
+            )
+        )
+        local = F.from_utc_timestamp("hour_start", time_zone)
+        return hourly.transform(
+            conform_to(FACT_SPACE_METRIC_HOURLY, {"local_date": F.to_date(local), "local_hour": F.hour(local)})
+        )
+
+    return transform
+
+
+def _hours_of(hourly: DataFrame, metric: str) -> DataFrame:
+    return hourly.where(F.col("metric") == metric).select(
+        *SPACE_DAY, "hour_start", "value_max", "value_avg", "readings"
+    )
+
+
+def occupancy_by_day(hourly: DataFrame) -> DataFrame:
+    """Per space and local day: peak and reading-weighted average occupancy, and the hours anyone was in."""
+    return (
+        _hours_of(hourly, OCCUPANCY)
+        .groupBy(*SPACE_DAY)
+        .agg(
+            F.max("value_max").alias("peak_occupancy"),
+            (F.sum(F.col("value_avg") * F.col("readings")) / F.sum("readings")).alias("avg_occupancy"),
+            F.sum(F.when(F.col("value_max") > 0, 1).otherwise(0)).cast("int").alias("occupied_hours"),
+        )
+    )
+
+
+def comfort_by_day(band: ComfortBand) -> Callable[[DataFrame], DataFrame]:
+    """Hourly facts → per space and day: occupied hours judged on temperature and CO2, and those comfortable."""
+
+    def transform(hourly: DataFrame) -> DataFrame:
+        occupied = _hours_of(hourly, OCCUPANCY).where(F.col("value_max") > 0).select(*SPACE_DAY, "hour_start")
+
+        def judged(metric: str, comfortable: Column, prefix: str) -> DataFrame:
+            hours = occupied.join(_hours_of(hourly, metric), [*SPACE_DAY, "hour_start"])
+            return hours.groupBy(*SPACE_DAY).agg(
+                F.count("*").alias(f"{prefix}_judged_hours"),
+                F.sum(F.when(comfortable, 1).otherwise(0)).alias(f"{prefix}_comfortable_hours"),
+            )
+
+        temperature = judged(
+            TEMPERATURE, F.col("value_avg").between(band.temperature_low_c, band.temperature_high_c), "temperature"
+        )
+        co2 = judged(CO2, F.col("value_avg") <= band.co2_max_ppm, "co2")
+        return temperature.join(co2, list(SPACE_DAY), "full")
+
+    return transform
+
+
+def energy_by_day(time_zone: str) -> Callable[[DataFrame], DataFrame]:
+    """Readings with consumed_kwh (transformations.energy) → kWh per space and local day of the reading."""
+
+    def transform(readings: DataFrame) -> DataFrame:
+        return (
+            readings.where(F.col("space_id").isNotNull() & F.col("consumed_kwh").isNotNull())
+            .withColumn("local_date", local_date_of(F.col("event_time"), time_zone))
+            .groupBy(*SPACE_DAY)
+            .agg(F.sum("consumed_kwh").alias("energy_kwh"))
+        )
+
+    return transform
+
+
+def critical_counts_by_day(critical_events: DataFrame) -> DataFrame:
+    """fact_critical_event rows → per space and day, the count of each severity."""
+    return critical_events.groupBy(*SPACE_DAY).agg(
+        *[
+            F.count(F.when(F.col("severity") == severity, 1)).alias(f"{severity}_events")
+            for severity in ("critical", "warning", "info")
+        ]
+    )
+
+
+def capacity_by_day(time_zone: str) -> Callable[[DataFrame], DataFrame]:
+    """Attributed events → each space's building and capacity per local day (the largest, if it changed)."""
+
+    def transform(events: DataFrame) -> DataFrame:
+        return (
+            events.where(F.col("space_id").isNotNull())
+            .withColumn("local_date", local_date_of(F.col("event_time"), time_zone))
+            .groupBy(*SPACE_DAY)
+            .agg(F.max("building_id").alias("building_id"), F.max("capacity").alias("capacity"))
+        )
+
+    return transform
+
+
+def space_day_measures(capacity: DataFrame, parts: list[DataFrame], days: tuple[date, ...]) -> DataFrame:
+    """Every space and whole local day with its capacity and each part's measures (absent part: null)."""
+    wanted = F.col("local_date").isin(list(days)) if days else F.lit(False)
+    joined = reduce(lambda left, part: left.join(part, list(SPACE_DAY), "left"), parts, capacity.where(wanted))
+    return joined
+
+
+def _share(numerator: str, denominator: str) -> Column:
+    return F.when(F.col(denominator) > 0, F.col(numerator) / F.col(denominator))
+
+
+def space_daily(measures: DataFrame) -> DataFrame:
+    """Day measures → fact_space_daily (utilisation against capacity, comfort shares, alert counts)."""
+    capacity = F.when(F.col("capacity") > 0, F.col("capacity"))
+    columns = {
+        "peak_utilisation": F.col("peak_occupancy") / capacity,
+        "avg_utilisation": F.col("avg_occupancy") / capacity,
+        "temperature_comfort_share": _share("temperature_comfortable_hours", "temperature_judged_hours"),
+        "co2_comfort_share": _share("co2_comfortable_hours", "co2_judged_hours"),
+        **{
+            f"{severity}_events": F.coalesce(F.col(f"{severity}_events"), F.lit(0))
+            for severity in ("critical", "warning", "info")
+        },
+    }
+    return measures.transform(conform_to(FACT_SPACE_DAILY, columns))

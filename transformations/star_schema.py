@@ -1,0 +1,80 @@
+"""One window's events and critical events → every table of the reporting star schema."""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from transformations.building_facts import building_daily
+from transformations.critical_event_facts import critical_event_facts
+from transformations.energy import energy_consumption
+from transformations.report_window import ReportWindow
+from transformations.reporting_schemas import (
+    BUILDING_DAILY,
+    CRITICAL_EVENT,
+    DEVICE_DIMENSION,
+    DIM_DEVICE,
+    DIM_SPACE,
+    SPACE_DAILY,
+    SPACE_DIMENSION,
+    SPACE_METRIC_HOURLY,
+    ReportingTable,
+    conform_to,
+)
+from transformations.space_facts import (
+    ComfortBand,
+    capacity_by_day,
+    comfort_by_day,
+    critical_counts_by_day,
+    energy_by_day,
+    occupancy_by_day,
+    space_daily,
+    space_day_measures,
+    space_metric_hourly,
+)
+
+UNATTRIBUTED_REASON = "no_space_at_event_time"
+
+
+def in_window(window: ReportWindow, column: str = "event_time") -> Column:
+    return (F.col(column) >= F.lit(window.start)) & (F.col(column) < F.lit(window.end))
+
+
+def unattributed_events(attributed: DataFrame, window: ReportWindow) -> DataFrame:
+    """Events of the window that no device version places in a space (a retired or unregistered device)."""
+    return (
+        attributed.where(in_window(window) & F.col("space_id").isNull())
+        .drop("space_id", "building_id", "space_type", "capacity")
+        .withColumn("reason", F.lit(UNATTRIBUTED_REASON))
+    )
+
+
+def star_schema(
+    attributed: DataFrame,
+    critical_events: DataFrame,
+    devices: DataFrame,
+    spaces: DataFrame,
+    window: ReportWindow,
+    band: ComfortBand,
+) -> dict[ReportingTable, DataFrame]:
+    """The facts and dimensions of one window.
+
+    attributed: events of the window, and energy readings of the lookback before it, with their space
+    (transformations.point_in_time.attribute_events); critical_events: rows of critical_events_by_space.
+    """
+    zone = window.time_zone
+    events = attributed.where(in_window(window))
+    hourly = events.transform(space_metric_hourly(zone))
+    # The lookback reading gives each meter's first reading in the window its increment; then it goes.
+    energy = attributed.transform(energy_consumption()).where(in_window(window)).transform(energy_by_day(zone))
+    critical = critical_events.where(in_window(window)).transform(critical_event_facts(spaces, zone))
+    parts = [occupancy_by_day(hourly), hourly.transform(comfort_by_day(band)), energy, critical_counts_by_day(critical)]
+    measures = space_day_measures(events.transform(capacity_by_day(zone)), parts, window.whole_local_days)
+    return {
+        SPACE_METRIC_HOURLY: hourly,
+        SPACE_DAILY: space_daily(measures),
+        BUILDING_DAILY: building_daily(measures, hourly),
+        CRITICAL_EVENT: critical,
+        SPACE_DIMENSION: spaces.transform(conform_to(DIM_SPACE)),
+        DEVICE_DIMENSION: devices.transform(conform_to(DIM_DEVICE)),
+    }
