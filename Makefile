@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps demo smoke bench-ingest bench-changefeed bench-api serve test lint format stack-up stack-down stack-status schema manifests strip-notebooks clean-stack
+.PHONY: install system-deps demo smoke bench-ingest bench-changefeed bench-api bench-enrich serve test lint format stack-up stack-down stack-status schema manifests strip-notebooks clean-stack
 
 $(INSTALLED): pyproject.toml setup.cfg smartspaces/pins/requirements.txt smartspaces/pins/requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,13 +31,15 @@ stack-status: install
 schema: stack-up
 	$(BIN)/smartspaces schema apply
 
-# The main pipeline on the local stack: simulated campus → Kafka → streaming ingest (drained) → Cassandra.
+# The main pipeline on the local stack: simulated campus → Kafka → streaming ingest (drained) → Cassandra →
+# change feed (critical events, Redis) → enrichment of yesterday and today into PostgreSQL's star schema.
 DEMO_EVENTS ?= 20000
 demo: schema
 	$(BIN)/smartspaces run simulate --count $(DEMO_EVENTS) --bad-fraction 0.001 --duplicate-fraction 0.01 --late-fraction 0.01
 	$(BIN)/smartspaces run reference
 	$(BIN)/smartspaces run ingest --drain
 	$(BIN)/smartspaces run changefeed --once
+	$(BIN)/smartspaces run enrich --days 2
 
 # Every connection of the platform, end to end (Kafka, Delta, Cassandra, PostgreSQL, Redis).
 smoke: schema
@@ -51,6 +53,10 @@ bench-changefeed: schema
 
 bench-api: schema
 	$(BIN)/python -m bench.api_bench
+
+# Enrichment of SMALL and LARGE events loaded straight into Cassandra, and JDBC against COPY into PostgreSQL.
+bench-enrich: schema
+	$(BIN)/python -m bench.enrich_bench --small $(or $(SMALL),1000000) --large $(or $(LARGE),10000000)
 
 # The cache-aside read API and its web page, on the local stack (http://127.0.0.1:8080/).
 serve: schema

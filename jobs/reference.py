@@ -1,8 +1,7 @@
-"""Loads a reference drop (spaces and devices, CSV or parquet) into the lake's registry tables.
+"""Merges a reference drop (spaces and devices, from files or JDBC tables) into the lake's SCD type 2 histories.
 
-The ingest checks every event's device against the device registry; the read API finds known spaces and
-devices in Cassandra tables of the same names, written here too. Rows without a key, or with a key
-twice in the drop, are not loaded: they are printed with their reason and counted.
+Refreshes the read API's Cassandra tables of the same names; rejected rows go to the lake's reference rejects
+with their reason. What a drop changes: docs/reference-data.md.
 """
 
 from __future__ import annotations
@@ -10,52 +9,111 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from smartspaces import lake
-from smartspaces.config import load_settings
+from smartspaces.config import Settings, load_settings
 from smartspaces.connectors.cassandra import write_cassandra
-from smartspaces.connectors.delta import read_reference_drop, write_delta
+from smartspaces.connectors.delta import (
+    insert_new_rows,
+    merge_versions,
+    read_delta,
+    read_delta_or_empty,
+    read_reference_drop,
+    read_reference_jdbc,
+)
+from smartspaces.connectors.postgres import jdbc_url
 from smartspaces.session import spark_session
-from transformations.reference import with_reference_verdict
-from transformations.schemas import DEVICE_REFERENCE, SPACE_REFERENCE
+from transformations.reference import (
+    REASON,
+    REFERENCE_TABLES,
+    REJECT_KEY_COLUMNS,
+    ReferenceTable,
+    conform_to,
+    reference_rejects,
+    registry_rows,
+    with_drop_verdict,
+)
+from transformations.scd2 import CHANGE, VALID_FROM, change_counts, current_versions, version_changes, versions_after
+from transformations.schemas import SPACE_HISTORY
 
-TABLES = {
-    "spaces": (SPACE_REFERENCE, "space_id", ("building_id", "space_type"), lake.space_registry),
-    "devices": (DEVICE_REFERENCE, "device_id", ("space_id", "device_type"), lake.device_registry),
-}
+HISTORIES = {"spaces": lake.space_registry, "devices": lake.device_registry}
+SHOWN_REJECTS = 20
+
+
+def utc_instant(value: str) -> datetime:
+    """An ISO 8601 time; without an offset it is taken as UTC."""
+    moment = datetime.fromisoformat(value)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="smartspaces run reference", description=__doc__)
     parser.add_argument("--env", help="configuration environment (default: $SMARTSPACES_ENV or local)")
-    parser.add_argument("--drop", help="folder of the drop (default: <lake>/landing/reference)")
+    parser.add_argument("--source", choices=["files", "jdbc"], default="files")
+    parser.add_argument("--drop", help="folder of the drop's files (default: <lake>/landing/reference)")
     parser.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    parser.add_argument("--jdbc-url", help="database of the reference tables (default: the postgres settings')")
+    parser.add_argument("--jdbc-schema", default="public", help="schema holding the tables spaces and devices")
+    parser.add_argument("--effective-at", type=utc_instant, help="when the drop takes effect (default: now, UTC)")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     settings = load_settings(args.env)
-    drop = args.drop or lake.reference_landing(settings.lake)
+    as_of = args.effective_at or datetime.now(UTC)
     with spark_session(settings, "smartspaces-reference") as spark:
-        for name, (schema, key, required, target) in TABLES.items():
-            rows = read_reference_drop(spark, lake_path_of(drop, name, args.format), schema, args.format)
-            checked = rows.transform(with_reference_verdict(key, required)).cache()
-            loaded = checked.where(F.col("reason").isNull()).drop("reason")
-            write_delta(loaded, target(settings.lake), mode="overwrite")
-            # The read API's registry (unknown ids are 404): the Cassandra table of the same name.
-            write_cassandra(loaded, settings.cassandra.keyspace, name)
-            rejected = checked.where(F.col("reason").isNotNull())
-            print(f"{name}: {checked.count() - rejected.count()} loaded, {rejected.count()} rejected")
-            for row in rejected.limit(20).collect():  # at most 20 shown
-                print(f"  rejected {row[key]!r}: {row.reason}")
+        histories = {table.name: read_history(spark, settings, table) for table in REFERENCE_TABLES}
+        # Checked for both tables before either is merged, so a refused drop changes neither.
+        for name, history in histories.items():
+            if not versions_after(history, as_of).isEmpty():
+                raise SystemExit(f"{name}: the history has versions after {as_of.isoformat()}; merge drops in order")
+        for table in REFERENCE_TABLES:
+            merge_drop(spark, settings, table, read_drop(spark, settings, args, table), histories[table.name], as_of)
     return 0
 
 
-def lake_path_of(drop: str, name: str, file_format: str) -> str:
-    return f"{drop.rstrip('/')}/{name}.{file_format}"
+def read_history(spark: SparkSession, settings: Settings, table: ReferenceTable) -> DataFrame:
+    path = HISTORIES[table.name](settings.lake)
+    return read_delta_or_empty(spark, path, table.history_schema).transform(conform_to(table.history_schema))
+
+
+def read_drop(spark: SparkSession, settings: Settings, args: argparse.Namespace, table: ReferenceTable) -> DataFrame:
+    if args.source == "jdbc":
+        url = args.jdbc_url or jdbc_url(settings.postgres)
+        rows = read_reference_jdbc(spark, url, f"{args.jdbc_schema}.{table.name}", settings.postgres)
+        return rows.transform(conform_to(table.drop_schema))
+    drop = (args.drop or lake.reference_landing(settings.lake)).rstrip("/")
+    return read_reference_drop(spark, f"{drop}/{table.name}.{args.format}", table.drop_schema, args.format)
+
+
+def merge_drop(
+    spark: SparkSession, settings: Settings, table: ReferenceTable, drop: DataFrame, history: DataFrame, at: datetime
+) -> None:
+    """Checks the drop, merges its changes into the table's history, refreshes Cassandra, records rejects."""
+    path = HISTORIES[table.name](settings.lake)
+    spaces = current_versions(read_delta_or_empty(spark, lake.space_registry(settings.lake), SPACE_HISTORY))
+    checked = drop.transform(with_drop_verdict(table, spaces)).persist()
+    accepted, rejected = checked.where(F.col(REASON).isNull()).drop(REASON), checked.where(F.col(REASON).isNotNull())
+    changes = version_changes(history, accepted, table.key, table.attributes, at, table.retired_column, rejected)
+    changes = changes.persist()
+    counts = change_counts(changes, accepted, table.key).collect()[0]  # one row
+    merge_versions(changes.drop(CHANGE), path, (table.key, VALID_FROM))
+    current = read_delta(spark, path).transform(registry_rows(table))
+    write_cassandra(current, settings.cassandra.keyspace, table.name)
+    rejects = rejected.transform(reference_rejects(table, at)).persist()
+    if rejected_count := rejects.count():
+        insert_new_rows(rejects, lake.reference_rejects(settings.lake), REJECT_KEY_COLUMNS)
+    print(f"{table.name}: {counts.opened} versions opened, {counts.closed} closed, "
+          f"{counts.unchanged} unchanged, {rejected_count} rejected")  # fmt: skip
+    for row in rejects.limit(SHOWN_REJECTS).collect():  # at most 20 rows
+        print(f"  rejected {row.key!r}: {row.reason} {row.row_json}")
+    for cached in (checked, changes, rejects):
+        cached.unpersist()
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ JOBS = {
     "ingest": "jobs.ingest",
     "changefeed": "jobs.changefeed",
     "cache-warmup": "jobs.cache_warmup",
+    "enrich": "jobs.enrich",
 }
 
 

@@ -17,12 +17,18 @@ def quarantined_events(lake: LakeSettings) -> str:
 
 
 def device_registry(lake: LakeSettings) -> str:
-    """The devices the platform knows (device_id, space_id, ...), loaded from reference drops."""
+    """The devices the platform knows: every version of every device (SCD type 2), merged from reference drops."""
     return lake_path(lake, "reference", "devices")
 
 
 def space_registry(lake: LakeSettings) -> str:
+    """The spaces the platform knows: every version of every space (SCD type 2), merged from reference drops."""
     return lake_path(lake, "reference", "spaces")
+
+
+def reference_rejects(lake: LakeSettings) -> str:
+    """Rows of reference drops that were not merged, with their reason and the drop's effective time."""
+    return lake_path(lake, "quarantine", "reference")
 
 
 def reference_landing(lake: LakeSettings) -> str:
@@ -33,3 +39,8 @@ def reference_landing(lake: LakeSettings) -> str:
 def checkpoint(lake: LakeSettings, stream: str) -> str:
     """A streaming query's checkpoint: its Kafka offsets and batch log, so a restart resumes."""
     return lake_path(lake, "_checkpoints", stream)
+
+
+def unattributed_events(lake: LakeSettings) -> str:
+    """Stored events the enrichment could place in no space (retired or unregistered device), with the reason."""
+    return lake_path(lake, "quarantine", "unattributed_events")

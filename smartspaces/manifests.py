@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import yaml
 
+from smartspaces.config import load_settings
 from smartspaces.pins import load_pins
 
 HEADER = (
@@ -101,8 +102,27 @@ def _spark_application(name: str, job: str, restart: RestartPolicy) -> dict[str,
     }
 
 
+def _scheduled_application(name: str, job: str, schedule: str, time_zone: str) -> dict[str, Any]:
+    """A ScheduledSparkApplication running jobs/<job>.py on a cron schedule, one run at a time."""
+    application = _spark_application(name, job, restart="OnFailure")
+    return {
+        **application,
+        "kind": "ScheduledSparkApplication",
+        "spec": {
+            "schedule": schedule,
+            "timeZone": time_zone,
+            # A late run must finish before the next starts: two runs of one window would only repeat work.
+            "concurrencyPolicy": "Forbid",
+            "successfulRunHistoryLimit": 3,
+            "failedRunHistoryLimit": 3,
+            "template": application["spec"],
+        },
+    }
+
+
 def render_manifests() -> dict[str, str]:
     """File name → YAML text of every manifest in spark-operator/."""
+    aks_time_zone = load_settings("aks", environ={}).enrichment.time_zone
     applications = {
         "smoke.yaml": _spark_application("smartspaces-smoke", "smoke", restart="OnFailure"),
         # The stream runs for good: the operator restarts it, and its checkpoint resumes where it stopped.
@@ -110,6 +130,10 @@ def render_manifests() -> dict[str, str]:
         # Micro-batches for good; its checkpoints live in Cassandra, so a restart resumes.
         "changefeed.yaml": _spark_application("smartspaces-changefeed", "changefeed", restart="Always"),
         "cache-warmup.yaml": _spark_application("smartspaces-cache-warmup", "cache_warmup", restart="OnFailure"),
+        # Each new reference drop is merged once; a failed merge changes nothing and is retried.
+        "reference.yaml": _spark_application("smartspaces-reference", "reference", restart="OnFailure"),
+        # Yesterday's facts, every night after midnight in the campus's zone (late events are in by then).
+        "enrich.yaml": _scheduled_application("smartspaces-enrich", "enrich", "30 2 * * *", aks_time_zone),
     }
     return {name: HEADER + yaml.safe_dump(document, sort_keys=False) for name, document in applications.items()}
 

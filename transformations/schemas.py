@@ -24,16 +24,19 @@ SMOKE_READING = StructType(
     ]
 )
 
-# Reference drops (CSV or parquet files), as the device simulator and the building systems deliver them.
+# Reference drops (CSV or parquet files, or tables read through JDBC), as the device simulator and the building
+# systems deliver them. A drop is a full snapshot: a key it does not list is no longer in the registry.
 SPACE_REFERENCE = StructType(
     [
         StructField("space_id", StringType()),
+        StructField("campus_id", StringType()),
         StructField("building_id", StringType()),
         StructField("floor", IntegerType()),
         StructField("name", StringType()),
         StructField("space_type", StringType()),
         StructField("area_m2", DoubleType()),
         StructField("capacity", IntegerType()),
+        StructField("tenant", StringType()),
     ]
 )
 DEVICE_REFERENCE = StructType(
@@ -43,6 +46,31 @@ DEVICE_REFERENCE = StructType(
         StructField("device_type", StringType()),
         StructField("model", StringType()),
         StructField("installed_at", TimestampType()),
+        # Set when the device was taken out of service; it stays listed so its history is closed at that time.
+        StructField("retired_at", TimestampType()),
+    ]
+)
+
+# The registry in the lake: every version of every key (SCD type 2). A version is valid from valid_from
+# (inclusive) to valid_to (exclusive; null while it is open); is_current marks the open version.
+# The reporting star schema's dim_space and dim_device have exactly these columns.
+VERSION_FIELDS = [
+    StructField("valid_from", TimestampType()),
+    StructField("valid_to", TimestampType()),
+    StructField("is_current", BooleanType()),
+]
+SPACE_HISTORY = StructType([SPACE_REFERENCE["space_id"], *VERSION_FIELDS, *SPACE_REFERENCE.fields[1:]])
+DEVICE_HISTORY = StructType([DEVICE_REFERENCE["device_id"], *VERSION_FIELDS, *DEVICE_REFERENCE.fields[1:]])
+
+# A row of a reference drop that was not merged: which table, its key, why, the drop's effective time and
+# the row itself as JSON (nulls included).
+REFERENCE_REJECT = StructType(
+    [
+        StructField("reference_table", StringType()),
+        StructField("key", StringType()),
+        StructField("reason", StringType()),
+        StructField("effective_at", TimestampType()),
+        StructField("row_json", StringType()),
     ]
 )
 

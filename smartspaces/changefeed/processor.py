@@ -36,6 +36,7 @@ from transformations.critical_rules import (
     match_rules,
 )
 from transformations.redis_keys import DEVICE_LATEST, SPACE_LATEST
+from transformations.scd2 import current_versions
 from transformations.schemas import CRITICAL_RULE
 
 log = logging.getLogger("smartspaces.changefeed")
@@ -102,9 +103,12 @@ class CriticalEventProcessor:
                 self._reference[1].unpersist()
                 self._reference[2].unpersist()
             lake_settings = self.settings.lake
+            # The registries' current versions: where each device is now.
+            spaces = read_delta(self.spark, lake.space_registry(lake_settings)).transform(current_versions)
             registry = (
                 read_delta(self.spark, lake.device_registry(lake_settings))
-                .transform(located_devices(read_delta(self.spark, lake.space_registry(lake_settings))))
+                .transform(current_versions)
+                .transform(located_devices(spaces))
                 .persist()
             )
             rules = read_rules(self.spark, self.settings.changefeed.rules_file).persist()

@@ -7,7 +7,7 @@ import ssl
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
 from cassandra.policies import DCAwareRoundRobinPolicy
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 
 from smartspaces.config import CassandraSettings
 
@@ -31,17 +31,19 @@ def read_cassandra(spark: SparkSession, keyspace: str, table: str) -> DataFrame:
     return spark.read.format(CASSANDRA_FORMAT).options(keyspace=keyspace, table=table).load()
 
 
-def read_partitions(keys: DataFrame, keyspace: str, table: str) -> DataFrame:
+def read_partitions(keys: DataFrame, keyspace: str, table: str, where: Column | None = None) -> DataFrame:
     """The rows of the partitions `keys` names (a DataFrame of the table's partition-key columns, no duplicates).
 
     The connector turns the join into one read per partition (its direct join), so a window's events are
-    read without a scan of the table, however large it is.
+    read without a scan of the table, however large it is. `where` (on clustering columns) goes into each read.
     """
     table_rows = (
         keys.sparkSession.read.format(CASSANDRA_FORMAT)
         .options(keyspace=keyspace, table=table, directJoinSetting="on")
         .load()
     )
+    if where is not None:
+        table_rows = table_rows.where(where)
     return keys.join(table_rows, list(keys.columns))
 
 

@@ -6,7 +6,8 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
-from smartspaces.config import LakeSettings
+from smartspaces.config import LakeSettings, PostgresSettings
+from smartspaces.connectors.postgres import jdbc_properties
 
 
 def lake_path(lake: LakeSettings, *parts: str) -> str:
@@ -61,3 +62,60 @@ def read_reference_drop(spark: SparkSession, path: str, schema: StructType, file
     if file_format == "csv":
         return spark.read.csv(path, header=True, schema=schema, mode="PERMISSIVE")
     return spark.read.schema(schema).parquet(path)
+
+
+def read_delta_or_empty(spark: SparkSession, path: str, schema: StructType) -> DataFrame:
+    """The table at `path`, or an empty DataFrame of `schema` when there is none yet (a first load)."""
+    if DeltaTable.isDeltaTable(spark, path):
+        return read_delta(spark, path)
+    return spark.createDataFrame([], schema)
+
+
+def merge_versions(versions: DataFrame, path: str, keys: tuple[str, ...]) -> None:
+    """Merges versions of a history (SCD type 2) keyed by `keys` (the key and valid_from): a version the table
+    holds is rewritten (closing it), a new one is inserted. The table is created on first use.
+
+    One atomic Delta commit. Idempotent: the row of a (key, valid_from) is replaced by the same values when
+    the same versions are merged again, and nothing is inserted twice.
+    """
+    spark = versions.sparkSession
+    if not DeltaTable.isDeltaTable(spark, path):
+        write_delta(versions, path, mode="append")
+        return
+    condition = " AND ".join(f"target.{key} = source.{key}" for key in keys)
+    (
+        DeltaTable.forPath(spark, path)
+        .alias("target")
+        .merge(versions.alias("source"), condition)
+        .whenMatchedUpdateAll()
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+
+
+# The JDBC driver class of each database a reference table can be read from (its jar must be on the classpath).
+JDBC_DRIVERS = {"postgresql": "org.postgresql.Driver", "mysql": "com.mysql.cj.jdbc.Driver"}
+
+
+def read_reference_jdbc(spark: SparkSession, url: str, table: str, pg: PostgresSettings) -> DataFrame:
+    """A reference table ('schema.table') of a PostgreSQL or MySQL database, through Spark's JDBC reader.
+
+    The user and password are the postgres settings' (the password only ever comes from the environment).
+    """
+    database = url.split(":")[1] if url.startswith("jdbc:") else ""
+    if database not in JDBC_DRIVERS:
+        # The URL itself is not repeated: it may carry credentials.
+        raise ValueError(f"unsupported JDBC URL: expected one starting jdbc:{' or jdbc:'.join(JDBC_DRIVERS)}:")
+    properties = {**jdbc_properties(pg), "driver": JDBC_DRIVERS[database]}
+    return spark.read.jdbc(url, table, properties=properties)
+
+
+def replace_where(rows: DataFrame, path: str, predicate: str, partition_by: tuple[str, ...] = ()) -> None:
+    """Replaces the table's rows matching `predicate` (a SQL condition) with `rows`, in one atomic commit.
+
+    Idempotent: writing the same rows for the same predicate again leaves the same table.
+    """
+    writer = rows.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
+    if partition_by:
+        writer = writer.partitionBy(*partition_by)
+    writer.save(path)

@@ -24,11 +24,26 @@ def jdbc_properties(pg: PostgresSettings) -> dict[str, str]:
     return properties
 
 
-def write_jdbc(rows: DataFrame, pg: PostgresSettings, table: str, batch_size: int = 5000) -> None:
-    """Appends rows to an existing table (its keys and types come from the migrations, never from Spark)."""
-    rows.write.jdbc(
-        jdbc_url(pg), table, mode="append", properties={**jdbc_properties(pg), "batchsize": str(batch_size)}
-    )
+def write_jdbc(
+    rows: DataFrame,
+    pg: PostgresSettings,
+    table: str,
+    batch_size: int = 5000,
+    *,
+    partitions: int | None = None,
+    untyped_strings: bool = False,
+) -> None:
+    """Appends rows to an existing table (its keys and types come from the migrations, never from Spark).
+
+    partitions: at most this many connections insert at once (Spark coalesces the rows down to it).
+    untyped_strings: strings are sent untyped, so PostgreSQL casts them to the column's type (uuid, jsonb).
+    """
+    properties = {**jdbc_properties(pg), "batchsize": str(batch_size)}
+    if partitions is not None:
+        properties["numPartitions"] = str(partitions)
+    if untyped_strings:
+        properties["stringtype"] = "unspecified"
+    rows.write.jdbc(jdbc_url(pg), table, mode="append", properties=properties)
 
 
 def read_jdbc(spark: SparkSession, pg: PostgresSettings, table_or_query: str) -> DataFrame:

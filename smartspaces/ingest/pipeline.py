@@ -88,6 +88,7 @@ class EventIngest:
 
     def verdicts(self, messages: DataFrame) -> DataFrame:
         """Kafka rows → one verdict per message. The registry is read afresh, so its changes apply next batch."""
+        # Every version: a moved or retired device stays known, so its late events are still accepted.
         registry = read_delta(self.spark, lake.device_registry(self.settings.lake))
         return (
             messages.transform(from_kafka_rows)

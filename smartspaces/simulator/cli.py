@@ -2,6 +2,10 @@
 
 Every good event comes from a device of the drop; each bad kind is sent at --bad-fraction of the messages
 and is meant to be quarantined with its own reason. Prints what was sent by category.
+
+With --reference-change-at, the campus changes at that time (devices moved within their building, added,
+retired): events after it come from the changed campus, whose drop (effective at that time) is written to
+--next-reference-dir. Load the first drop, then the second with --effective-at set to that time.
 """
 
 from __future__ import annotations
@@ -10,11 +14,18 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from smartspaces import lake
 from smartspaces.config import Settings, load_settings
-from smartspaces.simulator.producer import SimulationOptions, SimulationReport, run_simulation
+from smartspaces.simulator.producer import (
+    ReferenceChange,
+    SimulationOptions,
+    SimulationReport,
+    next_reference_dir,
+    run_simulation,
+)
 
 DEFAULT_COUNT = 10_000
 
@@ -36,7 +47,21 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--reference-dir", type=Path, help="where spaces.csv and devices.csv go "
                         "(default: <lake root>/landing/reference)")  # fmt: skip
     parser.add_argument("--summary-out", type=Path, help="write the report as JSON to this file")
+    parser.add_argument("--reference-change-at", type=utc_instant, help="ISO 8601 time at which the campus changes "
+                        "and a later drop takes effect (no offset: UTC)")  # fmt: skip
+    parser.add_argument("--moved", type=int, default=3, help="devices moved within their building at the change")
+    parser.add_argument("--added", type=int, default=3, help="devices added at the change")
+    parser.add_argument("--retired", type=int, default=2, help="devices retired at the change")
+    parser.add_argument(
+        "--next-reference-dir", type=Path, help="where the later drop goes (default: <reference-dir>/next)"
+    )
     return parser.parse_args(argv)
+
+
+def utc_instant(value: str) -> datetime:
+    """An ISO 8601 time; without an offset it is taken as UTC."""
+    moment = datetime.fromisoformat(value)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def simulation_options(args: argparse.Namespace, settings: Settings) -> SimulationOptions:
@@ -48,6 +73,9 @@ def simulation_options(args: argparse.Namespace, settings: Settings) -> Simulati
             raise SystemExit(f"the lake ({landing}) is not a local folder: give --reference-dir")
         reference_dir = Path(landing)
     count = args.count if args.count is not None or args.duration_s is not None else DEFAULT_COUNT
+    change = None
+    if args.reference_change_at is not None:
+        change = ReferenceChange(args.reference_change_at, args.moved, args.added, args.retired)
     return SimulationOptions(
         count=count,
         duration_s=args.duration_s,
@@ -62,6 +90,8 @@ def simulation_options(args: argparse.Namespace, settings: Settings) -> Simulati
         partitions=args.partitions,
         payload_bytes=args.payload_bytes,
         limits=settings.ingest,
+        reference_change=change,
+        next_reference_dir=args.next_reference_dir,
     )
 
 
@@ -81,6 +111,18 @@ def summary_table(report: SimulationReport) -> str:
     return "\n".join(lines)
 
 
+def later_drop_summary(options: SimulationOptions, report: SimulationReport) -> str:
+    """Where the later drop is, when it takes effect, and which devices it changes."""
+    assert options.reference_change is not None
+    at = options.reference_change.at.isoformat()
+    changed = report.changed_devices
+    lines = [f"later reference drop, effective {at}, in {next_reference_dir(options)}"]
+    lines += [f"  moved {device}: {before} -> {after}" for device, (before, after) in changed["moved"].items()]
+    lines += [f"  added {device}" for device in changed["added"]]
+    lines += [f"  retired {device}" for device in changed["retired"]]
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     settings = load_settings(args.env)
@@ -90,6 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     rate = report.sent_total / report.seconds if report.seconds else 0.0
     print(f"to topic {options.topic} in {report.seconds:.1f} s ({rate:.0f} messages/s); "
           f"reference drop in {options.reference_dir}")  # fmt: skip
+    if options.reference_change is not None:
+        print(later_drop_summary(options, report))
     if args.summary_out:
         args.summary_out.parent.mkdir(parents=True, exist_ok=True)
         args.summary_out.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")

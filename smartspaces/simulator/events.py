@@ -70,18 +70,36 @@ class _DeviceState:
 
 
 class EventFactory:
-    """Builds good events of a campus's devices at given epoch times, in the campus's UTC offset."""
+    """Builds good events of a campus's devices at given epoch times, in the campus's UTC offset.
 
-    def __init__(self, campus: Campus, rng: random.Random, utc_offset_minutes: int) -> None:
+    Built with `earlier` (the factory of the campus's previous version), spaces keep their climate and
+    devices their firmware and meter: a moved device reports from its new space's signals, an added one
+    starts, and a retired one sends nothing.
+    """
+
+    def __init__(
+        self, campus: Campus, rng: random.Random, utc_offset_minutes: int, earlier: EventFactory | None = None
+    ) -> None:
         self.rng = rng
         self.zone = timezone(timedelta(minutes=utc_offset_minutes))
         offset_s = utc_offset_minutes * 60
-        climates = {space.space_id: signals.SpaceSignals(space, rng, offset_s) for space in campus.spaces}
+        self.climates: dict[str, signals.SpaceSignals] = dict(earlier.climates) if earlier else {}
+        for space in campus.spaces:
+            if space.space_id not in self.climates:
+                self.climates[space.space_id] = signals.SpaceSignals(space, rng, offset_s)
+        previous = {state.device.device_id: state for state in earlier.devices} if earlier else {}
         self.devices: list[_DeviceState] = []
         for device in campus.devices:
+            if device.retired_at is not None:
+                continue
+            climate = self.climates[device.space_id]
+            if device.device_id in previous:
+                kept = previous[device.device_id]
+                self.devices.append(_DeviceState(device, climate, kept.meter, kept.firmware))
+                continue
             meter = signals.EnergyMeter(device.installed_at, rng, offset_s) if device.device_type == "energy" else None
             firmware = f"{rng.randint(1, 4)}.{rng.randint(0, 9)}.{rng.randint(0, 20)}"
-            self.devices.append(_DeviceState(device, climates[device.space_id], meter, firmware))
+            self.devices.append(_DeviceState(device, climate, meter, firmware))
         self._cumulative: list[float] = []
         total = 0.0
         for state in self.devices:

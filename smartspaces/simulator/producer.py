@@ -3,6 +3,10 @@
 `generate_messages` is pure (no Kafka, no files): the same options give the same bytes, and each message
 says which reason the validator must give it. `run_simulation` writes the campus's reference drop, sends
 the stream with confluent-kafka and reports what it sent by category.
+
+With a reference change, the campus changes at a time within the run (devices moved, added, retired):
+events before it come from the first campus, events after it from the changed one, whose drop is written
+to a folder of its own.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from confluent_kafka import KafkaError, Producer
 from smartspaces.config import IngestSettings, KafkaSettings
 from smartspaces.connectors.kafka_admin import client_config, ensure_topic
 from smartspaces.simulator.bad_input import BAD_INPUT, BAD_KINDS, HOUR_S, BadInputContext
-from smartspaces.simulator.campus import Campus, build_campus, write_reference
+from smartspaces.simulator.campus import Campus, build_campus, device_changes, evolve_campus, write_reference
 from smartspaces.simulator.events import EventFactory, encode_padded
 
 # Rate assumed for a run "as fast as possible", to size the simulated clock and the future-event margin.
@@ -33,6 +37,24 @@ RECENT_GOOD = 1024
 PROGRESS_EVERY_S = 5.0
 FLUSH_TIMEOUT_S = 120.0
 LATE_BY_S = (1 * HOUR_S, 6 * HOUR_S)
+# The later drop's folder below the reference folder, unless given.
+NEXT_DROP_FOLDER = "next"
+
+
+@dataclass(frozen=True)
+class ReferenceChange:
+    """The campus changes at `at`: how many devices move (within their building), are added and are retired."""
+
+    at: datetime
+    moved: int = 3
+    added: int = 3
+    retired: int = 2
+
+    def __post_init__(self) -> None:
+        if self.at.tzinfo is None:
+            raise ValueError("the reference change's time needs an offset (UTC if in doubt)")
+        if min(self.moved, self.added, self.retired) < 0:
+            raise ValueError("moved, added and retired must not be negative")
 
 
 @dataclass(frozen=True)
@@ -64,6 +86,10 @@ class SimulationOptions:
     limits: IngestSettings = field(default_factory=IngestSettings)
     # Idempotent producer; None: on, except on SASL_SSL endpoints (Event Hubs does not offer it).
     idempotent: bool | None = None
+    # The campus changes during the run (None: it does not); the later drop goes to next_reference_dir
+    # (None: <reference_dir>/next).
+    reference_change: ReferenceChange | None = None
+    next_reference_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if self.count is None and self.duration_s is None:
@@ -103,6 +129,9 @@ class SimulationReport:
     delivery_failures: int = 0
     seconds: float = 0.0
     bytes_sent: int = 0
+    # The later reference drop of a run whose campus changed: its folder, and the devices moved, added, retired.
+    next_reference_dir: str | None = None
+    changed_devices: dict[str, Any] = field(default_factory=dict)
 
     def count(self, message: SimMessage) -> None:
         self.sent_total += 1
@@ -122,13 +151,33 @@ class SimulationReport:
 def resolved(options: SimulationOptions) -> SimulationOptions:
     """The options with `now` fixed (the current time when unset), in UTC."""
     now = options.now or datetime.now(UTC)
-    return dataclasses.replace(options, now=now.astimezone(UTC))
+    change = options.reference_change
+    if change is not None:
+        change = dataclasses.replace(change, at=change.at.astimezone(UTC))
+    return dataclasses.replace(options, now=now.astimezone(UTC), reference_change=change)
 
 
 def campus_for(options: SimulationOptions) -> Campus:
     """The campus of a run (its devices were installed before `now`); needs resolved options."""
     assert options.now is not None, "resolve the options first"
     return build_campus(options.buildings, options.seed, options.now)
+
+
+def next_campus_for(options: SimulationOptions) -> Campus | None:
+    """The campus after the run's reference change (None without one); needs resolved options."""
+    change = options.reference_change
+    if change is None:
+        return None
+    return evolve_campus(campus_for(options), options.seed, change.at, change.moved, change.added, change.retired)
+
+
+def next_reference_dir(options: SimulationOptions) -> Path | None:
+    """Where the later drop is written: next_reference_dir, or <reference_dir>/next (None: not written)."""
+    if options.reference_change is None:
+        return None
+    if options.next_reference_dir is not None:
+        return options.next_reference_dir
+    return options.reference_dir / NEXT_DROP_FOLDER if options.reference_dir is not None else None
 
 
 def planned_seconds(options: SimulationOptions) -> float:
@@ -144,6 +193,14 @@ def generate_messages(options: SimulationOptions) -> Iterator[SimMessage]:
     assert options.now is not None
     rng = random.Random(options.seed)
     factory = EventFactory(campus_for(options), rng, options.utc_offset_minutes)
+    next_campus = next_campus_for(options)
+    later = EventFactory(next_campus, rng, options.utc_offset_minutes, earlier=factory) if next_campus else None
+    change_at = options.reference_change.at.timestamp() if options.reference_change else float("inf")
+
+    def factory_at(t: float) -> EventFactory:
+        """The devices in service at event time t."""
+        return later if later is not None and t >= change_at else factory
+
     now = options.now.timestamp()
     expected = (
         options.count
@@ -170,13 +227,13 @@ def generate_messages(options: SimulationOptions) -> Iterator[SimMessage]:
             yield SimMessage(original.key, original.value, None, True, original.is_late)
             continue
         if label in bad_input:
-            key, value = bad_input[label](dataclasses.replace(context, clock=clock))
+            key, value = bad_input[label](dataclasses.replace(context, clock=clock, factory=factory_at(clock)))
             yield SimMessage(key, value, label, False, False)
             continue
         is_late = label == "late"
         if is_late:
             clock -= rng.uniform(*LATE_BY_S)
-        event = factory.random_event(clock)
+        event = factory_at(clock).random_event(clock)
         message = SimMessage(
             event["device_id"].encode(), encode_padded(event, options.payload_bytes), None, False, is_late
         )
@@ -214,12 +271,18 @@ def producer_config(kafka: KafkaSettings, idempotent: bool | None) -> dict[str, 
 
 
 def run_simulation(options: SimulationOptions, kafka: KafkaSettings) -> SimulationReport:
-    """Writes the reference drop, sends the messages (at `rate`, for `count` and/or `duration_s`), flushes."""
+    """Writes the reference drop(s), sends the messages (at `rate`, for `count` and/or `duration_s`), flushes."""
     options = resolved(options)
     if options.reference_dir is not None:
         write_reference(campus_for(options), options.reference_dir)
-    ensure_topic(kafka, options.topic, options.partitions)
     report = SimulationReport()
+    next_campus, next_dir = next_campus_for(options), next_reference_dir(options)
+    if next_campus is not None:
+        report.changed_devices = device_changes(campus_for(options), next_campus).to_dict()
+        if next_dir is not None:
+            write_reference(next_campus, next_dir)
+            report.next_reference_dir = str(next_dir)
+    ensure_topic(kafka, options.topic, options.partitions)
     failures: list[KafkaError] = []
 
     def delivered(error: KafkaError | None, _message: object) -> None:

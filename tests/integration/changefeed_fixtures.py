@@ -21,8 +21,8 @@ from smartspaces.simulator.campus import DEVICE_COLUMNS, DEVICES_FILE, SPACE_COL
 # A Redis database of its own, flushed per test: the stack's other users keep theirs.
 TEST_REDIS_DB = "6"
 SPACES = [
-    ("s-office", "b1", 1, "Office 1.01", "office", 30.0, 4),
-    ("s-lobby", "b1", 0, "Lobby", "lobby", 120.0, 50),
+    ("s-office", "c1", "b1", 1, "Office 1.01", "office", 30.0, 4, "Acme"),
+    ("s-lobby", "c1", "b1", 0, "Lobby", "lobby", 120.0, 50, None),
 ]
 DEVICES = [
     ("co2-1", "s-office", "co2"), ("temp-1", "s-office", "temperature"), ("occ-1", "s-office", "occupancy"),
@@ -83,7 +83,7 @@ def write_reference(folder: Path) -> Path:
     with (folder / SPACES_FILE).open("w", newline="") as out:
         csv.writer(out).writerows([SPACE_COLUMNS, *SPACES])
     with (folder / DEVICES_FILE).open("w", newline="") as out:
-        rows = [(d, s, t, "Model X", "2026-01-01T00:00:00Z") for d, s, t in DEVICES]
+        rows = [(d, s, t, "Model X", "2026-01-01T00:00:00Z", None) for d, s, t in DEVICES]
         csv.writer(out).writerows([DEVICE_COLUMNS, *rows])
     return folder
 

@@ -6,7 +6,9 @@ already 15 January locally.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 
 from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
@@ -115,7 +117,7 @@ def test_devices_in_window_are_those_with_a_version_overlapping_it(spark: SparkS
     assert_df_equality(window, expected, ignore_row_order=True, ignore_nullable=True)
 
 
-def attributed(spark: SparkSession, rows: list[tuple[object, ...]]) -> DataFrame:
+def attributed(spark: SparkSession, rows: Sequence[tuple[Any, ...]]) -> DataFrame:
     return spark.createDataFrame(
         [(*row, "telemetry" if row[3] else None) for row in rows],
         "device_id string, event_time timestamp, event_id string, metric string, value double, unit string, "
@@ -181,7 +183,7 @@ def test_energy_is_the_sum_of_increments_and_a_counter_reset_counts_from_zero(sp
     assert_df_equality(by_day, expected_by_day, ignore_row_order=True, ignore_nullable=True)
 
 
-def hourly_fact(spark: SparkSession, rows: list[tuple[object, ...]]) -> DataFrame:
+def hourly_fact(spark: SparkSession, rows: Sequence[tuple[Any, ...]]) -> DataFrame:
     """(space, metric, UTC hour, readings, max, avg) → hourly fact rows of building b1 on the 15th."""
     return spark.createDataFrame(
         [

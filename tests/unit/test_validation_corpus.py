@@ -66,5 +66,7 @@ def test_every_simulated_message_gets_the_reason_it_was_made_for(spark: SparkSes
 
 def test_the_reference_drop_reads_without_nulls_in_the_loaders_schema(spark: SparkSession, tmp_path: Path) -> None:
     registry = device_registry(spark, tmp_path)
-    incomplete = registry.where(F.greatest(*[F.col(name).isNull() for name in registry.columns]))
+    # retired_at is null for a device in service: every device of a fresh campus.
+    required = [name for name in registry.columns if name != "retired_at"]
+    incomplete = registry.where(F.greatest(*[F.col(name).isNull() for name in required]))
     assert (incomplete.count(), registry.count()) == (0, len(campus_for(resolved(OPTIONS)).devices))

@@ -1,0 +1,249 @@
+"""The reference job against the real stack: drops become versions in the lake, the newest in Cassandra."""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+
+from jobs import reference
+from smartspaces import lake
+from smartspaces.config import Settings
+from smartspaces.connectors.cassandra import cassandra_cluster, read_cassandra
+from smartspaces.connectors.delta import read_delta
+from smartspaces.connectors.postgres import connect
+from smartspaces.ingest.pipeline import EventIngest
+from smartspaces.simulator.campus import DEVICE_COLUMNS, DEVICES_FILE, SPACE_COLUMNS, SPACES_FILE
+from tests.integration.ingest_fixtures import ingest_settings
+from transformations.reference import DEVICES, SPACES
+
+__all__ = ["ingest_settings"]  # the fixture, imported for pytest
+
+T1, T2 = datetime(2026, 11, 1), datetime(2026, 11, 10)
+RETIRED = datetime(2026, 11, 9, 12)
+INSTALLED = datetime(2026, 1, 1)
+SPACE_ROWS = [
+    ("s1", "c1", "b1", 1, "Office 1.01", "office", 30.0, 4, "Acme"),
+    ("s2", "c1", "b1", 0, "Lobby", "lobby", 120.0, 50, None),
+]
+DEVICE_ROWS = [
+    ("d1", "s1", "co2", "AirQ C400", INSTALLED, None),
+    ("d2", "s1", "temperature", "ThermaSense T2", INSTALLED, None),
+    ("d3", "s2", "door", "Axis Door A100", INSTALLED, None),
+]
+# The later drop: s1 gets a new tenant; d1 moves to s2, d2 is retired, d3 is gone, d4 is new.
+LATER_SPACE_ROWS = [(*SPACE_ROWS[0][:8], "Globex"), SPACE_ROWS[1]]
+LATER_DEVICE_ROWS = [
+    ("d1", "s2", "co2", "AirQ C400", INSTALLED, None),
+    ("d2", "s1", "temperature", "ThermaSense T2", INSTALLED, RETIRED),
+    ("d4", "s1", "occupancy", "Lidar PC-2", T2, None),
+]
+
+
+def iso(moment: datetime) -> str:
+    return moment.replace(tzinfo=UTC).isoformat()
+
+
+def write_drop(folder: Path, spaces: Sequence[tuple[object, ...]], devices: Sequence[tuple[object, ...]]) -> str:
+    """A CSV drop as the building systems deliver it (times in ISO 8601 with their offset)."""
+    folder.mkdir(parents=True)
+    with (folder / SPACES_FILE).open("w", newline="") as out:
+        csv.writer(out).writerows([SPACE_COLUMNS, *spaces])
+    with (folder / DEVICES_FILE).open("w", newline="") as out:
+        rows = [[iso(value) if isinstance(value, datetime) else value for value in row] for row in devices]
+        csv.writer(out).writerows([DEVICE_COLUMNS, *rows])
+    return str(folder)
+
+
+@pytest.fixture
+def registry_settings(spark: SparkSession, ingest_settings: Settings) -> Settings:
+    """A fresh keyspace and lake, once the Spark connector sees the registry columns migration 0005 added."""
+    deadline = time.monotonic() + 60
+    wanted = {"spaces": "tenant", "devices": "retired_at"}
+    while any(column not in read_cassandra(spark, ingest_settings.cassandra.keyspace, table).columns
+              for table, column in wanted.items()):  # fmt: skip
+        assert time.monotonic() < deadline, "the connector never saw the new registry columns"
+        time.sleep(1)
+    return ingest_settings
+
+
+def history(spark: SparkSession, path: str) -> list[tuple[object, ...]]:
+    return sorted((tuple(row) for row in read_delta(spark, path).collect()), key=repr)
+
+
+def cassandra_registry(settings: Settings, table: str, columns: str) -> list[tuple[object, ...]]:
+    cluster = cassandra_cluster(settings.cassandra)
+    try:
+        rows = cluster.connect().execute(f"SELECT {columns} FROM {settings.cassandra.keyspace}.{table}", timeout=60)
+        return sorted(tuple(row) for row in rows)
+    finally:
+        cluster.shutdown()
+
+
+def test_a_later_drop_closes_and_opens_versions_and_rerunning_it_changes_nothing(
+    spark: SparkSession, registry_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = registry_settings
+    first = write_drop(tmp_path / "first", SPACE_ROWS, DEVICE_ROWS)
+    later = write_drop(tmp_path / "later", LATER_SPACE_ROWS, LATER_DEVICE_ROWS)
+    assert reference.main(["--drop", first, "--effective-at", iso(T1)]) == 0
+    assert reference.main(["--drop", later, "--effective-at", iso(T2)]) == 0
+
+    devices = history(spark, lake.device_registry(settings.lake))
+    assert devices == sorted(
+        [
+            ("d1", T1, T2, False, "s1", "co2", "AirQ C400", INSTALLED, None),
+            ("d1", T2, None, True, "s2", "co2", "AirQ C400", INSTALLED, None),
+            ("d2", T1, RETIRED, False, "s1", "temperature", "ThermaSense T2", INSTALLED, RETIRED),
+            ("d3", T1, T2, False, "s2", "door", "Axis Door A100", INSTALLED, None),
+            ("d4", T2, None, True, "s1", "occupancy", "Lidar PC-2", T2, None),
+        ],
+        key=repr,
+    )
+    spaces = history(spark, lake.space_registry(settings.lake))
+    assert spaces == sorted(
+        [
+            ("s1", T1, T2, False, *SPACE_ROWS[0][1:]),
+            ("s1", T2, None, True, *LATER_SPACE_ROWS[0][1:]),
+            ("s2", T1, None, True, *SPACE_ROWS[1][1:]),
+        ],
+        key=repr,
+    )
+    # The read side: each device's newest version, retired ones with when they left.
+    assert cassandra_registry(settings, "devices", "device_id, space_id, retired_at") == [
+        ("d1", "s2", None), ("d2", "s1", RETIRED), ("d3", "s2", T2), ("d4", "s1", None)
+    ]  # fmt: skip
+    assert cassandra_registry(settings, "spaces", "space_id, campus_id, tenant") == [
+        ("s1", "c1", "Globex"), ("s2", "c1", None)
+    ]  # fmt: skip
+    assert "devices: 2 versions opened, 3 closed, 0 unchanged, 0 rejected" in capsys.readouterr().out
+
+    assert reference.main(["--drop", later, "--effective-at", iso(T2)]) == 0
+    assert history(spark, lake.device_registry(settings.lake)) == devices
+    assert history(spark, lake.space_registry(settings.lake)) == spaces
+    printed = capsys.readouterr().out
+    assert "spaces: 0 versions opened, 0 closed, 2 unchanged, 0 rejected" in printed
+    assert "devices: 0 versions opened, 0 closed, 3 unchanged, 0 rejected" in printed
+
+    with pytest.raises(SystemExit, match="merge drops in order"):  # an older drop would rewrite the history
+        reference.main(["--drop", first, "--effective-at", iso(T1)])
+    assert history(spark, lake.device_registry(settings.lake)) == devices
+
+
+def test_the_ingest_still_accepts_late_events_of_retired_devices(
+    spark: SparkSession, registry_settings: Settings, tmp_path: Path
+) -> None:
+    assert (
+        reference.main(["--drop", write_drop(tmp_path / "first", SPACE_ROWS, DEVICE_ROWS), "--effective-at", iso(T1)])
+        == 0
+    )
+    later = write_drop(tmp_path / "later", LATER_SPACE_ROWS, LATER_DEVICE_ROWS)
+    assert reference.main(["--drop", later, "--effective-at", iso(T2)]) == 0
+    now = datetime.now(UTC).replace(microsecond=0)
+    messages = [
+        (device.encode(), json.dumps({
+            "schema_version": 1, "event_id": str(uuid.uuid4()), "device_id": device, "event_type": "telemetry",
+            "metric": "temperature", "value": 21.5, "unit": "celsius", "event_time": now.isoformat(),
+        }).encode(), "events", 0, offset, now.replace(tzinfo=None), 0)
+        for offset, device in enumerate(["d2", "d3", "d9"])
+    ]  # fmt: skip
+    kafka_rows = spark.createDataFrame(
+        messages,
+        "key binary, value binary, topic string, partition int, offset long, timestamp timestamp, timestampType int",
+    )
+    verdicts = EventIngest(spark, registry_settings).verdicts(kafka_rows).select("device_id", "reason").collect()
+    assert sorted(tuple(row) for row in verdicts) == [("d2", None), ("d3", None), ("d9", "unknown_device")]
+
+
+def test_rejected_rows_are_kept_with_their_reason_and_not_merged(
+    spark: SparkSession, registry_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = registry_settings
+    drop = tmp_path / "bad"
+    spaces = [SPACE_ROWS[0], (None, *SPACE_ROWS[1][1:]), ("s3", "c1", None, 2, "Office 2.01", "office", 20.0, 2, None)]
+    devices = [
+        DEVICE_ROWS[0],
+        ("d5", "s1", "co2", "AirQ C400", INSTALLED, None),
+        ("d5", "s1", "door", "Axis Door A100", INSTALLED, None),
+        ("d6", "s3", "co2", "AirQ C400", INSTALLED, None),
+        ("d7", None, "co2", "AirQ C400", INSTALLED, None),
+    ]
+    spark.createDataFrame(spaces, SPACES.drop_schema).write.parquet(str(drop / "spaces.parquet"))
+    spark.createDataFrame(devices, DEVICES.drop_schema).write.parquet(str(drop / "devices.parquet"))
+    for _ in range(2):  # the same drop twice: its rejects are recorded once
+        assert reference.main(["--drop", str(drop), "--format", "parquet", "--effective-at", iso(T1)]) == 0
+
+    rejects = read_delta(spark, lake.reference_rejects(settings.lake))
+    recorded = rejects.select("reference_table", "key", "reason", "effective_at").collect()
+    assert sorted((tuple(row) for row in recorded), key=repr) == [
+        ("devices", "d5", "duplicate_key", T1),
+        ("devices", "d5", "duplicate_key", T1),
+        ("devices", "d6", "unknown_space", T1),
+        ("devices", "d7", "missing_space_id", T1),
+        ("spaces", "s3", "missing_building_id", T1),
+        ("spaces", None, "missing_key", T1),
+    ]
+    assert [json.loads(row.row_json)["device_id"] for row in rejects.where("reason = 'unknown_space'").collect()] == [
+        "d6"
+    ]
+    assert [row.device_id for row in read_delta(spark, lake.device_registry(settings.lake)).collect()] == ["d1"]
+    assert [row.space_id for row in read_delta(spark, lake.space_registry(settings.lake)).collect()] == ["s1"]
+    printed = capsys.readouterr().out
+    assert "devices: 1 versions opened, 0 closed, 0 unchanged, 4 rejected" in printed
+    assert "  rejected 'd6': unknown_space " in printed
+
+
+# The reference tables as a building system's database holds them.
+SPACES_TABLE = (
+    "space_id text PRIMARY KEY, campus_id text, building_id text, floor integer, name text, space_type text, "
+    "area_m2 double precision, capacity integer, tenant text"
+)
+DEVICES_TABLE = (
+    "device_id text PRIMARY KEY, space_id text, device_type text, model text, installed_at timestamptz, "
+    "retired_at timestamptz"
+)
+
+
+@pytest.fixture
+def reference_schema(settings: Settings) -> Iterator[str]:
+    """A PostgreSQL schema of this test's own holding the tables spaces and devices, dropped afterwards."""
+    schema = f"test_ref_{uuid.uuid4().hex[:8]}"
+    with connect(settings.postgres, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {schema}".encode())
+        connection.execute(f"CREATE TABLE {schema}.spaces ({SPACES_TABLE})".encode())
+        connection.execute(f"CREATE TABLE {schema}.devices ({DEVICES_TABLE})".encode())
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO {schema}.spaces VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)".encode(), SPACE_ROWS
+            )
+            cursor.executemany(
+                f"INSERT INTO {schema}.devices VALUES (%s, %s, %s, %s, %s, %s)".encode(),
+                [(*row[:4], row[4].replace(tzinfo=UTC), None) for row in DEVICE_ROWS],
+            )
+    try:
+        yield schema
+    finally:
+        with connect(settings.postgres, autocommit=True) as connection:
+            connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE".encode())
+
+
+def test_a_drop_is_read_from_database_tables_through_jdbc(
+    spark: SparkSession, registry_settings: Settings, reference_schema: str
+) -> None:
+    settings = registry_settings
+    assert reference.main(["--source", "jdbc", "--jdbc-schema", reference_schema, "--effective-at", iso(T1)]) == 0
+
+    assert history(spark, lake.device_registry(settings.lake)) == [
+        (*row[:1], T1, None, True, *row[1:]) for row in DEVICE_ROWS
+    ]
+    assert history(spark, lake.space_registry(settings.lake)) == [
+        (*row[:1], T1, None, True, *row[1:]) for row in SPACE_ROWS
+    ]
+    assert cassandra_registry(settings, "devices", "device_id, space_id") == [("d1", "s1"), ("d2", "s1"), ("d3", "s2")]
