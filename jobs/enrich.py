@@ -22,6 +22,7 @@ from smartspaces.enrichment.inputs import read_window_inputs
 from smartspaces.enrichment.report import newest_event_time, print_summary, window_predicate
 from smartspaces.enrichment.window_args import add_window_arguments, window_from_arguments
 from smartspaces.quality import check_enriched
+from smartspaces.quality.checks import check_severity_names
 from smartspaces.reporting.postgres_store import fact_row_counts, record_failed_run, table_row_counts, write_window
 from smartspaces.reporting.runs import EnrichmentRun, Verdict
 from smartspaces.reporting.staging import JdbcTuning
@@ -43,6 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     settings = load_settings(args.env)
     enrichment = settings.enrichment
+    check_severity_names(enrichment.quality)  # a misspelt check name fails now, not after the work
     started = datetime.now(UTC)
     try:
         window = window_from_arguments(args, enrichment.time_zone, started)
@@ -64,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             tables, enrichment.quality, window, previous, newest_event_time(attributed, window), run_id
         )
         run = EnrichmentRun(run_id, window, started, gate.verdict, datetime.now(UTC), gate.results, gate.data_docs)
-        if gate.verdict is Verdict.FAILED:
+        if gate.verdict == Verdict.FAILED:
             record_failed_run(settings.postgres, run)
             print_summary(run, gate.reasons, unattributed.count(), {}, {})
             return GATE_STOPPED

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from transformations.point_in_time import attach_space_attributes
@@ -12,12 +12,26 @@ from transformations.reporting_schemas import FACT_CRITICAL_EVENT, conform_to
 from transformations.space_facts import local_date_of
 
 
+def newest_per_critical_event(critical_events: DataFrame) -> DataFrame:
+    """One row per critical_event_id: the newest, when a device sent one event id twice with different times.
+
+    Ids derive from the rule and the source event id, so a re-sent event id gives the same critical event
+    id at another time (another Cassandra row); the fact's key is the id alone.
+    """
+    newest_first = Window.partitionBy("critical_event_id").orderBy(
+        F.col("event_time").desc(), F.col("detected_at").desc(), F.col("space_id")
+    )
+    return critical_events.withColumn("_rank", F.row_number().over(newest_first)).where("_rank = 1").drop("_rank")
+
+
 def critical_event_facts(spaces: DataFrame, time_zone: str) -> Callable[[DataFrame], DataFrame]:
     """Rows of critical_events_by_space → the fact, with the building of the space at the event's time."""
 
     def transform(critical_events: DataFrame) -> DataFrame:
-        located = critical_events.transform(attach_space_attributes(spaces)).withColumn(
-            "local_date", local_date_of(F.col("event_time"), time_zone)
+        located = (
+            newest_per_critical_event(critical_events)
+            .transform(attach_space_attributes(spaces))
+            .withColumn("local_date", local_date_of(F.col("event_time"), time_zone))
         )
         return located.transform(conform_to(FACT_CRITICAL_EVENT))
 

@@ -69,11 +69,11 @@ class QualityVerdict:
 
     @property
     def failures(self) -> tuple[QualityResult, ...]:
-        return tuple(result for result in self.results if result.failed and result.severity is Severity.FAIL)
+        return tuple(result for result in self.results if result.failed and result.severity == Severity.FAIL)
 
     @property
     def warnings(self) -> tuple[QualityResult, ...]:
-        return tuple(result for result in self.results if result.failed and result.severity is Severity.WARN)
+        return tuple(result for result in self.results if result.failed and result.severity == Severity.WARN)
 
     @property
     def reasons(self) -> tuple[str, ...]:

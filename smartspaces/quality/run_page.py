@@ -27,7 +27,7 @@ def _outcome(result: QualityResult) -> str:
         return "not applicable"
     if result.success:
         return "passed"
-    return "failed" if result.severity is Severity.FAIL else "warned"
+    return "failed" if result.severity == Severity.FAIL else "warned"
 
 
 def write_run_page(

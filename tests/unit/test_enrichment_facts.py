@@ -15,6 +15,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from transformations.building_facts import building_daily
+from transformations.critical_event_facts import critical_event_facts
 from transformations.energy import energy_consumption
 from transformations.point_in_time import attribute_events, devices_in_window
 from transformations.report_window import ReportWindow
@@ -300,3 +301,54 @@ def test_a_window_reads_the_utc_day_partitions_of_its_devices_and_one_day_more_o
         "device_id string, day date",
     )
     assert_df_equality(keys, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_a_critical_event_stored_twice_under_one_id_becomes_one_fact_the_newest(spark: SparkSession) -> None:
+    _, spaces = histories(spark)
+    stored = spark.createDataFrame(
+        [
+            (
+                "r1",
+                at(9),
+                "ce-1",
+                "o1",
+                "crowded",
+                1,
+                "warning",
+                "occupancy",
+                5.0,
+                "count",
+                None,
+                "Crowded",
+                "e-1",
+                at(9, 1),
+            ),
+            # The device sent event e-1 again with another time: same critical event id, another Cassandra row.
+            (
+                "r1",
+                at(11),
+                "ce-1",
+                "o1",
+                "crowded",
+                1,
+                "warning",
+                "occupancy",
+                5.0,
+                "count",
+                None,
+                "Crowded",
+                "e-1",
+                at(11, 1),
+            ),
+        ],
+        "space_id string, event_time timestamp, critical_event_id string, device_id string, rule_id string, "
+        "rule_version int, severity string, metric string, value double, unit string, code string, message string, "
+        "source_event_id string, detected_at timestamp",
+    )
+    facts = stored.transform(critical_event_facts(spaces, ZONE)).select(
+        "critical_event_id", "event_time", "building_id"
+    )
+    expected = spark.createDataFrame(
+        [("ce-1", at(11), "b1")], "critical_event_id string, event_time timestamp, building_id string"
+    )
+    assert_df_equality(facts, expected, ignore_nullable=True)
