@@ -32,18 +32,25 @@ def insert_new_rows(rows: DataFrame, path: str, keys: tuple[str, ...], partition
 
     Idempotent: writing the same rows again changes nothing.
     """
+    merge_by_keys(rows, path, keys, update_matched=False, partition_by=partition_by)
+
+
+def merge_by_keys(
+    rows: DataFrame, path: str, keys: tuple[str, ...], update_matched: bool, partition_by: tuple[str, ...] = ()
+) -> None:
+    """One MERGE on `keys`: inserts the rows the table lacks and, with update_matched, rewrites those it has.
+
+    Creates the table on first use. One atomic Delta commit.
+    """
     spark = rows.sparkSession
     if not DeltaTable.isDeltaTable(spark, path):
         write_delta(rows, path, mode="append", partition_by=partition_by)
         return
     condition = " AND ".join(f"target.{key} = source.{key}" for key in keys)
-    (
-        DeltaTable.forPath(spark, path)
-        .alias("target")
-        .merge(rows.alias("source"), condition)
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
+    merge = DeltaTable.forPath(spark, path).alias("target").merge(rows.alias("source"), condition)
+    if update_matched:
+        merge = merge.whenMatchedUpdateAll()
+    merge.whenNotMatchedInsertAll().execute()
 
 
 def append_once(rows: DataFrame, path: str, writer_id: str, version: int, partition_by: tuple[str, ...] = ()) -> None:
@@ -78,19 +85,7 @@ def merge_versions(versions: DataFrame, path: str, keys: tuple[str, ...]) -> Non
     One atomic Delta commit. Idempotent: the row of a (key, valid_from) is replaced by the same values when
     the same versions are merged again, and nothing is inserted twice.
     """
-    spark = versions.sparkSession
-    if not DeltaTable.isDeltaTable(spark, path):
-        write_delta(versions, path, mode="append")
-        return
-    condition = " AND ".join(f"target.{key} = source.{key}" for key in keys)
-    (
-        DeltaTable.forPath(spark, path)
-        .alias("target")
-        .merge(versions.alias("source"), condition)
-        .whenMatchedUpdateAll()
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
+    merge_by_keys(versions, path, keys, update_matched=True)
 
 
 # The JDBC driver class of each database a reference table can be read from (its jar must be on the classpath).

@@ -305,41 +305,11 @@ def test_a_window_reads_the_utc_day_partitions_of_its_devices_and_one_day_more_o
 
 def test_a_critical_event_stored_twice_under_one_id_becomes_one_fact_the_newest(spark: SparkSession) -> None:
     _, spaces = histories(spark)
+    # The device sent event e-1 twice with different times: one critical event id, two Cassandra rows.
     stored = spark.createDataFrame(
         [
-            (
-                "r1",
-                at(9),
-                "ce-1",
-                "o1",
-                "crowded",
-                1,
-                "warning",
-                "occupancy",
-                5.0,
-                "count",
-                None,
-                "Crowded",
-                "e-1",
-                at(9, 1),
-            ),
-            # The device sent event e-1 again with another time: same critical event id, another Cassandra row.
-            (
-                "r1",
-                at(11),
-                "ce-1",
-                "o1",
-                "crowded",
-                1,
-                "warning",
-                "occupancy",
-                5.0,
-                "count",
-                None,
-                "Crowded",
-                "e-1",
-                at(11, 1),
-            ),
+            ("r1", sent, "ce-1", "o1", "crowded", 1, "warning", "occupancy", 5.0, "count", None, "Crowded", "e-1", sent)
+            for sent in (at(9), at(11))
         ],
         "space_id string, event_time timestamp, critical_event_id string, device_id string, rule_id string, "
         "rule_version int, severity string, metric string, value double, unit string, code string, message string, "
