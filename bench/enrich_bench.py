@@ -107,12 +107,14 @@ def enrich_size(settings: Settings, events: int, days: int, buildings: int, run:
     )  # fmt: skip
     driver = java_descendant(process.pid)
     processes = {"enrich_process_tree": process.pid, **({"spark_driver_jvm": driver} if driver else {})}
-    with ResourceSampler(processes) as sampler:
-        output, _ = process.communicate()
+    try:
+        with ResourceSampler(processes) as sampler:
+            output, _ = process.communicate()
+    finally:
+        drop_keyspace(settings, keyspace)
     seconds = time.monotonic() - started
     if process.returncode not in (0, 3):
         raise RuntimeError(f"enrich failed ({process.returncode}):\n{output[-4000:]}")
-    drop_keyspace(settings, keyspace)
     summary = [
         line for line in output.splitlines() if line.startswith(("enrichment run", "data quality", "fact_", "dim_"))
     ]
@@ -150,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     throwaway_database(settings, database)
     try:
         small = enrich_size(settings, args.small, args.days, args.buildings, run, database)
+        print(json.dumps(small, indent=2), flush=True)
         large = enrich_size(settings, args.large, args.days, args.buildings, run, database)
         postgres = jdbc_against_copy(args.pg_rows, database)
     finally:
