@@ -41,7 +41,8 @@ def java_descendant(pid: int, timeout_s: float = 120) -> int | None:
     while time.monotonic() < deadline:
         for child in descendants(pid):
             try:
-                if b"java" in Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0", 1)[0]:
+                # The JVM that runs SparkSubmit, not the short-lived launcher before it.
+                if b"org.apache.spark.deploy.SparkSubmit" in Path(f"/proc/{child}/cmdline").read_bytes():
                     return child
             except OSError:
                 continue
