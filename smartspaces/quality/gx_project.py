@@ -40,6 +40,8 @@ def site_config() -> dict[str, Any]:
 def open_quality_context(data_docs_dir: Path) -> FileDataContext:
     """Opens (creating on first use) the gate's project; slow the first time in a process (GX's import)."""
     context = gx.get_context(mode="file", project_root_dir=data_docs_dir)
+    # A pipeline sends nothing to GX's usage analytics (and clusters often have no way out).
+    context.enable_analytics(False)
     context.variables.data_docs_sites = {SITE_NAME: site_config()}
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     context.variables.save()

@@ -142,7 +142,7 @@ def _replace_fact(connection: psycopg.Connection[Any], staging: StagingTable, wi
 
 
 def _upsert_dimension(connection: psycopg.Connection[Any], staging: StagingTable) -> int:
-    """Inserts new versions and updates changed ones; returns the versions inserted or changed.
+    """Inserts new versions, updates changed ones, removes the sent ids' versions the run lacks; returns the count.
 
     Closed versions go first: a space's old version stops being current before its new one is inserted, so
     the one-current-version index holds after each statement.
@@ -154,7 +154,15 @@ def _upsert_dimension(connection: psycopg.Connection[Any], staging: StagingTable
         "INSERT INTO {target} AS existing ({columns}) SELECT {columns} FROM {staging} WHERE {which} "
         "ON CONFLICT ({key}) DO UPDATE SET {assignments} WHERE ({current}) IS DISTINCT FROM ({incoming})"
     )
-    changed = 0
+    # An id the run sends is mirrored whole: its versions the run does not hold (a registry rebuilt with
+    # other valid_from times) go, so they cannot stay current beside the new ones. Other ids are untouched.
+    identity, since = (sql.Identifier(name) for name in dimension.key)
+    stale = sql.SQL(
+        "DELETE FROM {target} AS existing WHERE EXISTS (SELECT 1 FROM {staging} AS incoming "
+        "WHERE incoming.{identity} = existing.{identity}) AND NOT EXISTS (SELECT 1 FROM {staging} AS incoming "
+        "WHERE incoming.{identity} = existing.{identity} AND incoming.{since} = existing.{since})"
+    ).format(target=reporting_table(dimension), staging=staging.identifier, identity=identity, since=since)
+    changed = connection.execute(stale).rowcount
     for which in ("is_current IS NOT TRUE", "is_current"):
         query = upsert.format(
             target=reporting_table(dimension),

@@ -368,3 +368,19 @@ def kill_when_spark_inserts(server: PrivatePostgres, timeout_s: float = 60.0) ->
                 return
             threading.Event().wait(0.02)
     raise AssertionError("Spark never inserted into a staging table")
+
+
+def test_a_rebuilt_registry_replaces_the_versions_of_the_ids_it_sends(
+    spark: SparkSession, store: PostgresSettings
+) -> None:
+    rebuilt_at = datetime(2026, 11, 24, 6, tzinfo=UTC)
+    first = {**fact_rows(DAY_A, 1), SPACE_DIMENSION: [space_version(space, f"Room {space}", SINCE) for space in SPACES]}
+    # The lake's registry was loaded afresh: space-a's only version now starts later; space-b is not sent.
+    rebuilt = {**fact_rows(DAY_A, 1), SPACE_DIMENSION: [space_version("space-a", "Room space-a", rebuilt_at)]}
+    write_window(frames(spark, first), WINDOW_A, store, TUNING, run_of(WINDOW_A))
+    write_window(frames(spark, rebuilt), WINDOW_A, store, TUNING, run_of(WINDOW_A))
+
+    assert query(store, "SELECT space_id, valid_from, is_current FROM reporting.dim_space ORDER BY 1, 2") == [
+        ("space-a", rebuilt_at, True),
+        ("space-b", SINCE, True),
+    ]
