@@ -58,6 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         attributed = inputs.attributed_events.persist()
         unattributed = unattributed_events(attributed, window).persist()
         replace_where(unattributed, lake.unattributed_events(settings.lake), window_predicate(window))
+        unattributed_count = unattributed.count()
         band = ComfortBand(**enrichment.comfort.model_dump())
         tables = star_schema(attributed, inputs.critical_events, inputs.devices, inputs.spaces, window, band)
         tables = {table: rows.persist() for table, rows in tables.items()}
@@ -68,10 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         run = EnrichmentRun(run_id, window, started, gate.verdict, datetime.now(UTC), gate.results, gate.data_docs)
         if gate.verdict == Verdict.FAILED:
             record_failed_run(settings.postgres, run)
-            print_summary(run, gate.reasons, unattributed.count(), {}, {})
+            print_summary(run, gate.reasons, unattributed_count, {}, {})
             return GATE_STOPPED
         written = write_window(tables, window, settings.postgres, JdbcTuning.from_settings(enrichment), run)
-        print_summary(run, gate.reasons, unattributed.count(), written, table_row_counts(settings.postgres))
+        print_summary(run, gate.reasons, unattributed_count, written, table_row_counts(settings.postgres))
     return 0
 
 

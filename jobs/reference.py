@@ -23,9 +23,8 @@ from smartspaces.connectors.delta import (
     read_delta,
     read_delta_or_empty,
     read_reference_drop,
-    read_reference_jdbc,
 )
-from smartspaces.connectors.postgres import jdbc_url
+from smartspaces.connectors.postgres import read_jdbc
 from smartspaces.session import spark_session
 from transformations.reference import (
     REASON,
@@ -84,8 +83,7 @@ def read_history(spark: SparkSession, settings: Settings, table: ReferenceTable)
 
 def read_drop(spark: SparkSession, settings: Settings, args: argparse.Namespace, table: ReferenceTable) -> DataFrame:
     if args.source == "jdbc":
-        url = args.jdbc_url or jdbc_url(settings.postgres)
-        rows = read_reference_jdbc(spark, url, f"{args.jdbc_schema}.{table.name}", settings.postgres)
+        rows = read_jdbc(spark, settings.postgres, f"{args.jdbc_schema}.{table.name}", url=args.jdbc_url)
         return rows.transform(conform_to(table.drop_schema))
     drop = (args.drop or lake.reference_landing(settings.lake)).rstrip("/")
     return read_reference_drop(spark, f"{drop}/{table.name}.{args.format}", table.drop_schema, args.format)

@@ -6,8 +6,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
-from smartspaces.config import LakeSettings, PostgresSettings
-from smartspaces.connectors.postgres import jdbc_properties
+from smartspaces.config import LakeSettings
 
 
 def lake_path(lake: LakeSettings, *parts: str) -> str:
@@ -86,23 +85,6 @@ def merge_versions(versions: DataFrame, path: str, keys: tuple[str, ...]) -> Non
     the same versions are merged again, and nothing is inserted twice.
     """
     merge_by_keys(versions, path, keys, update_matched=True)
-
-
-# The JDBC driver class of each database a reference table can be read from (its jar must be on the classpath).
-JDBC_DRIVERS = {"postgresql": "org.postgresql.Driver", "mysql": "com.mysql.cj.jdbc.Driver"}
-
-
-def read_reference_jdbc(spark: SparkSession, url: str, table: str, pg: PostgresSettings) -> DataFrame:
-    """A reference table ('schema.table') of a PostgreSQL or MySQL database, through Spark's JDBC reader.
-
-    The user and password are the postgres settings' (the password only ever comes from the environment).
-    """
-    database = url.split(":")[1] if url.startswith("jdbc:") else ""
-    if database not in JDBC_DRIVERS:
-        # The URL itself is not repeated: it may carry credentials.
-        raise ValueError(f"unsupported JDBC URL: expected one starting jdbc:{' or jdbc:'.join(JDBC_DRIVERS)}:")
-    properties = {**jdbc_properties(pg), "driver": JDBC_DRIVERS[database]}
-    return spark.read.jdbc(url, table, properties=properties)
 
 
 def replace_where(rows: DataFrame, path: str, predicate: str, partition_by: tuple[str, ...] = ()) -> None:
