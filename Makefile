@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps demo smoke bench-ingest bench-changefeed bench-api bench-enrich serve test lint format stack-up stack-down stack-status schema manifests strip-notebooks clean-stack
+.PHONY: install system-deps demo smoke bench-ingest bench-changefeed bench-hotpath bench-api bench-enrich serve test lint format stack-up stack-down stack-status schema manifests strip-notebooks clean-stack
 
 $(INSTALLED): pyproject.toml setup.cfg smartspaces/pins/requirements.txt smartspaces/pins/requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ bench-ingest: schema
 
 bench-changefeed: schema
 	$(BIN)/python -m bench.changefeed_bench
+
+# The hot path end to end: capacity, then 25 % and 50 % of it, the ingest alone, and the plain-consumer floor.
+bench-hotpath: schema
+	$(BIN)/python -m bench.hotpath_bench
 
 bench-api: schema
 	$(BIN)/python -m bench.api_bench

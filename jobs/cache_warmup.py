@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pyspark.sql import functions as F
 
 from smartspaces.cache.loaders import load_critical_events, load_latest_readings
-from smartspaces.changefeed.processor import CRITICAL_EVENTS_TABLE, LATEST_TABLES
+from smartspaces.changefeed.sinks import CRITICAL_EVENTS_TABLE, LATEST_TABLES
 from smartspaces.config import load_settings
 from smartspaces.connectors.cassandra import read_cassandra
 from smartspaces.session import spark_session

@@ -16,6 +16,7 @@ from smartspaces.changefeed.backends import change_feed_source
 from smartspaces.changefeed.processor import CriticalEventProcessor
 from smartspaces.config import load_settings
 from smartspaces.connectors.cassandra import cassandra_cluster
+from smartspaces.connectors.redis import redis_client
 from smartspaces.session import spark_session
 
 
@@ -39,13 +40,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with spark_session(settings, "smartspaces-changefeed") as spark:
             source = change_feed_source(spark, settings, cluster.connect())
+            redis = redis_client(settings.redis)
             processor = CriticalEventProcessor(
-                spark, settings, source, cluster.connect(), hold_before_commit_s=args.hold_before_commit_s
+                spark, settings, source, cluster.connect(), redis, hold_before_commit_s=args.hold_before_commit_s
             )
             try:
                 processor.run(settings.changefeed.interval_s, run_for_s=args.run_for_s, once=args.once)
             finally:
                 source.close()
+                redis.close()
     finally:
         cluster.shutdown()
     totals = dict(processor.totals)

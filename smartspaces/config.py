@@ -116,6 +116,8 @@ class IngestSettings(_Section):
     topic_partitions: int = Field(default=3, ge=1)
     max_offsets_per_trigger: int = Field(default=100_000, ge=1)
     trigger_interval_s: float = Field(default=1.0, gt=0)
+    # The bronze archive is its own query on the topic, off the critical path: larger, rarer Delta commits.
+    bronze_trigger_interval_s: float = Field(default=10.0, gt=0)
     starting_offsets: Literal["earliest", "latest"] = "earliest"
     max_payload_bytes: int = Field(default=16_384, ge=256)
     max_future_skew_s: int = Field(default=300, ge=0)
@@ -130,9 +132,13 @@ class ChangeFeedSettings(_Section):
     backend: Literal["cassandra", "cosmos"] = "cassandra"
     # The lease name: each consumer keeps its own checkpoints.
     consumer: str = Field(default="critical-events", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
-    interval_s: float = Field(default=2.0, gt=0)
+    # How often an idle change feed polls for new changes (a backlog is read at once).
+    interval_s: float = Field(default=0.25, gt=0)
     # Most ingest batches (cassandra) or pages (cosmos) one micro-batch takes.
     max_batches_per_trigger: int = Field(default=50, ge=1)
+    # A change-log micro-batch of at most this many changes is read with the Python driver (the hot path's
+    # few hundred, in milliseconds); a larger backlog is read by the Spark connector.
+    driver_read_max_rows: int = Field(default=20_000, ge=0)
     # Critical-event rules: a CSV of versioned rules (reference data), a local path or an abfss:// URL.
     rules_file: str
     # The table whose changes the cosmos backend reads, and its page size.

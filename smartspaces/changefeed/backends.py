@@ -15,4 +15,6 @@ def change_feed_source(spark: SparkSession, settings: Settings, session: Session
     changefeed = settings.changefeed
     if changefeed.backend == "cosmos":
         return CosmosChangeFeedSource(spark, settings.cassandra, changefeed)
-    return ChangeLogSource(spark, session, settings.cassandra.keyspace, changefeed.max_batches_per_trigger)
+    return ChangeLogSource(
+        spark, session, settings.cassandra.keyspace, changefeed.max_batches_per_trigger, changefeed.driver_read_max_rows
+    )

@@ -6,8 +6,9 @@ so it never reads half a batch. A replayed ingest batch (a restart before Spark 
 same rows and the same marker: upserts by key. Two ingest writers have different writer ids, so their batch
 ids never collide; the reader keeps one position per writer.
 
-Reading: the marker table is small (one row a batch, 7 days), so it is read with the Python driver; the
-batches' events are read by the Spark Cassandra Connector with the partition keys pushed down.
+Reading: the marker table is small (one row a batch, 7 days), so it is read with the Python driver; so are
+the batches' events while they are few (the hot path), and a larger backlog by the Spark Cassandra
+Connector with the partition keys pushed down.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 from functools import reduce
 
 from cassandra.cluster import Session
+from cassandra.concurrent import execute_concurrent_with_args
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -53,40 +55,55 @@ def write_change_batch(
 
 
 class ChangeLogSource:
-    """Reads committed change-log batches after each writer's stored position, oldest first."""
+    """Reads committed change-log batches after each writer's stored position, oldest first.
 
-    def __init__(self, spark: SparkSession, session: Session, keyspace: str, max_batches: int) -> None:
+    A hot-path micro-batch holds a few thousand changes at most: those are read with the Python driver, one
+    query per (writer, batch) partition, and handed to Spark as a local DataFrame (no connector scan to plan
+    and schedule). Larger backlogs (more than driver_read_max_rows) are read by the connector.
+    """
+
+    def __init__(
+        self, spark: SparkSession, session: Session, keyspace: str, max_batches: int, driver_read_max_rows: int
+    ) -> None:
         self.spark = spark
         self.session = session
         self.keyspace = keyspace
         self.max_batches = max_batches
+        self.driver_read_max_rows = driver_read_max_rows
+        columns = ", ".join(field.name for field in CHANGE_EVENT.fields)
+        self._select_batch = session.prepare(
+            f"SELECT {columns} FROM {keyspace}.{CHANGE_LOG} WHERE writer_id = ? AND batch_id = ?"
+        )
 
     def _writers(self) -> list[str]:
         rows = self.session.execute(f"SELECT DISTINCT writer_id FROM {self.keyspace}.{CHANGE_LOG_COMMITS}")
         return sorted(row.writer_id for row in rows)
 
-    def _pending(self, writer_id: str, after: int) -> list[tuple[int, datetime]]:
+    def _pending(self, writer_id: str, after: int) -> list[tuple[int, datetime, int]]:
         rows = self.session.execute(
-            f"SELECT batch_id, committed_at FROM {self.keyspace}.{CHANGE_LOG_COMMITS} "
+            f"SELECT batch_id, committed_at, events FROM {self.keyspace}.{CHANGE_LOG_COMMITS} "
             "WHERE writer_id = %s AND batch_id > %s",
             (writer_id, after),
         )
-        return [(row.batch_id, row.committed_at.replace(tzinfo=UTC)) for row in rows]
+        return [(row.batch_id, row.committed_at.replace(tzinfo=UTC), row.events or 0) for row in rows]
 
     def read(self, positions: Mapping[str, str]) -> ChangeSet:
         """The changes of up to max_batches committed batches per writer, after the stored positions."""
         taken: dict[str, list[int]] = {}
         oldest: datetime | None = None
         pending_after = False
+        rows = 0
         for writer_id in self._writers():
             pending = self._pending(writer_id, int(positions.get(writer_id, NO_BATCH)))
             if not pending:
                 continue
-            oldest = min([oldest or pending[0][1], *(committed for _, committed in pending)])
-            taken[writer_id] = [batch_id for batch_id, _ in pending[: self.max_batches]]
+            oldest = min([oldest or pending[0][1], *(committed for _, committed, _ in pending)])
+            taken[writer_id] = [batch_id for batch_id, _, _ in pending[: self.max_batches]]
+            rows += sum(events for _, _, events in pending[: self.max_batches])
             pending_after = pending_after or len(pending) > self.max_batches
+        changes = self._driver_read(taken) if rows <= self.driver_read_max_rows else self._connector_read(taken)
         return ChangeSet(
-            changes=self._changes(taken),
+            changes=changes,
             positions={writer_id: str(max(batch_ids)) for writer_id, batch_ids in taken.items()},
             oldest_change_time=oldest,
             pending_after=pending_after,
@@ -95,7 +112,21 @@ class ChangeLogSource:
     def close(self) -> None:
         """The session belongs to the caller."""
 
-    def _changes(self, taken: Mapping[str, list[int]]) -> DataFrame:
+    def _driver_read(self, taken: Mapping[str, list[int]]) -> DataFrame:
+        keys = [(writer_id, batch_id) for writer_id, batch_ids in taken.items() for batch_id in batch_ids]
+        results = execute_concurrent_with_args(
+            self.session, self._select_batch, keys, concurrency=16, raise_on_first_error=True
+        )
+        rows = [
+            # Naive UTC from the driver, made explicit: Spark would read a naive time in the machine's zone.
+            (row.device_id, _utc(row.event_time), str(row.event_id), row.event_type, row.metric, row.value,
+             row.unit, row.severity, row.code, _utc(row.ingest_time))
+            for _, result in results
+            for row in result
+        ]  # fmt: skip
+        return self.spark.createDataFrame(rows, CHANGE_EVENT)
+
+    def _connector_read(self, taken: Mapping[str, list[int]]) -> DataFrame:
         columns = [field.name for field in CHANGE_EVENT.fields]
         log = read_cassandra(self.spark, self.keyspace, CHANGE_LOG)
         # One filter per writer: writer_id = x AND batch_id IN (...) names whole partitions, which the
@@ -109,3 +140,7 @@ class ChangeLogSource:
         if not reads:
             return self.spark.createDataFrame([], CHANGE_EVENT)
         return reduce(DataFrame.unionByName, reads)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return None if moment is None else moment.replace(tzinfo=UTC)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
@@ -96,3 +98,36 @@ def replace_where(rows: DataFrame, path: str, predicate: str, partition_by: tupl
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     writer.save(path)
+
+
+def table_version(spark: SparkSession, path: str) -> str | None:
+    """A cheap token of a Delta table's state: its newest commit file, found by listing _delta_log through
+    Hadoop's file system (local folders and abfss:// alike). None when there is no table. No Spark job runs,
+    so a long-running stream can ask it every micro-batch and reload the table only when it changed."""
+    return _newest_file(spark, f"{path.rstrip('/')}/_delta_log", suffix=".json")
+
+
+def file_version(spark: SparkSession, path: str) -> str | None:
+    """A cheap token of a file's state (its modification time and length); None when it does not exist."""
+    hadoop_path = _jvm(spark).org.apache.hadoop.fs.Path(path)
+    file_system = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if not file_system.exists(hadoop_path):
+        return None
+    status = file_system.getFileStatus(hadoop_path)
+    return f"{status.getModificationTime()}:{status.getLen()}"
+
+
+def _newest_file(spark: SparkSession, folder: str, suffix: str) -> str | None:
+    hadoop_path = _jvm(spark).org.apache.hadoop.fs.Path(folder)
+    file_system = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    if not file_system.exists(hadoop_path):
+        return None
+    names = [status.getPath().getName() for status in file_system.listStatus(hadoop_path)]
+    return max((name for name in names if name.endswith(suffix)), default=None)
+
+
+def _jvm(spark: SparkSession) -> Any:
+    jvm = spark.sparkContext._jvm
+    if jvm is None:
+        raise RuntimeError("the Spark session has no JVM gateway (stopped?)")
+    return jvm

@@ -41,6 +41,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--bad-fraction", type=float, default=0.0, help="share of messages of EACH of the 13 bad kinds")
     parser.add_argument("--duplicate-fraction", type=float, default=0.0)
     parser.add_argument("--late-fraction", type=float, default=0.0)
+    parser.add_argument(
+        "--forced-door-fraction", type=float, default=0.0, help="share of messages that are forced doors (critical)"
+    )
+    parser.add_argument("--live", action="store_true", help="event times follow the wall clock (a real-time stream)")
     parser.add_argument("--topic", help="Kafka topic (default: the ingest's topic, ingest.topic, 'events' locally)")
     parser.add_argument("--partitions", type=int, default=3, help="partitions of the topic if it is created")
     parser.add_argument("--payload-bytes", type=int, help="pad good events to about this many bytes")
@@ -85,6 +89,8 @@ def simulation_options(args: argparse.Namespace, settings: Settings) -> Simulati
         bad_fraction=args.bad_fraction,
         duplicate_fraction=args.duplicate_fraction,
         late_fraction=args.late_fraction,
+        forced_door_fraction=args.forced_door_fraction,
+        live=args.live,
         topic=args.topic or settings.ingest.topic,
         reference_dir=reference_dir,
         partitions=args.partitions,

@@ -107,6 +107,7 @@ class EventFactory:
             self._cumulative.append(total)
         self._total_weight = total
         self._sensors = [state for state in self.devices if state.device.device_type in TELEMETRY_DEVICE_TYPES]
+        self._doors = [state for state in self.devices if state.device.device_type == "door"]
 
     def event_id(self) -> str:
         return new_event_id(self.rng)
@@ -123,6 +124,11 @@ class EventFactory:
         """A good telemetry event at time t from a sensor picked uniformly."""
         state = self._sensors[int(self.rng.random() * len(self._sensors))]
         return self._telemetry(state, t)
+
+    def forced_door(self, t: float) -> Event:
+        """A door forced open at time t, from a door picked uniformly."""
+        state = self._doors[int(self.rng.random() * len(self._doors))]
+        return self._coded(state, _ACCESS, "forced", t, {"fw": state.firmware})
 
     def event(self, state: _DeviceState, t: float) -> Event:
         kind = state.device.device_type

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import sys
+import threading
 import time
 from bisect import bisect_right
 from collections.abc import Iterator
@@ -90,19 +91,32 @@ class SimulationOptions:
     # (None: <reference_dir>/next).
     reference_change: ReferenceChange | None = None
     next_reference_dir: Path | None = None
+    # The share of messages that are a forced door (a critical event for certain: the `door_forced` rule), on
+    # top of the critical events the realistic mix produces by itself.
+    forced_door_fraction: float = 0.0
+    # Event times follow the wall clock as messages are made (a real-time stream, not reproducible) instead of
+    # spreading over span_s before `now`.
+    live: bool = False
 
     def __post_init__(self) -> None:
         if self.count is None and self.duration_s is None:
             raise ValueError("set count or duration_s")
         if self.count is not None and self.count < 0:
             raise ValueError(f"count must not be negative, got {self.count}")
-        fractions = {"bad_fraction": self.bad_fraction, "duplicate_fraction": self.duplicate_fraction,
-                     "late_fraction": self.late_fraction}  # fmt: skip
+        fractions = {
+            "bad_fraction": self.bad_fraction,
+            "duplicate_fraction": self.duplicate_fraction,
+            "late_fraction": self.late_fraction,
+            "forced_door_fraction": self.forced_door_fraction,
+        }
         for name, value in fractions.items():
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {value}")
-        if len(BAD_KINDS) * self.bad_fraction + self.duplicate_fraction + self.late_fraction > 1.0:
-            raise ValueError(f"{len(BAD_KINDS)} * bad_fraction + duplicate_fraction + late_fraction exceeds 1")
+        special = self.duplicate_fraction + self.late_fraction + self.forced_door_fraction
+        if len(BAD_KINDS) * self.bad_fraction + special > 1.0:
+            raise ValueError(
+                f"{len(BAD_KINDS)} * bad_fraction + duplicate_fraction + late_fraction + forced_door_fraction exceeds 1"
+            )
         if self.payload_bytes is not None and self.payload_bytes > self.limits.max_payload_bytes:
             raise ValueError(f"payload_bytes {self.payload_bytes} would make good events too large for the ingest")
         if self.rate < 0:
@@ -116,6 +130,7 @@ class SimMessage(NamedTuple):
     expected_reason: str | None
     is_duplicate: bool
     is_late: bool
+    is_forced_door: bool = False
 
 
 @dataclass
@@ -125,6 +140,8 @@ class SimulationReport:
     good_distinct: int = 0
     duplicates: int = 0
     late: int = 0
+    # Good events that are forced doors sent for forced_door_fraction (each fires exactly one critical event).
+    forced_doors: int = 0
     bad_by_reason: dict[str, int] = field(default_factory=lambda: {kind.value: 0 for kind in BAD_KINDS})
     delivery_failures: int = 0
     seconds: float = 0.0
@@ -143,6 +160,7 @@ class SimulationReport:
         else:
             self.good_distinct += 1
             self.late += message.is_late
+            self.forced_doors += message.is_forced_door
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -188,10 +206,14 @@ def planned_seconds(options: SimulationOptions) -> float:
 
 
 def generate_messages(options: SimulationOptions) -> Iterator[SimMessage]:
-    """The messages of a run, in sending order: endless when only a duration is set."""
+    """The messages of a run, in sending order: endless when only a duration is set.
+
+    Pure unless options.live: then event times are read from the wall clock as each message is made.
+    """
     options = resolved(options)
     assert options.now is not None
-    rng = random.Random(options.seed)
+    # Live runs draw fresh event ids (and readings) each run; the campus still comes from the seed.
+    rng = random.Random(f"{options.seed}/{time.time_ns()}" if options.live else options.seed)
     factory = EventFactory(campus_for(options), rng, options.utc_offset_minutes)
     next_campus = next_campus_for(options)
     later = EventFactory(next_campus, rng, options.utc_offset_minutes, earlier=factory) if next_campus else None
@@ -218,7 +240,7 @@ def generate_messages(options: SimulationOptions) -> Iterator[SimMessage]:
     recent: list[SimMessage] = []
     index = 0
     while options.count is None or index < options.count:
-        clock = min(start + step * (index + rng.random()), now)
+        clock = time.time() if options.live else min(start + step * (index + rng.random()), now)
         index += 1
         draw = rng.random()
         label = labels[bisect_right(bounds, draw)] if draw < special else "good"
@@ -230,12 +252,17 @@ def generate_messages(options: SimulationOptions) -> Iterator[SimMessage]:
             key, value = bad_input[label](dataclasses.replace(context, clock=clock, factory=factory_at(clock)))
             yield SimMessage(key, value, label, False, False)
             continue
-        is_late = label == "late"
+        is_late, is_forced_door = label == "late", label == "forced_door"
         if is_late:
             clock -= rng.uniform(*LATE_BY_S)
-        event = factory_at(clock).random_event(clock)
+        event = factory_at(clock).forced_door(clock) if is_forced_door else factory_at(clock).random_event(clock)
         message = SimMessage(
-            event["device_id"].encode(), encode_padded(event, options.payload_bytes), None, False, is_late
+            event["device_id"].encode(),
+            encode_padded(event, options.payload_bytes),
+            None,
+            False,
+            is_late,
+            is_forced_door,
         )
         if len(recent) < RECENT_GOOD:
             recent.append(message)
@@ -245,9 +272,14 @@ def generate_messages(options: SimulationOptions) -> Iterator[SimMessage]:
 
 
 def _categories(options: SimulationOptions) -> tuple[list[str], list[float]]:
-    """Message categories with their cumulative shares: each bad kind, duplicates, late; the rest is good."""
-    labels = [kind.value for kind in BAD_KINDS] + ["duplicate", "late"]
-    shares = [options.bad_fraction] * len(BAD_KINDS) + [options.duplicate_fraction, options.late_fraction]
+    """Message categories with their cumulative shares: each bad kind, duplicates, late, forced doors; the rest
+    is good."""
+    labels = [kind.value for kind in BAD_KINDS] + ["duplicate", "late", "forced_door"]
+    shares = [options.bad_fraction] * len(BAD_KINDS) + [
+        options.duplicate_fraction,
+        options.late_fraction,
+        options.forced_door_fraction,
+    ]
     bounds, total = [], 0.0
     for share in shares:
         total += share
@@ -270,8 +302,11 @@ def producer_config(kafka: KafkaSettings, idempotent: bool | None) -> dict[str, 
     }
 
 
-def run_simulation(options: SimulationOptions, kafka: KafkaSettings) -> SimulationReport:
-    """Writes the reference drop(s), sends the messages (at `rate`, for `count` and/or `duration_s`), flushes."""
+def run_simulation(
+    options: SimulationOptions, kafka: KafkaSettings, stop: threading.Event | None = None
+) -> SimulationReport:
+    """Writes the reference drop(s), sends the messages (at `rate`, for `count` and/or `duration_s`, or until
+    `stop` is set), flushes."""
     options = resolved(options)
     if options.reference_dir is not None:
         write_reference(campus_for(options), options.reference_dir)
@@ -294,7 +329,7 @@ def run_simulation(options: SimulationOptions, kafka: KafkaSettings) -> Simulati
     deadline = started + options.duration_s if options.duration_s is not None else float("inf")
     for message in generate_messages(options):
         elapsed = time.monotonic()
-        if elapsed >= deadline:
+        if elapsed >= deadline or (stop is not None and stop.is_set()):
             break
         if options.rate:
             wait = started + report.sent_total / options.rate - elapsed

@@ -1,0 +1,79 @@
+"""Everything one change-feed micro-batch produces, as one DataFrame that a single Spark job collects.
+
+A micro-batch of the hot path holds a few hundred changes; what it yields is bounded by the campus, not by
+the events: at most one critical event per change, one latest reading per (device or space, metric), one
+rule state per (device, rule). Packing the outputs into one frame of (kind, payload JSON) rows lets the
+processor compute them in one job and write them from the driver, instead of one Spark job per sink.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from transformations.critical_rules import (
+    CRITICAL_EVENT_COLUMNS,
+    attach_space,
+    evaluate_rules,
+    latest_readings,
+    match_rules,
+)
+
+# Times in the payloads: ISO 8601 with microseconds and the UTC offset (the session time zone is UTC).
+PAYLOAD_TIME_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSSSSxxx"
+_LATEST_COLUMNS = ("device_id", "space_id", "metric", "value", "unit", "event_time", "event_id")
+
+
+class FeedOutput(StrEnum):
+    """The kinds of rows a micro-batch yields."""
+
+    CHANGES = "changes"
+    UNATTRIBUTED = "unattributed"
+    CRITICAL_EVENT = "critical_event"
+    DEVICE_LATEST = "device_latest"
+    SPACE_LATEST = "space_latest"
+    RULE_STATE = "rule_state"
+
+
+def _packed(kind: FeedOutput, rows: DataFrame, columns: tuple[str, ...]) -> DataFrame:
+    """rows as (kind, payload): the columns as one JSON object, nulls kept, times with microseconds."""
+    payload = F.to_json(
+        F.struct(*[F.col(name) for name in columns]),
+        {"timestampFormat": PAYLOAD_TIME_FORMAT, "ignoreNullFields": "false"},
+    )
+    return rows.select(F.lit(kind.value).alias("kind"), payload.alias("payload"))
+
+
+def _counted(kind: FeedOutput, rows: DataFrame) -> DataFrame:
+    """One row whose payload is the number of rows (a count computed in the same job as everything else)."""
+    return rows.agg(F.count(F.lit(1)).cast("string").alias("payload")).select(
+        F.lit(kind.value).alias("kind"), "payload"
+    )
+
+
+def feed_batch_outputs(
+    changes: DataFrame, located_devices: DataFrame, rules: DataFrame, state: DataFrame, detected_at: Column
+) -> DataFrame:
+    """The micro-batch's counts, critical events, latest readings and next rule state as (kind, payload) rows.
+
+    changes are CHANGE_EVENT rows; located_devices comes from critical_rules.located_devices; state holds the
+    consumer's RULE_STATE rows (those of devices outside the batch are left as they are).
+    """
+    located = changes.transform(attach_space(located_devices))
+    is_attributed = F.col("space_id").isNotNull()
+    attributed = located.where(is_attributed)
+    outcome = evaluate_rules(attributed.transform(match_rules(rules)), state, detected_at)
+    outputs = [
+        _counted(FeedOutput.CHANGES, located),
+        _counted(FeedOutput.UNATTRIBUTED, located.where(~is_attributed)),
+        _packed(FeedOutput.CRITICAL_EVENT, outcome.critical_events, CRITICAL_EVENT_COLUMNS),
+        _packed(FeedOutput.DEVICE_LATEST, attributed.transform(latest_readings("device_id")), _LATEST_COLUMNS),
+        _packed(FeedOutput.SPACE_LATEST, attributed.transform(latest_readings("space_id")), _LATEST_COLUMNS),
+        _packed(FeedOutput.RULE_STATE, outcome.next_state, tuple(outcome.next_state.columns)),
+    ]
+    combined = outputs[0]
+    for output in outputs[1:]:
+        combined = combined.unionByName(output)
+    return combined
