@@ -277,3 +277,27 @@ def test_the_command_line_runs_with_the_settings_and_writes_the_summary(
     assert (runs[0].count, runs[0].seed, runs[0].bad_fraction, runs[0].topic) == (7, 5, 0.01, settings.ingest.topic)
     assert runs[0].reference_dir == Path(settings.lake.root) / "landing" / "reference"
     assert json.loads(summary.read_text()) == report.to_dict()
+
+
+def test_forced_doors_are_a_known_share_of_door_events_that_fire_the_forced_rule() -> None:
+    options = dataclasses.replace(OPTIONS, forced_door_fraction=0.05)
+    messages = list(generate_messages(options))
+    forced = [payload(message) for message in messages if message.is_forced_door]
+    doors = {device.device_id for device in build_campus(2, 3, NOW).devices if device.device_type == "door"}
+    assert 0.04 * len(messages) < len(forced) < 0.06 * len(messages)
+    assert {(event["event_type"], event["code"]) for event in forced} == {("access", "forced")}
+    assert {event["device_id"] for event in forced} <= doors
+    assert report_of(options).forced_doors == len(forced)
+    assert not any(message.is_forced_door for message in generate_messages(OPTIONS))
+
+
+def test_live_event_times_follow_the_wall_clock_and_ids_are_fresh_each_run() -> None:
+    options = dataclasses.replace(OPTIONS, count=200, live=True, bad_fraction=0.0, late_fraction=0.0)
+    before = datetime.now(UTC)
+    first = [payload(message) for message in generate_messages(options) if not message.is_duplicate]
+    after = datetime.now(UTC)
+    times = [datetime.fromisoformat(event["event_time"]) for event in first]
+    # Event times carry milliseconds (truncated), so the earliest may be up to 1 ms before `before`.
+    assert all(before - timedelta(milliseconds=1) <= moment <= after for moment in times)
+    second = {payload(message)["event_id"] for message in generate_messages(options)}
+    assert not {event["event_id"] for event in first} & second

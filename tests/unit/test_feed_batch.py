@@ -1,0 +1,121 @@
+"""One micro-batch's outputs from one frame: counts, critical events, latest readings and the next state."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from smartspaces.changefeed.outputs import FeedBatchOutputs
+from transformations.feed_batch import feed_batch_outputs
+from transformations.schemas import CHANGE_EVENT, CRITICAL_RULE, RULE_STATE
+
+T0 = datetime(2026, 11, 25, 9, 0)
+DETECTED = datetime(2026, 11, 25, 9, 30)
+RULES = [
+    (
+        "co2_high",
+        1,
+        True,
+        "telemetry",
+        "co2",
+        None,
+        "*",
+        "above",
+        None,
+        1000.0,
+        1,
+        0.0,
+        "once_per_run",
+        "warning",
+        "CO2 high",
+    ),
+    (
+        "door_forced",
+        1,
+        True,
+        "access",
+        None,
+        "forced",
+        "*",
+        "matches",
+        None,
+        None,
+        1,
+        0.0,
+        "each",
+        "critical",
+        "Door forced",
+    ),
+]
+LOCATED = [("d-co2", "s1", "office", 10), ("d-door", "s1", "office", 10)]
+DOOR_EVENT = "00000000-0000-0000-0000-00000000000a"
+OLD_CO2, NEW_CO2, GHOST = (f"00000000-0000-0000-0000-00000000000{n}" for n in "bcd")
+
+
+def change(device: str, minute: int, event_id: str, event_type: str, **fields: object) -> tuple[object, ...]:
+    at = T0 + timedelta(minutes=minute)
+    return (
+        device,
+        at,
+        event_id,
+        event_type,
+        fields.get("metric"),
+        fields.get("value"),
+        fields.get("unit"),
+        None,
+        fields.get("code"),
+        at,
+    )
+
+
+def outputs_of(spark: SparkSession, changes: list[tuple[object, ...]]) -> FeedBatchOutputs:
+    frame = feed_batch_outputs(
+        spark.createDataFrame(changes, CHANGE_EVENT),
+        spark.createDataFrame(LOCATED, "device_id string, space_id string, space_type string, capacity int"),
+        spark.createDataFrame(RULES, CRITICAL_RULE),
+        spark.createDataFrame([], RULE_STATE),
+        F.lit(DETECTED),
+    )
+    return FeedBatchOutputs.from_rows(frame.collect())
+
+
+def test_one_frame_holds_every_output_of_the_batch(spark: SparkSession) -> None:
+    outputs = outputs_of(
+        spark,
+        [
+            change("d-door", 1, DOOR_EVENT, "access", code="forced"),
+            change("d-co2", 2, OLD_CO2, "telemetry", metric="co2", value=900.0, unit="ppm"),
+            change("d-co2", 3, NEW_CO2, "telemetry", metric="co2", value=1100.0, unit="ppm"),
+            change("ghost", 3, GHOST, "telemetry", metric="co2", value=2000.0, unit="ppm"),
+        ],
+    )
+
+    assert (outputs.changes, outputs.unattributed) == (4, 1)
+    assert sorted((e["rule_id"], e["source_event_id"], e["space_id"]) for e in outputs.critical_events) == [
+        ("co2_high", NEW_CO2, "s1"),
+        ("door_forced", DOOR_EVENT, "s1"),
+    ]
+    assert outputs.critical_by_severity() == {"critical": 1, "warning": 1}
+    newest = {"metric": "co2", "value": 1100.0, "event_id": NEW_CO2, "event_time": "2026-11-25T09:03:00.000000+00:00"}
+    assert [{k: r[k] for k in newest} | {"device_id": r["device_id"]} for r in outputs.device_latest] == [
+        newest | {"device_id": "d-co2"}
+    ]
+    assert [{k: r[k] for k in newest} | {"space_id": r["space_id"]} for r in outputs.space_latest] == [
+        newest | {"space_id": "s1"}
+    ]
+    assert outputs.rule_state == [
+        {
+            "device_id": "d-co2",
+            "rule_id": "co2_high",
+            "run_start": "2026-11-25T09:03:00.000000+00:00",
+            "run_readings": 1,
+            "last_event_time": "2026-11-25T09:03:00.000000+00:00",
+            "fired": True,
+        }
+    ]
+
+
+def test_an_empty_batch_counts_zero_and_yields_nothing(spark: SparkSession) -> None:
+    assert outputs_of(spark, []) == FeedBatchOutputs()
