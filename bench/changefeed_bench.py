@@ -3,9 +3,12 @@
 1. Lag: the simulator produces at a steady rate while the ingest (1 s trigger) and the change-feed job
    (its micro-batch interval) stream. A poller sees each critical event appear in Redis (every 50 ms);
    lag = that moment minus the Cassandra write time of the source event's row. p50/p95/p99.
-2. Loader: N latest readings (one Redis key each) written by the Spark cache loader (Lua newer-wins
-   updates, pipelined per partition), against `redis-benchmark` pipelined SETs on the same server, in the
-   same run: keys/s and their ratio.
+2. Loader: N latest readings (one Redis key each) written by the Spark cache loader (whole Arrow batches
+   per partition, ENTRIES_PER_CALL readings per EVALSHA of the newer-wins script, pipelined), in the same
+   run as (a) `redis-benchmark -P 16` running that script with the same number of keys and arguments per
+   call (its calls/s times the keys per call = keys/s) and (b) a plain Python loop over the same rows
+   (update_latest per reading: the same script with one key per call, pipelined every 1000 readings).
+   Keys/s and the ratios; `--loader-only` runs this part alone and keeps the lag figures of their run.
 
 Writes bench/results/changefeed.json and changefeed.md. Run with `make bench-changefeed`.
 """
@@ -27,11 +30,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import redis
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from bench.ingest_bench import RESULTS, bench_environment, fresh_keyspace, load_reference
 from bench.resources import percentiles
-from smartspaces.cache.loaders import load_latest_readings
+from smartspaces.cache.latest_readings import READING_FIELDS, UPDATE_SCRIPT, update_args, update_latest
+from smartspaces.cache.loaders import cached_columns, load_latest_readings
+from smartspaces.cache.pipelining import ENTRIES_PER_CALL
 from smartspaces.config import PROJECT_ROOT, Settings, load_settings
 from smartspaces.connectors.cassandra import cassandra_cluster
 from smartspaces.connectors.redis import redis_client
@@ -41,6 +48,14 @@ from transformations.redis_keys import DEVICE_LATEST
 
 BENCH_REDIS_DB = 9
 POLL_S = 0.05
+# The loader part's own database (flushed between its measurements).
+LOADER_REDIS_DB = 11
+# redis-benchmark's pipeline depth, and its random key range: wide enough that every key is new, as the
+# loader's are.
+REDIS_BENCHMARK_PIPELINE = 16
+REDIS_BENCHMARK_KEYSPACE = 1_000_000_000
+# The plain Python loop's pipeline: one round trip per this many readings.
+PLAIN_PIPELINE_ROWS = 1000
 
 
 class CriticalEventWatcher(threading.Thread):
@@ -141,67 +156,155 @@ def measure_lag(settings: Settings, run: str, rate: float, seconds: float, inter
     }
 
 
+def bench_readings(spark: SparkSession, keys: int) -> DataFrame:
+    """One co2 reading per device, `keys` devices: one latest-readings key each."""
+    return spark.range(keys).select(
+        F.format_string("bench-device-%07d", "id").alias("device_id"),
+        F.lit("bench-space").alias("space_id"),
+        F.lit("co2").alias("metric"),
+        (F.col("id") % 2000).cast("double").alias("value"),
+        F.lit("ppm").alias("unit"),
+        F.current_timestamp().alias("event_time"),
+        F.expr("uuid()").alias("event_id"),
+    )
+
+
+def plain_python_load(client: redis.Redis, rows: list[dict[str, Any]], ttl_s: int) -> None:
+    """The baseline a developer would write first: a loop over the rows, the same Lua script once per reading
+    (update_latest, one key per EVALSHA), on a pipeline executed every PLAIN_PIPELINE_ROWS readings."""
+    pipeline = client.pipeline(transaction=False)
+    for number, row in enumerate(rows, 1):
+        update_latest(pipeline, DEVICE_LATEST.format(device_id=row["device_id"]), row, ttl_s)
+        if number % PLAIN_PIPELINE_ROWS == 0:
+            pipeline.execute()
+            pipeline = client.pipeline(transaction=False)
+    pipeline.execute()
+
+
+def redis_benchmark(settings: Settings, requests: int, command: list[str]) -> float:
+    """Requests per second of `redis-benchmark -P 16` (50 clients, its default) running `command`."""
+    benchmark = subprocess.run(
+        [
+            "redis-benchmark",
+            "-h",
+            settings.redis.host,
+            "-p",
+            str(settings.redis.port),
+            "--dbnum",
+            str(LOADER_REDIS_DB),
+            "-n",
+            str(requests),
+            "-P",
+            str(REDIS_BENCHMARK_PIPELINE),
+            "-r",
+            str(REDIS_BENCHMARK_KEYSPACE),
+            "-q",
+            "--csv",
+            *command,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    # The last line is "<command>","<rps>",<6 latencies>; the command may hold commas, so split from the right.
+    return float(benchmark.stdout.strip().splitlines()[-1].rsplit(",", 7)[1].strip('"'))
+
+
+def scripted_benchmark_command(client: redis.Redis, reading: dict[str, Any], ttl_s: int) -> list[str]:
+    """EVALSHA of the loader's own script with ENTRIES_PER_CALL random keys, each with `reading`'s arguments:
+    the call the loader sends, with the same number of keys and arguments."""
+    sha = client.script_load(UPDATE_SCRIPT.script)
+    keys = [DEVICE_LATEST.format(device_id="bench-__rand_int__") for _ in range(ENTRIES_PER_CALL)]
+    args = [str(arg) for arg in update_args(reading)] * ENTRIES_PER_CALL
+    return ["EVALSHA", sha, str(ENTRIES_PER_CALL), *keys, str(ttl_s), *args]
+
+
 def measure_loader(settings: Settings, keys: int) -> dict[str, Any]:
-    bench_redis = settings.redis.model_copy(update={"db": BENCH_REDIS_DB})
-    client = redis_client(bench_redis)
+    """The Spark loader, the plain Python loop and redis-benchmark running the loader's script, in one run."""
+    loader_redis = settings.redis.model_copy(update={"db": LOADER_REDIS_DB})
+    client = redis_client(loader_redis)
     client.flushdb()
     with spark_session(settings, "smartspaces-bench-loader") as spark:
-        readings = (
-            spark.range(keys)
-            .select(
-                F.format_string("bench-device-%07d", "id").alias("device_id"),
-                F.lit("bench-space").alias("space_id"),
-                F.lit("co2").alias("metric"),
-                (F.col("id") % 2000).cast("double").alias("value"),
-                F.lit("ppm").alias("unit"),
-                F.current_timestamp().alias("event_time"),
-                F.expr("uuid()").alias("event_id"),
-            )
-            .persist()
-        )
+        readings = bench_readings(spark, keys).persist()
         readings.count()
         started = time.monotonic()
-        load_latest_readings(readings, DEVICE_LATEST, "device_id", bench_redis, settings.cache, complete=False)
+        load_latest_readings(readings, DEVICE_LATEST, "device_id", loader_redis, settings.cache, complete=False)
         loader_s = time.monotonic() - started
+        # The same rows in the driver for the plain loop (a benchmark's input, not a job's: collected on purpose).
+        rows = [row.asDict() for row in cached_columns(readings, READING_FIELDS).collect()]
         readings.unpersist()
-    written = client.dbsize()
+    loader_written = client.dbsize()
+    sample = [DEVICE_LATEST.format(device_id=row["device_id"]) for row in rows[:: max(len(rows) // 100, 1)]]
+    loader_sample = [client.hgetall(key) for key in sample]
     client.flushdb()
-    benchmark = subprocess.run(
-        ["redis-benchmark", "-h", settings.redis.host, "-p", str(settings.redis.port), "--dbnum", str(BENCH_REDIS_DB),
-         "-t", "set", "-n", str(keys), "-P", "64", "-r", str(keys), "-q", "--csv"],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
+    started = time.monotonic()
+    plain_python_load(client, rows, settings.cache.latest_ttl_s)
+    plain_s = time.monotonic() - started
+    plain_written = client.dbsize()
+    if plain_written != loader_written or [client.hgetall(key) for key in sample] != loader_sample:
+        raise RuntimeError("the loader and the plain Python loop left different keys")
     client.flushdb()
-    sets_per_s = float(benchmark.stdout.strip().splitlines()[-1].split(",")[1].strip('"'))
-    loader_keys_per_s = written / loader_s
+    script_calls_per_s = redis_benchmark(
+        settings,
+        max(keys // ENTRIES_PER_CALL, 1),
+        scripted_benchmark_command(client, rows[0], settings.cache.latest_ttl_s),
+    )
+    client.flushdb()
+    sets_per_s = redis_benchmark(settings, keys, ["SET", "key:__rand_int__", "xxx"])
+    client.flushdb()
+    client.close()
+    loader_keys_per_s = loader_written / loader_s
+    plain_keys_per_s = plain_written / plain_s
+    # Each scripted call updates ENTRIES_PER_CALL keys: calls/s x keys per call = keys/s, as the loaders count.
+    script_keys_per_s = script_calls_per_s * ENTRIES_PER_CALL
     return {
-        "loader_keys": written,
+        "loader_keys": loader_written,
         "loader_seconds": round(loader_s, 3),
         "loader_keys_per_s": round(loader_keys_per_s),
+        "loader_keys_per_script_call": ENTRIES_PER_CALL,
+        "plain_python_loader_seconds": round(plain_s, 3),
+        "plain_python_loader_keys_per_s": round(plain_keys_per_s),
+        "redis_benchmark_pipeline": REDIS_BENCHMARK_PIPELINE,
+        "redis_benchmark_script_calls_per_s": round(script_calls_per_s),
+        "redis_benchmark_script_per_s": round(script_keys_per_s),
         "redis_benchmark_sets_per_s": round(sets_per_s),
-        "loader_ratio": round(loader_keys_per_s / sets_per_s, 3),
+        "loader_to_redis_benchmark_script": round(loader_keys_per_s / script_keys_per_s, 3),
+        "loader_to_plain_python_loader": round(loader_keys_per_s / plain_keys_per_s, 3),
+        "loader_to_redis_benchmark_sets": round(loader_keys_per_s / sets_per_s, 3),
     }
 
 
-def summary(result: dict[str, Any]) -> str:
-    return "\n".join(
-        [
-            "# Change-feed benchmark",
-            "",
-            f"Run {result['run']} on {result['cores']} cores.",
-            "",
-            f"Lag from a source event's Cassandra write to its critical event in Redis, producing "
-            f"{result['lag_rate_events_per_s']} events/s for {result['lag_seconds_produced']} s, change-feed "
-            f"interval {result['changefeed_interval_s']} s ({result['critical_events_seen']} critical events): "
-            f"p50 {result['lag_p50_s']} s, p95 {result['lag_p95_s']} s, p99 {result['lag_p99_s']} s; "
-            f"{result['changefeed_batches']} micro-batches of {result['changefeed_batch_mean_s']} s on average.",
-            "",
-            f"Cache loader: {result['loader_keys']} keys in {result['loader_seconds']} s = "
-            f"{result['loader_keys_per_s']} keys/s; redis-benchmark pipelined SETs: "
-            f"{result['redis_benchmark_sets_per_s']}/s; ratio {result['loader_ratio']} (target >= 0.5).",
-            "",
-        ]
+def lag_summary(result: dict[str, Any]) -> str:
+    return (
+        f"Lag from a source event's Cassandra write to its critical event in Redis, producing "
+        f"{result['lag_rate_events_per_s']} events/s for {result['lag_seconds_produced']} s, change-feed "
+        f"interval {result['changefeed_interval_s']} s ({result['critical_events_seen']} critical events): "
+        f"p50 {result['lag_p50_s']} s, p95 {result['lag_p95_s']} s, p99 {result['lag_p99_s']} s; "
+        f"{result['changefeed_batches']} micro-batches of {result['changefeed_batch_mean_s']} s on average"
+        f" (run {result.get('lag_run', result['run'])})."
     )
+
+
+def loader_summary(result: dict[str, Any]) -> str:
+    return (
+        f"Cache loader (latest readings, one key each, {result['loader_keys_per_script_call']} keys per script "
+        f"call): {result['loader_keys']} keys in {result['loader_seconds']} s = {result['loader_keys_per_s']} "
+        f"keys/s.\n\n"
+        f"- redis-benchmark -P {result['redis_benchmark_pipeline']} running the same script with the same keys "
+        f"and arguments per call: {result['redis_benchmark_script_calls_per_s']} calls/s x "
+        f"{result['loader_keys_per_script_call']} keys = {result['redis_benchmark_script_per_s']} keys/s; "
+        f"loader ratio {result['loader_to_redis_benchmark_script']} (target >= 0.5).\n"
+        f"- Plain Python loop (update_latest per reading, one key per call, pipelined): "
+        f"{result['plain_python_loader_keys_per_s']} keys/s; loader ratio "
+        f"{result['loader_to_plain_python_loader']} (target >= 1.0).\n"
+        f"- redis-benchmark -P {result['redis_benchmark_pipeline']} SETs: {result['redis_benchmark_sets_per_s']}/s; "
+        f"loader ratio {result['loader_to_redis_benchmark_sets']}."
+    )
+
+
+def summary(result: dict[str, Any]) -> str:
+    heading = ["# Change-feed benchmark", "", f"Run {result['run']} on {result['cores']} cores.", ""]
+    return "\n".join([*heading, lag_summary(result), "", loader_summary(result), ""])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -210,12 +313,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="how long to produce")
     parser.add_argument("--interval-s", type=float, default=1.0, help="the change feed's micro-batch interval")
     parser.add_argument("--loader-keys", type=int, default=200_000)
+    parser.add_argument(
+        "--loader-only", action="store_true", help="measure the loader alone; the lag figures stay those of their run"
+    )
     args = parser.parse_args(argv)
     settings = load_settings("local")
     run = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     result: dict[str, Any] = {"run": run, "cores": os.cpu_count()}
     result.update(measure_loader(settings, args.loader_keys))
-    result.update(measure_lag(settings, run, args.rate, args.seconds, args.interval_s))
+    if args.loader_only:
+        previous = json.loads((RESULTS / "changefeed.json").read_text())
+        lag = {name: value for name, value in previous.items() if name.startswith(("lag_", "changefeed_"))}
+        result.update({**lag, "critical_events_seen": previous["critical_events_seen"]})
+        result.setdefault("lag_run", previous["run"])
+    else:
+        result.update(measure_lag(settings, run, args.rate, args.seconds, args.interval_s))
+        result["lag_run"] = run
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "changefeed.json").write_text(json.dumps(result, indent=2) + "\n")
     (RESULTS / "changefeed.md").write_text(summary(result))

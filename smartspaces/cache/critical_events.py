@@ -8,13 +8,15 @@ SPACE_CRITICAL_COMPLETE, present only while the two hold the space's complete ne
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from redis import Redis
 
 from smartspaces.cache.encoding import canonical_json, epoch_ms
 from smartspaces.cache.lua import lua_script
+from smartspaces.cache.pipelining import ENTRIES_PER_CALL, ScriptPipeline, in_round_trips
 from transformations.redis_keys import SPACE_CRITICAL_COMPLETE, SPACE_CRITICAL_EVENTS, SPACE_CRITICAL_INDEX
 
 # The fields of a critical event, as both writers (stream and API fill) store them; event_time is ISO 8601 UTC.
@@ -34,25 +36,37 @@ CRITICAL_EVENT_FIELDS = (
     "source_event_id",
 )
 
-# Adds (id, epoch ms, JSON) triples and trims both keys to the newest ARGV[1] in one atomic step, so a reader
-# never sees an index entry without its event. HDEL goes in chunks: Lua's unpack is limited to ~8000 values.
+# For each space (KEYS: its index and events keys, in pairs), in order: adds its (id, epoch ms, JSON) triples
+# and trims both keys to the newest ARGV[1] in one atomic step, so a reader never sees an index entry without
+# its event; then resets both keys' TTLs to ARGV[2]. The same as one call per space, in fewer calls. ARGV
+# after the first two: per space, its event count, then its triples. HDEL goes in chunks: Lua's unpack is
+# limited to ~8000 values. Returns how many events the trims dropped.
 _ADD = lua_script("""
 local keep = tonumber(ARGV[1])
-for i = 3, #ARGV, 3 do
-  redis.call('ZADD', KEYS[1], ARGV[i + 1], ARGV[i])
-  redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 2])
-end
-local excess = redis.call('ZCARD', KEYS[1]) - keep
-if excess > 0 then
-  local dropped = redis.call('ZRANGE', KEYS[1], 0, excess - 1)
-  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, excess - 1)
-  for j = 1, #dropped, 1000 do
-    redis.call('HDEL', KEYS[2], unpack(dropped, j, math.min(j + 999, #dropped)))
+local ttl = ARGV[2]
+local a = 3
+local dropped_total = 0
+for k = 1, #KEYS, 2 do
+  local index, stored = KEYS[k], KEYS[k + 1]
+  local last = a + 3 * tonumber(ARGV[a])
+  for i = a + 1, last, 3 do
+    redis.call('ZADD', index, ARGV[i + 1], ARGV[i])
+    redis.call('HSET', stored, ARGV[i], ARGV[i + 2])
   end
+  a = last + 1
+  local excess = redis.call('ZCARD', index) - keep
+  if excess > 0 then
+    local dropped = redis.call('ZRANGE', index, 0, excess - 1)
+    redis.call('ZREMRANGEBYRANK', index, 0, excess - 1)
+    for j = 1, #dropped, 1000 do
+      redis.call('HDEL', stored, unpack(dropped, j, math.min(j + 999, #dropped)))
+    end
+    dropped_total = dropped_total + excess
+  end
+  redis.call('EXPIRE', index, ttl)
+  redis.call('EXPIRE', stored, ttl)
 end
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-redis.call('EXPIRE', KEYS[2], ARGV[2])
-return excess
+return dropped_total
 """)
 
 # Nil without the complete marker (a miss); otherwise the newest ARGV[1] events as one JSON array, newest
@@ -89,6 +103,20 @@ def newest_first(events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     return [dict(event) for event in sorted(by_id, key=lambda event: epoch_ms(str(event["event_time"])), reverse=True)]
 
 
+def space_args(events: Iterable[Mapping[str, object]], keep: int) -> list[str | int]:
+    """A space's part of the add script's arguments: the count, then (id, epoch ms, JSON) for the newest `keep`.
+
+    Events are deduplicated by id (the last one wins, as the hash field would); older ones would be trimmed.
+    """
+    by_id = {str(event["critical_event_id"]): event for event in events}
+    scored = sorted(((epoch_ms(str(event["event_time"])), event_id) for event_id, event in by_id.items()), reverse=True)
+    args: list[str | int] = [min(len(scored), keep)]
+    for score, event_id in scored[:keep]:
+        event = by_id[event_id]
+        args += [event_id, score, canonical_json({field: event[field] for field in CRITICAL_EVENT_FIELDS})]
+    return args
+
+
 def add_critical_events(
     pipe: Redis, space_id: str, events: Sequence[Mapping[str, object]], keep: int, ttl_s: int
 ) -> None:
@@ -98,16 +126,41 @@ def add_critical_events(
     event again changes nothing. Only the newest `keep` of the batch are sent (older ones would be trimmed).
     Both keys' TTLs are reset to ttl_s. Does not mark the list complete: see mark_critical_complete.
     """
-    by_id = {str(event["critical_event_id"]): event for event in events}
-    if not by_id:
+    if not events:
         return
-    scored = sorted(((epoch_ms(str(event["event_time"])), event_id) for event_id, event in by_id.items()), reverse=True)
-    args: list[str | int] = [keep, ttl_s]
-    for score, event_id in scored[:keep]:
-        event = by_id[event_id]
-        args += [event_id, score, canonical_json({field: event[field] for field in CRITICAL_EVENT_FIELDS})]
     index, stored, _ = critical_keys(space_id)
-    _ADD(keys=[index, stored], args=args, client=pipe)
+    _ADD(keys=[index, stored], args=[keep, ttl_s, *space_args(events, keep)], client=pipe)
+
+
+def write_critical_events(client: Redis, rows: Iterable[Mapping[str, object]], keep: int, ttl_s: int) -> set[str]:
+    """Adds each row (CRITICAL_EVENT_FIELDS, event_time as iso_utc spells it) to its space's newest-`keep` list
+    as add_critical_events does, spaces grouped ENTRIES_PER_CALL events per script call and pipelined; returns
+    the spaces written.
+
+    Idempotent like add_critical_events: a retried or replayed batch adds the same members and fields, and
+    the trim keeps the newest `keep` of the union whatever the order.
+    """
+    pipeline = ScriptPipeline(client, _ADD)
+    written: set[str] = set()
+    for chunk in in_round_trips(rows):
+        by_space: dict[str, list[Mapping[str, object]]] = defaultdict(list)
+        for row in chunk:
+            by_space[str(row["space_id"])].append(row)
+        keys: list[str] = []
+        args: list[str | int] = [keep, ttl_s]
+        for space_id, events in by_space.items():
+            index, stored, _ = critical_keys(space_id)
+            keys += [index, stored]
+            args += space_args(events, keep)
+            # About three arguments per event: a call holds about ENTRIES_PER_CALL events, whole spaces.
+            if len(args) >= 3 * ENTRIES_PER_CALL:
+                pipeline.call(keys, args, len(args) // 3)
+                keys, args = [], [keep, ttl_s]
+        if keys:
+            pipeline.call(keys, args, len(args) // 3)
+        written.update(by_space)
+    pipeline.flush()
+    return written
 
 
 def mark_critical_complete(pipe: Redis, space_id: str, ttl_s: int) -> None:
@@ -120,6 +173,15 @@ def mark_critical_complete(pipe: Redis, space_id: str, ttl_s: int) -> None:
     pipe.set(complete, 1, ex=ttl_s)
     pipe.expire(index, ttl_s)
     pipe.expire(stored, ttl_s)
+
+
+def mark_critical_lists_complete(client: Redis, space_ids: Iterable[str], ttl_s: int) -> None:
+    """mark_critical_complete for each space, pipelined (after every event of those spaces was added)."""
+    for chunk in in_round_trips(space_ids):
+        pipeline = client.pipeline(transaction=False)
+        for space_id in chunk:
+            mark_critical_complete(pipeline, space_id, ttl_s)
+        pipeline.execute()
 
 
 def read_critical_events(client: Redis, space_id: str, limit: int) -> list[dict[str, Any]] | None:

@@ -7,32 +7,56 @@ compares) added; the COMPLETE_FIELD field marks a hash filled from Cassandra, so
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from redis import Redis
 
 from smartspaces.cache.encoding import canonical_json, epoch_ms
 from smartspaces.cache.lua import lua_script
+from smartspaces.cache.pipelining import ENTRIES_PER_CALL, ScriptPipeline, in_round_trips
 from transformations.redis_keys import COMPLETE_FIELD
 
 # The fields of a reading, as both writers store them (plus event_time_ms); event_time is ISO 8601 UTC.
 READING_FIELDS = ("metric", "value", "unit", "event_time", "event_id", "device_id", "space_id")
 
-# Replaces the metric's reading only when the new one is newer (epoch ms; equal times: the greater event_id,
-# so the outcome does not depend on arrival order), then resets the hash's TTL. Returns 1 when it replaced.
-_UPDATE = lua_script("""
-local current = redis.call('HGET', KEYS[1], ARGV[1])
-local newer = true
-if current then
-  local stored = cjson.decode(current)
-  local ms = tonumber(ARGV[2])
-  newer = ms > stored.event_time_ms or (ms == stored.event_time_ms and ARGV[3] > stored.event_id)
+# For each key (one per reading, repeats allowed), in order: replaces the metric's reading only when the new one
+# is newer (epoch ms; equal times: the greater event_id, so the outcome does not depend on arrival order),
+# then resets the hash's TTL. The same as one call per reading, in fewer calls. ARGV: the TTL, then per key
+# the metric, the epoch ms, the event_id and the JSON. Returns how many readings replaced.
+UPDATE_SCRIPT = lua_script("""
+local ttl = ARGV[1]
+local replaced = 0
+for i = 1, #KEYS do
+  local a = 4 * i - 2
+  local current = redis.call('HGET', KEYS[i], ARGV[a])
+  local newer = true
+  if current then
+    local stored = cjson.decode(current)
+    local ms = tonumber(ARGV[a + 1])
+    newer = ms > stored.event_time_ms or (ms == stored.event_time_ms and ARGV[a + 2] > stored.event_id)
+  end
+  if newer then
+    redis.call('HSET', KEYS[i], ARGV[a], ARGV[a + 3])
+    replaced = replaced + 1
+  end
+  redis.call('EXPIRE', KEYS[i], ttl)
 end
-if newer then redis.call('HSET', KEYS[1], ARGV[1], ARGV[4]) end
-redis.call('EXPIRE', KEYS[1], ARGV[5])
-return newer and 1 or 0
+return replaced
 """)
+
+
+def update_args(reading: Mapping[str, object]) -> tuple[str, int, str, str]:
+    """The script's arguments for one reading: metric, epoch ms, event_id and the reading as canonical JSON."""
+    metric, event_id = reading["metric"], reading["event_id"]
+    if not isinstance(metric, str) or not isinstance(event_id, str):
+        raise TypeError(f"metric and event_id must be strings, got {metric!r} and {event_id!r}")
+    if metric == COMPLETE_FIELD:
+        raise ValueError(f"{COMPLETE_FIELD!r} is the complete marker, not a metric")
+    event_time_ms = epoch_ms(str(reading["event_time"]))
+    stored = {field: reading[field] for field in READING_FIELDS}
+    stored["event_time_ms"] = event_time_ms
+    return metric, event_time_ms, event_id, canonical_json(stored)
 
 
 def update_latest(pipe: Redis, key: str, reading: Mapping[str, object], ttl_s: int) -> None:
@@ -41,14 +65,36 @@ def update_latest(pipe: Redis, key: str, reading: Mapping[str, object], ttl_s: i
     Idempotent and order-independent: the same reading twice, or an older one after it, leaves the hash as
     it was. The whole hash (complete marker included) expires ttl_s after its last write.
     """
-    metric, event_id = reading["metric"], reading["event_id"]
-    if not isinstance(metric, str) or not isinstance(event_id, str):
-        raise TypeError(f"metric and event_id must be strings, got {metric!r} and {event_id!r}")
-    if metric == COMPLETE_FIELD:
-        raise ValueError(f"{COMPLETE_FIELD!r} is the complete marker, not a metric")
-    event_time_ms = epoch_ms(str(reading["event_time"]))
-    stored = {field: reading[field] for field in READING_FIELDS} | {"event_time_ms": event_time_ms}
-    _UPDATE(keys=[key], args=[metric, event_time_ms, event_id, canonical_json(stored), ttl_s], client=pipe)
+    UPDATE_SCRIPT(keys=[key], args=[ttl_s, *update_args(reading)], client=pipe)
+
+
+def write_latest_readings(
+    client: Redis, key_template: str, scope: str, rows: Iterable[Mapping[str, object]], ttl_s: int
+) -> set[str]:
+    """Writes each row (READING_FIELDS, event_time as iso_utc spells it) to key_template.format(**{scope: row[scope]})
+    as update_latest does, ENTRIES_PER_CALL readings per script call and pipelined; returns the keys written.
+
+    Idempotent and order-independent like update_latest: the calls replay the rows in order, each reading
+    replacing only an older one, so a retried or replayed batch leaves the same hashes.
+    """
+    pipeline = ScriptPipeline(client, UPDATE_SCRIPT)
+    key_of: dict[object, str] = {}
+    keys: list[str] = []
+    args: list[str | int] = [ttl_s]
+    for row in rows:
+        scope_id = row[scope]
+        key = key_of.get(scope_id)
+        if key is None:
+            key = key_of[scope_id] = key_template.format(**{scope: scope_id})
+        keys.append(key)
+        args.extend(update_args(row))
+        if len(keys) == ENTRIES_PER_CALL:
+            pipeline.call(keys, args, len(keys))
+            keys, args = [], [ttl_s]
+    if keys:
+        pipeline.call(keys, args, len(keys))
+    pipeline.flush()
+    return set(key_of.values())
 
 
 def mark_latest_complete(pipe: Redis, key: str, ttl_s: int) -> None:
@@ -58,6 +104,15 @@ def mark_latest_complete(pipe: Redis, key: str, ttl_s: int) -> None:
     """
     pipe.hset(key, COMPLETE_FIELD, 1)
     pipe.expire(key, ttl_s)
+
+
+def mark_latest_hashes_complete(client: Redis, keys: Iterable[str], ttl_s: int) -> None:
+    """mark_latest_complete for each key, pipelined (after every reading of those keys was written)."""
+    for chunk in in_round_trips(keys):
+        pipeline = client.pipeline(transaction=False)
+        for key in chunk:
+            mark_latest_complete(pipeline, key, ttl_s)
+        pipeline.execute()
 
 
 def read_latest(client: Redis, key: str) -> dict[str, dict[str, Any]] | None:

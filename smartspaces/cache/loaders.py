@@ -1,69 +1,81 @@
-"""Spark → Redis cache loaders: critical events per space and latest readings, pipelined per partition.
+"""Spark → Redis cache loaders: critical events per space and latest readings, whole Arrow batches per partition.
 
-The same Redis writes as the read API's fill-on-miss (smartspaces.cache), so both leave one layout.
-Idempotent: a critical event is a set member by id, and a latest reading only replaces an older one.
+Each partition runs the plain-Python writers of smartspaces.cache (write_critical_events, write_latest_readings)
+that the change feed also calls from the driver and whose single-entry forms the read API's fill-on-miss
+uses, so every writer leaves one layout. Idempotent: a critical event is a set member by id, and a latest
+reading only replaces an older one.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING
 
-from pyspark.sql import DataFrame, Row
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from smartspaces.cache.critical_events import CRITICAL_EVENT_FIELDS, add_critical_events, mark_critical_complete
+from smartspaces.cache.critical_events import CRITICAL_EVENT_FIELDS, mark_critical_lists_complete, write_critical_events
 from smartspaces.cache.encoding import SPARK_ISO_UTC
-from smartspaces.cache.latest_readings import READING_FIELDS, mark_latest_complete, update_latest
-from smartspaces.config import CacheSettings, RedisSettings
-from smartspaces.connectors.redis import write_per_partition
+from smartspaces.cache.latest_readings import READING_FIELDS, mark_latest_hashes_complete, write_latest_readings
+from smartspaces.connectors.redis import RowBatches, write_per_partition
+
+if TYPE_CHECKING:
+    from redis import Redis
+
+    from smartspaces.config import CacheSettings, RedisSettings
 
 
 def cached_columns(rows: DataFrame, fields: tuple[str, ...]) -> DataFrame:
     """The fields the cache keeps, times formatted by Spark in UTC (Python workers would use their local zone)."""
-    return rows.select(
-        *[F.date_format(name, SPARK_ISO_UTC).alias(name) if dtype == "timestamp" else F.col(name).cast("string")
-          if name.endswith("_id") else F.col(name) for name, dtype in rows.dtypes if name in fields]
-    )  # fmt: skip
+    types = dict(rows.dtypes)
+    return rows.select(*[cached_column(name, types[name]) for name in fields if name in types])
 
 
-def load_critical_events(critical: DataFrame, redis: RedisSettings, cache: CacheSettings, complete: bool) -> None:
-    """Adds critical events to their spaces' newest-K lists; complete=True marks the lists as whole (warm-up)."""
+def cached_column(name: str, dtype: str) -> Column:
+    """A field as the cache writes it: times as iso_utc spells them, ids as strings, the rest as they are."""
+    if dtype == "timestamp":
+        return F.date_format(name, SPARK_ISO_UTC).alias(name)
+    if name.endswith("_id"):
+        return F.col(name).cast("string").alias(name)
+    return F.col(name)
 
-    def write(pipeline: Any, rows: list[Row]) -> Iterable[str]:
-        by_space: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for row in rows:
-            by_space[row.space_id].append(row.asDict())
-        for space_id, events in by_space.items():
-            add_critical_events(pipeline, space_id, events, cache.critical_per_space, cache.critical_ttl_s)
-        return by_space.keys()
 
-    def mark_complete(pipeline: Any, space_ids: set[str]) -> None:
-        for space_id in space_ids:
-            mark_critical_complete(pipeline, space_id, cache.critical_ttl_s)
+def load_critical_events(critical: DataFrame, redis: RedisSettings, cache: CacheSettings, complete: bool) -> int:
+    """Adds critical events to their spaces' newest-K lists; complete=True marks the lists as whole (warm-up).
 
-    # One space's events in one partition, so its list is complete when the partition ends.
-    write_per_partition(cached_columns(critical, CRITICAL_EVENT_FIELDS).repartition("space_id"), redis, write,
-                    mark_complete if complete else None)  # fmt: skip
+    Returns the number of events sent.
+    """
+    keep, ttl_s = cache.critical_per_space, cache.critical_ttl_s  # plain ints: the task carries no settings model
+
+    def write(client: Redis, batches: RowBatches) -> None:
+        spaces: set[str] = set()
+        for rows in batches:
+            spaces |= write_critical_events(client, rows, keep, ttl_s)
+        if complete:
+            mark_critical_lists_complete(client, spaces, ttl_s)  # after everything the markers vouch for
+
+    rows = cached_columns(critical, CRITICAL_EVENT_FIELDS)
+    # complete=True: one space's events in one partition, so its list is whole when the partition ends. Adds
+    # alone need no shuffle: the trim keeps the newest K of whatever each partition adds.
+    return write_per_partition(rows.repartition("space_id") if complete else rows, redis, write)
 
 
 def load_latest_readings(
     readings: DataFrame, key_template: str, scope: str, redis: RedisSettings, cache: CacheSettings, complete: bool
-) -> None:
-    """Updates the latest reading of each metric under key_template.format(**{scope: id}); newer wins."""
+) -> int:
+    """Updates the latest reading of each metric under key_template.format(**{scope: id}); newer wins.
 
-    def write(pipeline: Any, rows: list[Row]) -> Iterable[str]:
-        keys = []
-        for row in rows:
-            keys.append(key_template.format(**{scope: row[scope]}))
-            update_latest(pipeline, keys[-1], row.asDict(), cache.latest_ttl_s)
-        return keys
+    Returns the number of readings sent.
+    """
+    ttl_s = cache.latest_ttl_s
 
-    def mark_complete(pipeline: Any, keys: set[str]) -> None:
-        for key in keys:
-            mark_latest_complete(pipeline, key, cache.latest_ttl_s)
+    def write(client: Redis, batches: RowBatches) -> None:
+        keys: set[str] = set()
+        for rows in batches:
+            keys |= write_latest_readings(client, key_template, scope, rows, ttl_s)
+        if complete:
+            mark_latest_hashes_complete(client, keys, ttl_s)  # after everything the markers vouch for
 
-    # One scope's readings in one partition, so its hash is complete when the partition ends.
-    write_per_partition(cached_columns(readings, READING_FIELDS).repartition(scope), redis, write,
-                    mark_complete if complete else None)  # fmt: skip
+    rows = cached_columns(readings, READING_FIELDS)
+    # complete=True: one scope's readings in one partition, so its hash is whole when the partition ends.
+    # Updates alone need no shuffle: newer-wins gives the same hash in any order.
+    return write_per_partition(rows.repartition(scope) if complete else rows, redis, write)

@@ -1,63 +1,103 @@
-"""Redis: a client from settings, and a pipelined writer that runs inside Spark's foreachPartition."""
+"""Redis: a client from settings, and a writer that runs inside Spark over whole Arrow batches per partition."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa  # type: ignore[import-untyped]
 import redis
-from pyspark.sql import DataFrame, Row
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from redis.driver_info import DriverInfo
 
-from smartspaces.config import RedisSettings
+if TYPE_CHECKING:
+    # Only for the hints: the Python workers never import the config (and pydantic with it).
+    from smartspaces.config import RedisSettings
 
-# Rows sent to Redis per pipeline round trip.
-PIPELINE_ROWS = 500
+# Commands per pipelined round trip for writers of plain commands (write_hashes).
+PIPELINE_ROWS = 4000
+
+RowBatches = Iterator[list[dict[str, Any]]]
+
+
+def connection_options(settings: RedisSettings) -> dict[str, Any]:
+    """redis.Redis's keyword arguments: plain values that a Spark task can carry without the settings model."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "db": settings.db,
+        "ssl": settings.ssl,
+        "password": settings.password.get_secret_value() if settings.password else None,
+        "socket_timeout": settings.socket_timeout_s,
+        "socket_connect_timeout": settings.socket_timeout_s,
+        "decode_responses": True,
+        # Resolved here, once: redis.Redis would otherwise look its own version up in the package metadata on
+        # every construction, a scan of sys.path that costs a Spark task (its path holds pyspark's zips)
+        # more than writing thousands of keys.
+        "driver_info": DriverInfo(),
+    }
 
 
 def redis_client(settings: RedisSettings) -> redis.Redis:
-    return redis.Redis(
-        host=settings.host,
-        port=settings.port,
-        db=settings.db,
-        ssl=settings.ssl,
-        password=settings.password.get_secret_value() if settings.password else None,
-        socket_timeout=settings.socket_timeout_s,
-        socket_connect_timeout=settings.socket_timeout_s,
-        decode_responses=True,
-    )
+    return redis.Redis(**connection_options(settings))
 
 
 def write_per_partition(
-    rows: DataFrame,
-    settings: RedisSettings,
-    write: Callable[[Any, list[Row]], Iterable[str]],
-    finish: Callable[[Any, set[str]], None] | None = None,
-) -> None:
-    """Runs write(pipeline, chunk) on the executors, one connection per partition and one pipelined round trip
-    per PIPELINE_ROWS rows; then finish(pipeline, keys) once with every key the partition's writes returned
-    (completeness markers go last, after everything they vouch for)."""
+    rows: DataFrame, settings: RedisSettings, write: Callable[[redis.Redis, RowBatches], None]
+) -> int:
+    """Runs write(client, batches) once per partition on the executors, with one connection, over the partition's
+    rows as dicts, one list per Arrow batch (spark.sql.execution.arrow.maxRecordsPerBatch rows); returns the
+    number of rows. No shuffle here: a caller that needs a key's rows in one partition repartitions first.
 
-    def write_partition(partition: Iterable[Row]) -> None:
-        client = redis_client(settings)
-        touched: set[str] = set()
+    Whole Arrow batches (mapInArrow) instead of rows: no pickled Row per row. The writes run when the one
+    summed count comes back to the driver.
+    """
+    options = connection_options(settings)
+
+    def write_partition(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        counted = 0
+
+        def row_batches() -> RowBatches:
+            nonlocal counted
+            for batch in batches:
+                counted += batch.num_rows
+                yield batch_rows(batch)
+
+        client = redis.Redis(**options)
         try:
-            chunk: list[Row] = []
-            for row in partition:
-                chunk.append(row)
-                if len(chunk) == PIPELINE_ROWS:
-                    pipeline = client.pipeline(transaction=False)
-                    touched.update(write(pipeline, chunk))
-                    pipeline.execute()
-                    chunk = []
-            pipeline = client.pipeline(transaction=False)
-            touched.update(write(pipeline, chunk))
-            if finish is not None:
-                finish(pipeline, touched)
-            pipeline.execute()
+            write(client, row_batches())
         finally:
             client.close()
+        yield pa.RecordBatch.from_arrays([pa.array([counted], pa.int64())], names=["rows"])
 
-    rows.foreachPartition(write_partition)
+    totals = rows.mapInArrow(write_partition, "rows long").agg(F.sum("rows")).collect()  # one row
+    return int(totals[0][0] or 0)
+
+
+def batch_rows(batch: pa.RecordBatch) -> list[dict[str, Any]]:
+    """The batch's rows as dicts of Python values (None for nulls), converted a column at a time."""
+    names = batch.schema.names
+    return [dict(zip(names, values, strict=True)) for values in zip(*map(column_values, batch.columns), strict=True)]
+
+
+def column_values(column: pa.Array) -> list[Any]:
+    """A column as Python values: strings and numbers through NumPy (many times faster than to_pylist's scalars)."""
+    kind = column.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        values: list[Any] = column.to_numpy(zero_copy_only=False).tolist()  # nulls come out as None
+        return values
+    if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)):
+        return column.to_pylist()  # type: ignore[no-any-return]
+    if not column.null_count:
+        return column.to_numpy(zero_copy_only=False).tolist()  # type: ignore[no-any-return]
+    # Filled first, so an integer column with nulls stays integers (NumPy would make it float with NaN).
+    values = column.fill_null(False if pa.types.is_boolean(kind) else 0).to_numpy(zero_copy_only=False).tolist()
+    for position, is_null in enumerate(column.is_null().to_numpy(zero_copy_only=False).tolist()):
+        if is_null:
+            values[position] = None
+    return values
 
 
 def write_hashes(rows: DataFrame, settings: RedisSettings, key_template: str, ttl_s: int) -> None:
@@ -66,13 +106,24 @@ def write_hashes(rows: DataFrame, settings: RedisSettings, key_template: str, tt
     Idempotent: HSET replaces the fields, so writing the same row twice leaves one entry.
     """
 
-    def write(pipeline: Any, chunk: list[Row]) -> Iterable[str]:
-        keys = []
-        for row in chunk:
-            fields: dict[Any, Any] = {name: "" if value is None else str(value) for name, value in row.asDict().items()}
-            keys.append(key_template.format(**fields))
-            pipeline.hset(keys[-1], mapping=fields)
-            pipeline.expire(keys[-1], ttl_s)
-        return keys
+    def write(client: redis.Redis, batches: RowBatches) -> None:
+        for batch in batches:
+            for start in range(0, len(batch), PIPELINE_ROWS // 2):
+                pipeline = client.pipeline(transaction=False)
+                for row in batch[start : start + PIPELINE_ROWS // 2]:
+                    fields = {name: hash_field(value) for name, value in row.items()}
+                    key = key_template.format(**fields)
+                    pipeline.hset(key, mapping=fields)  # type: ignore[arg-type]
+                    pipeline.expire(key, ttl_s)
+                pipeline.execute()
 
     write_per_partition(rows, settings, write)
+
+
+def hash_field(value: Any) -> str:
+    """A hash field's text: str(value), times as naive UTC (Spark's session zone), nulls empty."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return str(value.astimezone(UTC).replace(tzinfo=None))
+    return str(value)

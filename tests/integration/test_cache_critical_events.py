@@ -6,7 +6,13 @@ import json
 
 import redis
 
-from smartspaces.cache.critical_events import add_critical_events, mark_critical_complete, read_critical_events
+from smartspaces.cache.critical_events import (
+    add_critical_events,
+    mark_critical_complete,
+    mark_critical_lists_complete,
+    read_critical_events,
+    write_critical_events,
+)
 from tests.integration.serving_fixtures import PrivateRedis, at, cache_redis, critical_event, private_redis, unique
 
 __all__ = ["cache_redis", "private_redis"]  # the fixtures, imported for pytest
@@ -24,6 +30,11 @@ def events_key(space_id: str) -> str:
 
 def complete_key(space_id: str) -> str:
     return f"smartspaces:v1:space:{space_id}:critical:complete"
+
+
+def stored_list(client: redis.Redis, space_id: str) -> tuple[object, object]:
+    """A space's index (ids and scores) and its events hash."""
+    return client.zrange(index_key(space_id), 0, -1, withscores=True), client.hgetall(events_key(space_id))
 
 
 def test_the_same_event_twice_is_stored_once(cache_redis: redis.Redis) -> None:
@@ -121,3 +132,41 @@ def test_scripts_load_themselves_on_a_server_that_never_saw_them(private_redis: 
     # A direct call runs EVALSHA, gets NOSCRIPT and loads the script.
     assert read_critical_events(client, space, 5) == [event]
     client.close()
+
+
+def test_one_script_call_adds_and_trims_many_spaces(cache_redis: redis.Redis) -> None:
+    spaces, keep = [unique("space") for _ in range(4)], 3
+    # Space i gets i + 2 events, interleaved across spaces, newest not last: every list above K is trimmed.
+    events = {space: [critical_event(space, n, at(10 - n)) for n in range(i + 2)] for i, space in enumerate(spaces)}
+    rows = [event for n in range(5) for space in spaces for event in events[space][n : n + 1]]
+    assert write_critical_events(cache_redis, rows, keep=keep, ttl_s=TTL_S) == set(spaces)
+    mark_critical_lists_complete(cache_redis, spaces, TTL_S)
+    assert {space: read_critical_events(cache_redis, space, 10) for space in spaces} == {
+        space: events[space][:keep] for space in spaces
+    }
+    assert [cache_redis.hlen(events_key(space)) for space in spaces] == [2, 3, 3, 3]
+    ttls = [cache_redis.ttl(key(space)) for space in spaces for key in (index_key, events_key, complete_key)]
+    assert all(TTL_S - 5 <= ttl <= TTL_S for ttl in ttls), ttls
+
+
+def test_writing_the_same_events_again_changes_nothing(cache_redis: redis.Redis) -> None:
+    spaces = [unique("space") for _ in range(2)]
+    rows = [critical_event(space, n, at(n)) for space in spaces for n in range(6)]
+    write_critical_events(cache_redis, rows, keep=4, ttl_s=TTL_S)
+    before = [stored_list(cache_redis, space) for space in spaces]
+    write_critical_events(cache_redis, rows[::-1] + rows, keep=4, ttl_s=TTL_S)
+    assert [stored_list(cache_redis, space) for space in spaces] == before
+    assert [index for index, _ in before] == [
+        [(critical_event(space, n, at(n))["critical_event_id"], 1795600800000.0 + n * 60_000) for n in (2, 3, 4, 5)]
+        for space in spaces
+    ]
+
+
+def test_the_newest_k_are_kept_across_calls_and_older_events(cache_redis: redis.Redis) -> None:
+    space = unique("space")
+    events = [critical_event(space, n, at(n)) for n in range(8)]
+    write_critical_events(cache_redis, [events[i] for i in (1, 6, 3)], keep=3, ttl_s=TTL_S)
+    write_critical_events(cache_redis, [events[i] for i in (0, 7, 2, 5, 4)], keep=3, ttl_s=TTL_S)
+    mark_critical_lists_complete(cache_redis, [space], TTL_S)
+    assert read_critical_events(cache_redis, space, 5) == [events[7], events[6], events[5]]
+    assert cache_redis.hlen(events_key(space)) == 3

@@ -7,7 +7,14 @@ from typing import Any
 
 import redis
 
-from smartspaces.cache.latest_readings import mark_latest_complete, read_latest, update_latest
+from smartspaces.cache.latest_readings import (
+    mark_latest_complete,
+    mark_latest_hashes_complete,
+    read_latest,
+    update_latest,
+    write_latest_readings,
+)
+from smartspaces.cache.pipelining import ENTRIES_PER_CALL
 from tests.integration.serving_fixtures import at, cache_redis, reading, unique
 
 __all__ = ["cache_redis"]  # the fixture, imported for pytest
@@ -90,3 +97,56 @@ def test_the_hash_expires_after_the_ttl(cache_redis: redis.Redis) -> None:
     key = f"smartspaces:v1:space:{device}:latest"
     update_latest(cache_redis, key, reading(device, "room-1", "co2", 500.0, at(1), 1), TTL_S)
     assert TTL_S - 5 <= cache_redis.ttl(key) <= TTL_S
+
+
+def test_one_script_call_applies_newer_wins_across_many_keys(cache_redis: redis.Redis) -> None:
+    devices = [unique("dev") for _ in range(3)]
+    template = "smartspaces:v1:device:{device_id}:latest"
+    first, second, third = devices
+    older_then_newer = [
+        reading(first, "room-1", "co2", 410.0, at(4), 1),
+        reading(first, "room-1", "co2", 655.0, at(6), 2),
+    ]
+    newer_then_older = [
+        reading(second, "room-2", "temperature", 21.5, at(5, 250), 3),
+        reading(second, "room-2", "temperature", 19.0, at(4), 4),
+        reading(second, "room-2", "humidity", 40.0, at(1), 5),
+    ]
+    tie = [reading(third, "room-3", "humidity", 40.0, at(3), 6), reading(third, "room-3", "humidity", 45.0, at(3), 7)]
+    rows = older_then_newer + newer_then_older + tie
+    assert len(rows) < ENTRIES_PER_CALL  # one EVALSHA for all of them
+    keys = write_latest_readings(cache_redis, template, "device_id", rows, TTL_S)
+    assert keys == {template.format(device_id=device) for device in devices}
+    mark_latest_hashes_complete(cache_redis, keys, TTL_S)
+    assert [read_latest(cache_redis, template.format(device_id=device)) for device in devices] == [
+        {"co2": older_then_newer[1]},
+        {"humidity": newer_then_older[2], "temperature": newer_then_older[0]},
+        {"humidity": max(tie, key=lambda r: r["event_id"])},
+    ]
+    assert all(TTL_S - 5 <= cache_redis.ttl(key) <= TTL_S for key in keys)
+
+
+def test_many_calls_leave_what_one_update_per_reading_leaves(cache_redis: redis.Redis) -> None:
+    template = "smartspaces:v1:space:{space_id}:latest"
+    spaces = [unique("room") for _ in range(7)]
+    metrics = ("co2", "temperature", "humidity")
+    rows = [
+        reading(f"dev-{number % 5}", spaces[number % 7], metrics[number % 3], float(number), at(number % 11), number)
+        for number in range(3 * ENTRIES_PER_CALL + 17)
+    ]
+    write_latest_readings(cache_redis, template, "space_id", rows, TTL_S)
+    written = {space: cache_redis.hgetall(template.format(space_id=space)) for space in spaces}
+    cache_redis.flushdb()
+    for row in rows:
+        update_latest(cache_redis, template.format(space_id=row["space_id"]), row, TTL_S)
+    assert {space: cache_redis.hgetall(template.format(space_id=space)) for space in spaces} == written
+
+
+def test_writing_the_same_readings_again_changes_nothing(cache_redis: redis.Redis) -> None:
+    device = unique("dev")
+    key = f"smartspaces:v1:device:{device}:latest"
+    rows = [reading(device, "room-1", "co2", 500.0 + number, at(number), number) for number in range(5)]
+    write_latest_readings(cache_redis, "smartspaces:v1:device:{device_id}:latest", "device_id", rows, TTL_S)
+    before = cache_redis.hgetall(key)
+    write_latest_readings(cache_redis, "smartspaces:v1:device:{device_id}:latest", "device_id", rows[::-1], TTL_S)
+    assert cache_redis.hgetall(key) == before == {"co2": stored(rows[4], 1795600800000 + 4 * 60_000)}
