@@ -13,6 +13,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
+from redis.commands.core import Script
+from redis.exceptions import NoScriptError
 
 from smartspaces.cache.encoding import canonical_json, epoch_ms
 from smartspaces.cache.lua import lua_script
@@ -190,3 +193,56 @@ def read_critical_events(client: Redis, space_id: str, limit: int) -> list[dict[
         raise ValueError(f"limit must be at least 1, got {limit}")  # ZREVRANGE 0 -1 would return everything
     events: str | None = _READ(keys=list(critical_keys(space_id)), args=[limit], client=client)
     return None if events is None else newest_first(json.loads(events))
+
+
+# The read API's form of _READ: the newest ARGV[2] of the newest ARGV[1] events in the order they are served
+# (newest first, equal times by critical_event_id ascending, as newest_first orders them), as one JSON array
+# of the stored events; nil without the complete marker or with an index entry lacking its event. ZREVRANGE
+# lists equal scores by descending id, so each run of equal scores is reversed before the limit is cut.
+_READ_SERVED = lua_script("""
+if redis.call('EXISTS', KEYS[3]) == 0 then return false end
+local listed = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')
+local limit = tonumber(ARGV[2])
+local ids = {}
+local first = 1
+while first <= #listed and #ids < limit do
+  local last = first
+  while last + 2 <= #listed and listed[last + 3] == listed[first + 1] do last = last + 2 end
+  for i = last, first, -2 do
+    if #ids < limit then ids[#ids + 1] = listed[i] end
+  end
+  first = last + 2
+end
+local events = {}
+for i = 1, #ids, 1000 do
+  local part = redis.call('HMGET', KEYS[2], unpack(ids, i, math.min(i + 999, #ids)))
+  for j = 1, #part do
+    if not part[j] then return false end
+    events[#events + 1] = part[j]
+  end
+end
+return '[' .. table.concat(events, ',') .. ']'
+""")
+
+
+async def read_served_critical_events(client: AsyncRedis, space_id: str, keep: int, limit: int) -> bytes | None:
+    """The space's newest `limit` of its newest `keep` events as one JSON array, in newest_first's order.
+
+    One round trip, and the events are never decoded: the array is the stored JSON, ready to be served.
+    None when the list is not complete (a miss).
+    """
+    if not 1 <= limit <= keep:
+        raise ValueError(f"limit must be in 1..{keep}, got {limit}")
+    events: bytes | str | None = await run_script_async(
+        client, _READ_SERVED, keys=critical_keys(space_id), args=(keep, limit)
+    )
+    return events.encode() if isinstance(events, str) else events
+
+
+async def run_script_async(client: AsyncRedis, script: Script, keys: Sequence[str], args: Sequence[str | int]) -> Any:
+    """EVALSHA on an asyncio client, loading the script first when the server does not have it (NOSCRIPT)."""
+    try:
+        return await client.evalsha(script.sha, len(keys), *keys, *args)
+    except NoScriptError:
+        await client.script_load(script.script)
+        return await client.evalsha(script.sha, len(keys), *keys, *args)

@@ -10,7 +10,9 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import orjson
 from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
 
 from smartspaces.cache.encoding import canonical_json, epoch_ms
 from smartspaces.cache.lua import lua_script
@@ -128,3 +130,18 @@ def read_latest(client: Redis, key: str) -> dict[str, dict[str, Any]] | None:
 def _text(name: bytes | str) -> str:
     # Clients from redis_client decode responses; others give bytes.
     return name.decode() if isinstance(name, bytes) else name
+
+
+async def read_served_latest(client: AsyncRedis, key: str) -> bytes | None:
+    """metric -> reading as one JSON object, metrics sorted, in one round trip (HGETALL); None when not complete.
+
+    Each stored reading is decoded to drop event_time_ms (the comparison's field, never served) and the object
+    is encoded once with orjson: a few small readings, unlike the critical events, which go out as stored.
+    """
+    fields = {_text(name): payload for name, payload in (await client.hgetall(key)).items()}
+    if COMPLETE_FIELD not in fields:
+        return None
+    readings = {metric: orjson.loads(payload) for metric, payload in sorted(fields.items()) if metric != COMPLETE_FIELD}
+    return orjson.dumps(
+        {metric: {field: reading[field] for field in READING_FIELDS} for metric, reading in readings.items()}
+    )

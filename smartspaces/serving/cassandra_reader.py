@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from cassandra import DriverException, RequestExecutionException, RequestValidationException
-from cassandra.cluster import NoHostAvailable, ResponseFuture, Session
+from cassandra.cluster import NoHostAvailable, Session
 from cassandra.connection import ConnectionException
 from cassandra.query import PreparedStatement
 
@@ -15,8 +16,13 @@ from smartspaces.serving.known_ids import KnownIds
 
 # A request waits at most this long for Cassandra before it is answered 503.
 READ_TIMEOUT_S = 2.0
-CASSANDRA_ERRORS = (DriverException, RequestExecutionException, RequestValidationException, NoHostAvailable,
-                    ConnectionException)  # fmt: skip
+CASSANDRA_ERRORS = (
+    DriverException,
+    RequestExecutionException,
+    RequestValidationException,
+    NoHostAvailable,
+    ConnectionException,
+)
 
 _CRITICAL_COLUMNS = (
     "critical_event_id, space_id, device_id, rule_id, rule_version, severity, metric, value, unit, code, message, "
@@ -31,8 +37,10 @@ class StoreUnavailableError(RuntimeError):
 class CassandraReader:
     """Newest critical events of a space and latest readings of a device; None for ids the registry lacks.
 
-    The data query and, for ids not confirmed recently, the registry lookup run concurrently, so a miss
-    costs one round trip. Thread-safe: the driver's session is.
+    Awaitable reads on the driver's own asynchronous requests: the driver's I/O thread completes them and
+    hands the rows to the event loop, which never blocks on Cassandra. The data query and, for ids not
+    confirmed recently, the registry lookup run concurrently, so a miss costs one round trip. Build it
+    off the event loop (it prepares its statements, which waits for Cassandra).
     """
 
     def __init__(self, session: Session, keyspace: str, timeout_s: float = READ_TIMEOUT_S) -> None:
@@ -51,9 +59,9 @@ class CassandraReader:
         self._known_spaces = KnownIds()
         self._known_devices = KnownIds()
 
-    def critical_events(self, space_id: str, limit: int) -> list[dict[str, Any]] | None:
+    async def critical_events(self, space_id: str, limit: int) -> list[dict[str, Any]] | None:
         """The space's newest `limit` critical events, newest first (ties by id); None for an unknown space."""
-        rows = self._rows_of_known(self._critical, (space_id, limit), self._space, self._known_spaces, space_id)
+        rows = await self._rows_of_known(self._critical, (space_id, limit), self._space, self._known_spaces, space_id)
         if rows is None:
             return None
         return newest_first(
@@ -77,9 +85,11 @@ class CassandraReader:
             ]
         )
 
-    def device_latest(self, device_id: str) -> dict[str, dict[str, Any]] | None:
+    async def device_latest(self, device_id: str) -> dict[str, dict[str, Any]] | None:
         """metric -> the device's latest reading of it; None for an unknown device."""
-        rows = self._rows_of_known(self._device_latest, (device_id,), self._device, self._known_devices, device_id)
+        rows = await self._rows_of_known(
+            self._device_latest, (device_id,), self._device, self._known_devices, device_id
+        )
         if rows is None:
             return None
         return {
@@ -95,12 +105,12 @@ class CassandraReader:
             for row in rows
         }
 
-    def release_version(self) -> str:
+    async def release_version(self) -> str:
         """Cassandra's version: the health check's proof that it answers."""
-        rows = self._wait(self._start(self._version, ()))
+        rows = await self._start(self._version, ())
         return str(rows[0].release_version)
 
-    def _rows_of_known(
+    async def _rows_of_known(
         self,
         query: PreparedStatement,
         parameters: tuple[object, ...],
@@ -108,23 +118,39 @@ class CassandraReader:
         known: KnownIds,
         entity_id: str,
     ) -> list[Any] | None:
-        data = self._start(query, parameters)
-        lookup = None if entity_id in known else self._start(registry, (entity_id,))
-        rows = self._wait(data)
-        if lookup is not None:
-            if not self._wait(lookup):
-                return None
-            known.add(entity_id)
+        if entity_id in known:
+            return await self._start(query, parameters)
+        # gather retrieves both outcomes, so a failure of one never leaves the other's error unobserved.
+        rows, registered = await asyncio.gather(self._start(query, parameters), self._start(registry, (entity_id,)))
+        if not registered:
+            return None
+        known.add(entity_id)
         return rows
 
-    def _start(self, query: PreparedStatement, parameters: tuple[object, ...]) -> ResponseFuture:
+    def _start(self, query: PreparedStatement, parameters: tuple[object, ...]) -> asyncio.Future[list[Any]]:
+        """Sends the query; the future gets its rows (one page: every query here is far below the fetch size)."""
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[list[Any]] = loop.create_future()
         try:
-            return self._session.execute_async(query, parameters, timeout=self._timeout_s)
+            request = self._session.execute_async(query, parameters, timeout=self._timeout_s)
         except CASSANDRA_ERRORS as error:
             raise StoreUnavailableError(f"cassandra: {error}") from error
+        # The callbacks run on the driver's I/O thread: they only schedule the outcome on the event loop.
+        request.add_callbacks(
+            lambda rows: loop.call_soon_threadsafe(_settle, answer, list(rows), None),
+            lambda error: loop.call_soon_threadsafe(_settle, answer, [], error),
+        )
+        return answer
 
-    def _wait(self, future: ResponseFuture) -> list[Any]:
-        try:
-            return list(future.result())
-        except CASSANDRA_ERRORS as error:
-            raise StoreUnavailableError(f"cassandra: {error}") from error
+
+def _settle(answer: asyncio.Future[list[Any]], rows: list[Any], error: BaseException | None) -> None:
+    if answer.cancelled():
+        return
+    if error is None:
+        answer.set_result(rows)
+    elif isinstance(error, CASSANDRA_ERRORS):
+        unavailable = StoreUnavailableError(f"cassandra: {error}")
+        unavailable.__cause__ = error
+        answer.set_exception(unavailable)
+    else:
+        answer.set_exception(error)

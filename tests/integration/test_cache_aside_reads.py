@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-import time
+import asyncio
 from collections import Counter
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import pytest
 from cassandra.cluster import Session
 from redis import Redis
@@ -20,6 +19,7 @@ from smartspaces.config import Settings
 from smartspaces.connectors.cassandra import cassandra_cluster
 from smartspaces.connectors.redis import redis_client
 from smartspaces.serving.breaker import CircuitBreaker
+from smartspaces.serving.cache_client import async_redis_client
 from smartspaces.serving.cassandra_reader import CassandraReader
 from smartspaces.serving.reads import CacheAsideReads, CriticalEvents, Readings, Served, UnknownIdError
 from tests.integration.serving_fixtures import (
@@ -37,9 +37,16 @@ from tests.integration.serving_fixtures import (
 
 __all__ = ["serving_settings", "session"]  # the fixtures, imported for pytest
 
+pytestmark = pytest.mark.anyio
+
 CALLERS = 16
 # How long each counted read is held open, so every caller's Redis miss happens while the first read runs.
 READ_HOLD_S = 1.0
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
 
 
 class CountingStore:
@@ -48,23 +55,21 @@ class CountingStore:
     def __init__(self, inner: CassandraReader) -> None:
         self.inner = inner
         self.reads: Counter[str] = Counter()
-        self._lock = threading.Lock()
 
-    def _count(self, what: str) -> None:
-        with self._lock:
-            self.reads[what] += 1
-        time.sleep(READ_HOLD_S)
+    async def _count(self, what: str) -> None:
+        self.reads[what] += 1
+        await asyncio.sleep(READ_HOLD_S)
 
-    def critical_events(self, space_id: str, limit: int) -> CriticalEvents | None:
-        self._count(f"critical_events {space_id}")
-        return self.inner.critical_events(space_id, limit)
+    async def critical_events(self, space_id: str, limit: int) -> CriticalEvents | None:
+        await self._count(f"critical_events {space_id}")
+        return await self.inner.critical_events(space_id, limit)
 
-    def device_latest(self, device_id: str) -> Readings | None:
-        self._count(f"device_latest {device_id}")
-        return self.inner.device_latest(device_id)
+    async def device_latest(self, device_id: str) -> Readings | None:
+        await self._count(f"device_latest {device_id}")
+        return await self.inner.device_latest(device_id)
 
-    def release_version(self) -> str:
-        return self.inner.release_version()
+    async def release_version(self) -> str:
+        return await self.inner.release_version()
 
 
 @dataclass
@@ -75,30 +80,30 @@ class Harness:
 
 
 @pytest.fixture
-def harness(serving_settings: Settings) -> Iterator[Harness]:
-    """The reads on the real servers, their Cassandra reads counted."""
+async def harness(serving_settings: Settings) -> AsyncIterator[Harness]:
+    """The reads on the real servers, their Cassandra reads counted; `redis` is a blocking client for checks."""
     cluster = cassandra_cluster(serving_settings.cassandra)
-    redis = redis_client(serving_settings.redis)
+    redis = async_redis_client(serving_settings.redis)
+    fill_redis = redis_client(serving_settings.redis)
     store = CountingStore(CassandraReader(cluster.connect(), serving_settings.cassandra.keyspace))
     breaker = CircuitBreaker(serving_settings.api.redis_retry_after_s)
-    yield Harness(CacheAsideReads(redis, store, serving_settings.cache, breaker), store, redis)
-    redis.close()
+    yield Harness(CacheAsideReads(redis, fill_redis, store, serving_settings.cache, breaker), store, fill_redis)
+    await redis.aclose()
+    fill_redis.close()
     cluster.shutdown()
 
 
-def stampede(call: Callable[[], Served[Any]]) -> list[Served[Any]]:
-    """CALLERS concurrent calls, released together."""
-    start = threading.Barrier(CALLERS)
-
-    def one() -> Served[Any]:
-        start.wait()
-        return call()
-
-    with ThreadPoolExecutor(CALLERS) as pool:
-        return list(pool.map(lambda _: one(), range(CALLERS)))
+async def stampede(call: Callable[[], Awaitable[Served]]) -> list[Served]:
+    """CALLERS concurrent calls, started together on the event loop."""
+    return list(await asyncio.gather(*(call() for _ in range(CALLERS))))
 
 
-def test_concurrent_misses_of_a_space_do_one_cassandra_read(harness: Harness, session: Session) -> None:
+def decoded(served: Served) -> tuple[str, Any]:
+    """(source, the served JSON decoded)."""
+    return served.source, orjson.loads(served.json)
+
+
+async def test_concurrent_misses_of_a_space_do_one_cassandra_read(harness: Harness, session: Session) -> None:
     service, store = harness.service, harness.store
     space = unique("space")
     insert_space(session, space)
@@ -106,16 +111,16 @@ def test_concurrent_misses_of_a_space_do_one_cassandra_read(harness: Harness, se
     insert_critical_events(session, events)
     newest_first = [events[2], events[1], events[0]]
 
-    served = stampede(lambda: service.critical_events(space, 50))
+    served = await stampede(lambda: service.critical_events(space, 50))
 
     assert store.reads == Counter({f"critical_events {space}": 1})
-    assert [(s.source, s.value) for s in served] == [("cassandra", newest_first)] * CALLERS
-    assert service.critical_events(space, 2) == Served(newest_first[:2], "cache")
+    assert [decoded(s) for s in served] == [("cassandra", newest_first)] * CALLERS
+    assert decoded(await service.critical_events(space, 2)) == ("cache", newest_first[:2])
     assert store.reads == Counter({f"critical_events {space}": 1})
     assert read_critical_events(harness.redis, space, 50) == newest_first
 
 
-def test_concurrent_misses_of_a_device_do_one_cassandra_read(harness: Harness, session: Session) -> None:
+async def test_concurrent_misses_of_a_device_do_one_cassandra_read(harness: Harness, session: Session) -> None:
     service, store = harness.service, harness.store
     space, device = unique("space"), unique("dev")
     insert_space(session, space)
@@ -124,27 +129,27 @@ def test_concurrent_misses_of_a_device_do_one_cassandra_read(harness: Harness, s
     insert_device_latest(session, readings)
     expected = {"co2": readings[1], "temperature": readings[0]}
 
-    served = stampede(lambda: service.device_latest(device))
+    served = await stampede(lambda: service.device_latest(device))
 
     assert store.reads == Counter({f"device_latest {device}": 1})
-    assert [(s.source, s.value) for s in served] == [("cassandra", expected)] * CALLERS
-    assert service.device_latest(device) == Served(expected, "cache")
+    assert [decoded(s) for s in served] == [("cassandra", expected)] * CALLERS
+    assert decoded(await service.device_latest(device)) == ("cache", expected)
     assert read_latest(harness.redis, f"smartspaces:v1:device:{device}:latest") == expected
 
 
-def test_an_unknown_space_is_not_cached(harness: Harness) -> None:
+async def test_an_unknown_space_is_not_cached(harness: Harness) -> None:
     service = harness.service
     space = unique("space")
     for _ in range(2):
         with pytest.raises(UnknownIdError):
-            service.critical_events(space, 50)
+            await service.critical_events(space, 50)
     assert harness.redis.keys(f"*{space}*") == []
 
 
-def test_a_known_space_without_events_is_cached_empty(harness: Harness, session: Session) -> None:
+async def test_a_known_space_without_events_is_cached_empty(harness: Harness, session: Session) -> None:
     service, store = harness.service, harness.store
     space = unique("space")
     insert_space(session, space)
-    assert service.critical_events(space, 50) == Served([], "cassandra")
-    assert service.critical_events(space, 50) == Served([], "cache")
+    assert decoded(await service.critical_events(space, 50)) == ("cassandra", [])
+    assert decoded(await service.critical_events(space, 50)) == ("cache", [])
     assert store.reads == Counter({f"critical_events {space}": 1})

@@ -51,3 +51,12 @@ def test_the_home_page_asks_for_a_space(client: TestClient) -> None:
 def test_the_page_script_is_served(client: TestClient) -> None:
     script = client.get("/static/critical_events.js")
     assert (script.status_code, "/critical-events" in script.text) == (200, True)
+
+
+def test_the_liveness_probe_answers_a_constant_body_without_any_store(client: TestClient) -> None:
+    live = client.get("/health/live")
+    assert (live.status_code, live.headers["content-type"], live.content) == (
+        200,
+        "application/json",
+        b'{"status":"live"}',
+    )
