@@ -10,9 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 from collections.abc import Sequence
 from datetime import datetime
+
+from pyspark.sql import SparkSession
+from pyspark.sql.streaming.query import StreamingQuery
 
 from smartspaces.config import load_settings
 from smartspaces.ingest.pipeline import EventIngest, RegistryMissingError
@@ -33,6 +37,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def run_streams(spark: SparkSession, queries: list[StreamingQuery], drain: bool, run_for_s: float | None) -> None:
+    """Drained: until every query has caught up. Streaming: until run_for_s (or for ever), or the first
+    query that fails (its error is raised), then every query stops."""
+    try:
+        if drain:
+            for query in queries:
+                query.awaitTermination()
+        else:
+            spark.streams.awaitAnyTermination(None if run_for_s is None else math.ceil(run_for_s))
+    finally:
+        for query in queries:
+            query.stop()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
@@ -44,9 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.replay_from is not None:
                 ingest.replay(args.replay_from, args.replay_to)
             else:
-                query = ingest.start_stream(drain=args.drain)
-                query.awaitTermination(args.run_for_s)
-                query.stop()
+                run_streams(spark, ingest.start_streams(drain=args.drain), args.drain, args.run_for_s)
         except RegistryMissingError as error:
             print(f"ingest: {error}", file=sys.stderr)
             return 2

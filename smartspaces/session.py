@@ -59,6 +59,9 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         "spark.sql.session.timeZone": "UTC",
         "spark.ui.enabled": str(spark.ui_enabled).lower(),
         "spark.ui.showConsoleProgress": "false",
+        # Jobs of concurrent streaming queries share the cores instead of queueing behind each other (the
+        # ingest's archive query must never delay its store query).
+        "spark.scheduler.mode": "FAIR",
     }
     if spark.master:
         conf["spark.master"] = spark.master

@@ -9,7 +9,6 @@ older reading never replaces a newer one), and the Redis writes are the cache's 
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -19,8 +18,8 @@ from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.query import PreparedStatement
 from redis import Redis
 
-from smartspaces.cache.critical_events import CRITICAL_EVENT_FIELDS, add_critical_events
-from smartspaces.cache.latest_readings import READING_FIELDS, update_latest
+from smartspaces.cache.critical_events import write_critical_events
+from smartspaces.cache.latest_readings import write_latest_readings
 from smartspaces.changefeed.outputs import FeedBatchOutputs
 from smartspaces.config import CacheSettings
 from transformations.critical_rules import CRITICAL_EVENT_COLUMNS
@@ -88,24 +87,15 @@ class CassandraFeedSink:
 
 
 class RedisFeedSink:
-    """Critical events into their spaces' newest-K lists, latest readings into their hashes: one pipeline."""
+    """Critical events into their spaces' newest-K lists, latest readings into their hashes: multi-key script
+    calls, pipelined (the cache's shared writers)."""
 
     def __init__(self, client: Redis, cache: CacheSettings) -> None:
         self.client = client
         self.cache = cache
 
     def write(self, outputs: FeedBatchOutputs) -> None:
-        pipeline = self.client.pipeline(transaction=False)
-        by_space: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for event in outputs.critical_events:
-            by_space[event["space_id"]].append({field: event[field] for field in CRITICAL_EVENT_FIELDS})
-        for space_id, events in by_space.items():
-            add_critical_events(pipeline, space_id, events, self.cache.critical_per_space, self.cache.critical_ttl_s)
+        cache = self.cache
+        write_critical_events(self.client, outputs.critical_events, cache.critical_per_space, cache.critical_ttl_s)
         for scope, readings in (("device_id", outputs.device_latest), ("space_id", outputs.space_latest)):
-            key_template = LATEST_TABLES[scope][1]
-            for reading in readings:
-                key = key_template.format(**{scope: reading[scope]})
-                update_latest(
-                    pipeline, key, {field: reading[field] for field in READING_FIELDS}, self.cache.latest_ttl_s
-                )
-        pipeline.execute()
+            write_latest_readings(self.client, LATEST_TABLES[scope][1], scope, readings, cache.latest_ttl_s)

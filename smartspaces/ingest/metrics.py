@@ -66,7 +66,11 @@ class ProgressLogger(StreamingQueryListener):
     # The method names are PySpark's listener interface.
 
     def onQueryStarted(self, event: Any) -> None:  # noqa: N802
-        LOG.info(json.dumps({"event": "ingest_started", "id": str(event.id), "run_id": str(event.runId)}))
+        LOG.info(
+            json.dumps(
+                {"event": "ingest_started", "query": event.name, "id": str(event.id), "run_id": str(event.runId)}
+            )
+        )
 
     def onQueryProgress(self, event: Any) -> None:  # noqa: N802
         progress = event.progress
@@ -74,6 +78,7 @@ class ProgressLogger(StreamingQueryListener):
             json.dumps(
                 {
                     "event": "ingest_progress",
+                    "query": progress.name,
                     "batch_id": progress.batchId,
                     "input_rows": progress.numInputRows,
                     "input_rows_per_s": round(progress.inputRowsPerSecond, 1),
