@@ -50,7 +50,9 @@ RECOVER_WAIT_S = 120.0
 # A step stops producing early once a forced door takes this long to reach Redis: it cannot be sustained.
 ABORT_LAG_S = 30.0
 SERVICE_START_S = 180.0
-WARM_UP_RATE, WARM_UP_S = 50.0, 45.0
+WARM_UP_RATE, WARM_UP_S = 100.0, 90.0
+# The first micro-batches of a new JVM compile and load everything: the warm-up waits this long to drain.
+WARM_UP_DRAIN_S = 240.0
 
 
 @dataclass
@@ -67,6 +69,7 @@ class StepResult:
     batch_seconds: dict[str, list[float]]
     aborted: bool
     ingest_only: bool
+    started: float
     verdict: str = ""
     sustained: bool = False
 
@@ -283,12 +286,12 @@ class BenchPipeline:
         for name in list(self.services):
             self.services.pop(name).stop()
 
-    def warm_up(self) -> None:
-        """A step that is not counted: the JVMs compile the hot code and the caches fill."""
-        result = self.run_step(WARM_UP_RATE, WARM_UP_S, ingest_only=False)
+    def warm_up(self, ingest_only: bool = False) -> None:
+        """A step that is not counted: the JVMs load and compile the hot code; then its backlog drains."""
+        result = self.run_step(WARM_UP_RATE, WARM_UP_S, ingest_only=ingest_only)
         print(f"hotpath: warm-up at {WARM_UP_RATE:g} events/s: {result.verdict}", flush=True)
-        if not result.sustained:
-            self.recover(ingest_only=False)
+        wait = self._wait_for_forced_rows if ingest_only else self._wait_for_forced_redis
+        wait(result.started, result.forced_doors_sent, time.time() + WARM_UP_DRAIN_S)
 
     def run_step(self, rate: float, seconds: float, ingest_only: bool) -> StepResult:
         offsets = {name: service.log_size() for name, service in self.services.items()}
@@ -347,6 +350,7 @@ class BenchPipeline:
             batch_seconds=self._batch_seconds(offsets),
             aborted=aborted,
             ingest_only=ingest_only,
+            started=started,
         )
         result.judge()
         return result
@@ -384,30 +388,21 @@ class BenchPipeline:
         finally:
             cluster.shutdown()
 
-    def recover(self, ingest_only: bool) -> None:
-        """After a failed step: wait for its backlog, or start over on a fresh epoch if it does not drain."""
+    def recover(self, failed: StepResult) -> None:
+        """After a failed step: wait until its forced doors have arrived (its backlog drained), or start over on
+        a fresh epoch if they do not within RECOVER_WAIT_S."""
         deadline = time.time() + RECOVER_WAIT_S
-        ingest = self.services.get("ingest")
-        offsets = ingest.log_size() if ingest else 0
-        while time.time() < deadline:
-            time.sleep(10)
-            # Drained: the ingest has had empty triggers (no input) in the last seconds.
-            ingest_idle = ingest is not None and '"input_rows": 0' in ingest.log_since(offsets)[-20000:]
-            if ingest_idle and (ingest_only or self._changefeed_idle()):
-                return
-            offsets = ingest.log_size() if ingest else 0
+        wait = self._wait_for_forced_rows if failed.ingest_only else self._wait_for_forced_redis
+        arrived, _ = wait(failed.started, failed.forced_doors_sent, deadline)
+        if arrived >= failed.forced_doors_sent:
+            time.sleep(5.0)  # the rest of the step's last micro-batches
+            return
         print("hotpath: the backlog did not drain; starting over on a fresh keyspace and topic", flush=True)
         had_changefeed = "changefeed" in self.services
         self.stop_jobs()
         self._new_epoch()
         self.start(changefeed=had_changefeed)
-
-    def _changefeed_idle(self) -> bool:
-        service = self.services.get("changefeed")
-        if service is None:
-            return True
-        tail = service.log_since(max(0, service.log_size() - 20000)).splitlines()[-5:]
-        return any('"changes": 0' in line for line in tail)
+        self.warm_up(ingest_only=not had_changefeed)
 
     def _batch_seconds(self, offsets: dict[str, int]) -> dict[str, list[float]]:
         """Each stream's micro-batch durations (seconds) during the step, from the jobs' JSON logs."""

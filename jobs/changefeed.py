@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from smartspaces.changefeed.backends import change_feed_source
-from smartspaces.changefeed.processor import CriticalEventProcessor
+from smartspaces.changefeed.processor import MICRO_BATCH_SPARK_CONF, CriticalEventProcessor
 from smartspaces.config import load_settings
 from smartspaces.connectors.cassandra import cassandra_cluster
 from smartspaces.connectors.redis import redis_client
@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = load_settings(args.env)
     cluster = cassandra_cluster(settings.cassandra)
     try:
-        with spark_session(settings, "smartspaces-changefeed") as spark:
+        with spark_session(settings, "smartspaces-changefeed", MICRO_BATCH_SPARK_CONF) as spark:
             source = change_feed_source(spark, settings, cluster.connect())
             redis = redis_client(settings.redis)
             processor = CriticalEventProcessor(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from importlib import metadata
 from typing import TYPE_CHECKING
@@ -84,8 +84,11 @@ def check_pyspark_version() -> None:
         raise ConfigError(f"pyspark {installed} is installed but {pinned} is pinned: run `make install`")
 
 
-def build_spark_session(settings: Settings, app_name: str) -> SparkSession:
-    """Returns the process's SparkSession, creating it from the settings if none is active."""
+def build_spark_session(settings: Settings, app_name: str, job_conf: Mapping[str, str] | None = None) -> SparkSession:
+    """Returns the process's SparkSession, creating it from the settings if none is active.
+
+    job_conf: settings a job needs for the shape of its work (below the environment's spark.extra_conf,
+    which an operator can always use to override them)."""
     from pyspark.sql import SparkSession
 
     check_pyspark_version()
@@ -94,7 +97,9 @@ def build_spark_session(settings: Settings, app_name: str) -> SparkSession:
         # (PySpark reads only this variable when it starts a session in-process).
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder
-    for key, value in spark_conf(settings, app_name).items():
+    conf = spark_conf(settings, app_name)
+    conf.update({key: value for key, value in (job_conf or {}).items() if key not in settings.spark.extra_conf})
+    for key, value in conf.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel(settings.spark.log_level)
@@ -102,7 +107,9 @@ def build_spark_session(settings: Settings, app_name: str) -> SparkSession:
 
 
 @contextmanager
-def spark_session(settings: Settings, app_name: str) -> Iterator[SparkSession]:
+def spark_session(
+    settings: Settings, app_name: str, job_conf: Mapping[str, str] | None = None
+) -> Iterator[SparkSession]:
     """The active session if there is one (a notebook's, a test's), else a new one stopped on exit."""
     from pyspark.sql import SparkSession
 
@@ -110,7 +117,7 @@ def spark_session(settings: Settings, app_name: str) -> Iterator[SparkSession]:
     if active is not None:
         yield active
         return
-    session = build_spark_session(settings, app_name)
+    session = build_spark_session(settings, app_name, job_conf)
     try:
         yield session
     finally:

@@ -8,6 +8,7 @@ processor compute them in one job and write them from the driver, instead of one
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 
 from pyspark.sql import Column, DataFrame
@@ -53,18 +54,30 @@ def _counted(kind: FeedOutput, rows: DataFrame) -> DataFrame:
     )
 
 
-def feed_batch_outputs(
-    changes: DataFrame, located_devices: DataFrame, rules: DataFrame, state: DataFrame, detected_at: Column
-) -> DataFrame:
+def located_changes(located_devices: DataFrame) -> Callable[[DataFrame], DataFrame]:
+    """Changes (CHANGE_EVENT rows) with their device's space, space type and capacity (null: unknown device)."""
+    return attach_space(located_devices)
+
+
+def matched_changes(rules: DataFrame) -> Callable[[DataFrame], DataFrame]:
+    """Located changes of known devices, paired with every current rule that selects them."""
+
+    def transform(located: DataFrame) -> DataFrame:
+        return located.where(F.col("space_id").isNotNull()).transform(match_rules(rules))
+
+    return transform
+
+
+def feed_batch_outputs(located: DataFrame, matched: DataFrame, state: DataFrame, detected_at: Column) -> DataFrame:
     """The micro-batch's counts, critical events, latest readings and next rule state as (kind, payload) rows.
 
-    changes are CHANGE_EVENT rows; located_devices comes from critical_rules.located_devices; state holds the
-    consumer's RULE_STATE rows (those of devices outside the batch are left as they are).
+    located comes from located_changes, matched from matched_changes over it (the caller may keep both in
+    memory: every output starts from one of them); state holds the consumer's RULE_STATE rows (those of
+    devices outside the batch are left as they are).
     """
-    located = changes.transform(attach_space(located_devices))
     is_attributed = F.col("space_id").isNotNull()
     attributed = located.where(is_attributed)
-    outcome = evaluate_rules(attributed.transform(match_rules(rules)), state, detected_at)
+    outcome = evaluate_rules(matched, state, detected_at)
     outputs = [
         _counted(FeedOutput.CHANGES, located),
         _counted(FeedOutput.UNATTRIBUTED, located.where(~is_attributed)),

@@ -8,7 +8,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from smartspaces.changefeed.outputs import FeedBatchOutputs
-from transformations.feed_batch import feed_batch_outputs
+from transformations.feed_batch import feed_batch_outputs, located_changes, matched_changes
 from transformations.schemas import CHANGE_EVENT, CRITICAL_RULE, RULE_STATE
 
 T0 = datetime(2026, 11, 25, 9, 0)
@@ -71,13 +71,10 @@ def change(device: str, minute: int, event_id: str, event_type: str, **fields: o
 
 
 def outputs_of(spark: SparkSession, changes: list[tuple[object, ...]]) -> FeedBatchOutputs:
-    frame = feed_batch_outputs(
-        spark.createDataFrame(changes, CHANGE_EVENT),
-        spark.createDataFrame(LOCATED, "device_id string, space_id string, space_type string, capacity int"),
-        spark.createDataFrame(RULES, CRITICAL_RULE),
-        spark.createDataFrame([], RULE_STATE),
-        F.lit(DETECTED),
-    )
+    registry = spark.createDataFrame(LOCATED, "device_id string, space_id string, space_type string, capacity int")
+    located = spark.createDataFrame(changes, CHANGE_EVENT).transform(located_changes(registry))
+    matched = located.transform(matched_changes(spark.createDataFrame(RULES, CRITICAL_RULE)))
+    frame = feed_batch_outputs(located, matched, spark.createDataFrame([], RULE_STATE), F.lit(DETECTED))
     return FeedBatchOutputs.from_rows(frame.collect())
 
 
