@@ -20,7 +20,7 @@ from pyspark.sql.streaming.query import StreamingQuery
 
 from smartspaces.config import load_settings
 from smartspaces.ingest.pipeline import EventIngest, RegistryMissingError
-from smartspaces.session import spark_session
+from smartspaces.session import MICRO_BATCH_CONF, spark_session
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -56,7 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
     logging.getLogger("smartspaces").setLevel(logging.INFO)
     settings = load_settings(args.env)
-    with spark_session(settings, "smartspaces-ingest") as spark:
+    # A continuous stream runs small micro-batches every trigger; a drain or a replay runs large ones.
+    streaming = not args.drain and args.replay_from is None
+    with spark_session(settings, "smartspaces-ingest", MICRO_BATCH_CONF if streaming else None) as spark:
         ingest = EventIngest(spark, settings)
         try:
             if args.replay_from is not None:

@@ -25,6 +25,18 @@ CASSANDRA_CATALOG = "com.datastax.spark.connector.datasource.CassandraCatalog"
 CASSANDRA_CATALOG_NAME = "cassandra"
 
 
+# Streaming micro-batches of a few hundred rows, every second: what costs is Spark's fixed work per query, not
+# the rows. Profiled on the hot path (2 cores): generating and compiling code for each new micro-batch plan
+# (Spark strips comments from every generated class with a backtracking regex, in every task, before its
+# code cache is even asked) took a quarter of the ingest's CPU, and adaptive execution turns each exchange
+# and broadcast into a job of its own. Interpreting a few hundred rows costs less than either.
+MICRO_BATCH_CONF = {
+    "spark.sql.adaptive.enabled": "false",
+    "spark.sql.codegen.wholeStage": "false",
+    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+}
+
+
 def shuffle_partitions(settings: Settings) -> int:
     configured = settings.spark.shuffle_partitions
     return 2 * (os.cpu_count() or 1) if configured == "auto" else configured

@@ -33,20 +33,13 @@ from smartspaces.changefeed.rule_state import RuleStateStore
 from smartspaces.changefeed.sinks import CassandraFeedSink, RedisFeedSink
 from smartspaces.changefeed.source import ChangeFeedSource
 from smartspaces.config import Settings
+from smartspaces.session import MICRO_BATCH_CONF
 from transformations.feed_batch import feed_batch_outputs, located_changes, matched_changes
 
 log = logging.getLogger("smartspaces.changefeed")
 
-# A micro-batch is a few hundred rows: what costs is Spark's fixed work per query, not the rows. Measured on
-# the hot path (2 cores): adaptive execution turns each exchange and broadcast into a job of its own, and
-# compiling generated code for a new plan every micro-batch costs more than interpreting a few hundred rows.
-# One shuffle partition: the batch's rows fit one task.
-MICRO_BATCH_SPARK_CONF = {
-    "spark.sql.adaptive.enabled": "false",
-    "spark.sql.codegen.wholeStage": "false",
-    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
-    "spark.sql.shuffle.partitions": "1",
-}
+# The streaming micro-batch settings, and one shuffle partition: a change-feed micro-batch fits one task.
+MICRO_BATCH_SPARK_CONF = {**MICRO_BATCH_CONF, "spark.sql.shuffle.partitions": "1"}
 
 
 @dataclass
