@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from importlib import metadata
 from typing import TYPE_CHECKING
@@ -13,7 +13,8 @@ from smartspaces.config import CassandraSettings, ConfigError, Settings
 from smartspaces.pins import load_pins
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
 
 SPARK_EXTENSIONS = (
     "io.delta.sql.DeltaSparkSessionExtension",
@@ -134,3 +135,15 @@ def spark_session(
         yield session
     finally:
         session.stop()
+
+
+def local_dataframe(spark: SparkSession, rows: Sequence[tuple[object, ...]], schema: StructType) -> DataFrame:
+    """A DataFrame of rows the driver holds. With Arrow on (spark.sql.execution.arrow.pyspark.enabled) they go
+    to the JVM as one Arrow batch, so no Python worker has to unpickle them when a query runs, as it would for
+    a plain list. Times must be timezone-aware (naive ones would be read in the machine's zone)."""
+    if spark.conf.get("spark.sql.execution.arrow.pyspark.enabled", "false") != "true":
+        return spark.createDataFrame(list(rows), schema)
+    import pandas as pd  # type: ignore[import-untyped]
+
+    frame = pd.DataFrame.from_records(list(rows), columns=schema.fieldNames())
+    return spark.createDataFrame(frame, schema)

@@ -24,6 +24,7 @@ from pyspark.sql import functions as F
 
 from smartspaces.changefeed.source import ChangeSet
 from smartspaces.connectors.cassandra import read_cassandra, write_cassandra
+from smartspaces.session import local_dataframe
 from transformations.schemas import CHANGE_EVENT
 
 CHANGE_LOG = "change_log"
@@ -124,7 +125,7 @@ class ChangeLogSource:
             for _, result in results
             for row in result
         ]  # fmt: skip
-        return self.spark.createDataFrame(rows, CHANGE_EVENT)
+        return local_dataframe(self.spark, rows, CHANGE_EVENT)
 
     def _connector_read(self, taken: Mapping[str, list[int]]) -> DataFrame:
         columns = [field.name for field in CHANGE_EVENT.fields]

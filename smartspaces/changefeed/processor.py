@@ -39,7 +39,12 @@ from transformations.feed_batch import feed_batch_outputs, located_changes, matc
 log = logging.getLogger("smartspaces.changefeed")
 
 # The streaming micro-batch settings, and one shuffle partition: a change-feed micro-batch fits one task.
-MICRO_BATCH_SPARK_CONF = {**MICRO_BATCH_CONF, "spark.sql.shuffle.partitions": "1"}
+# Arrow hands the driver-read changes and the rule state to the JVM without Python workers.
+MICRO_BATCH_SPARK_CONF = {
+    **MICRO_BATCH_CONF,
+    "spark.sql.shuffle.partitions": "1",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+}
 
 
 @dataclass

@@ -15,6 +15,7 @@ from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent_with_args
 from pyspark.sql import DataFrame, SparkSession
 
+from smartspaces.session import local_dataframe
 from transformations.critical_rules import STATE_COLUMNS
 from transformations.schemas import RULE_STATE
 
@@ -60,7 +61,7 @@ class RuleStateStore:
         }
 
     def as_dataframe(self, spark: SparkSession) -> DataFrame:
-        return spark.createDataFrame(list(self.rows.values()), RULE_STATE)
+        return local_dataframe(spark, list(self.rows.values()), RULE_STATE)
 
     def save(self, changed: Sequence[Mapping[str, Any]]) -> None:
         """Writes the changed rows (RULE_STATE fields, times as ISO strings), then keeps them in memory."""
