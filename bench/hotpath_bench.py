@@ -59,6 +59,7 @@ class Search:
 
     trials: list[dict[str, Any]]
     capacity: float
+    bracketed: bool
 
 
 def search_capacity(
@@ -89,12 +90,20 @@ def search_capacity(
                 break
         else:
             rate = math.sqrt(sustained * failed)
-    return Search(trials, round(sustained, 1))
+    # A search whose every trial was sustained found a lower bound, not the capacity.
+    return Search(trials, round(sustained, 1), bracketed=failed != math.inf)
+
+
+def latency_figures(values: list[float]) -> dict[str, float | None]:
+    """p50, p95, p99 and max in seconds (None when nothing was measured)."""
+    if not values:
+        return {"p50": None, "p95": None, "p99": None, "max": None}
+    return {**percentiles(values), "max": round(max(values), 3)}
 
 
 def step_fields(result: StepResult, label: str) -> dict[str, Any]:
-    e2e = percentiles(result.e2e_latencies())
-    api = percentiles(result.api_latencies())
+    e2e = latency_figures(result.e2e_latencies())
+    api = latency_figures(result.api_latencies())
     fields = {
         f"rate_{label}_events_per_s": round(result.rate, 1),
         f"e2e_p50_s_at_{label}": e2e.get("p50"),
@@ -173,6 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         capacity = search_capacity(pipeline, args.start_rate, args.step_s, args.max_trials, ingest_only=False)
         result["capacity_events_per_s"] = capacity.capacity
         result["capacity_trials"] = capacity.trials
+        result["capacity_is_lower_bound"] = not capacity.bracketed
         steps: dict[str, StepResult] = {}
         if capacity.capacity > 0:
             for label, share in (("25", 0.25), ("50", 0.5)):
@@ -186,10 +196,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         result["ingest_alone_events_per_s"] = alone.capacity
         result["ingest_alone_trials"] = alone.trials
+        result["ingest_alone_is_lower_bound"] = not alone.bracketed
         pipeline.stop_jobs()
         floor_rate = capacity.capacity * 0.25 if capacity.capacity else pipeline.min_rate
         floor = pipeline.measure_floor(floor_rate, args.step_s)
-        result.update({f"floor_{name}_s": value for name, value in percentiles(floor).items()})
+        result.update({f"floor_{name}_s": value for name, value in latency_figures(floor).items()})
         result["floor_rate_events_per_s"] = round(floor_rate, 1)
     result["targets"] = verdicts(result)
     result["seconds"] = round(time.monotonic() - started)

@@ -58,7 +58,9 @@ def summary(result: dict[str, Any]) -> str:
     ]
     for name in (
         "capacity_events_per_s",
+        "capacity_is_lower_bound",
         "ingest_alone_events_per_s",
+        "ingest_alone_is_lower_bound",
         "rate_25_events_per_s",
         "e2e_p50_s_at_25",
         "e2e_p99_s_at_25",

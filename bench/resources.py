@@ -93,5 +93,6 @@ def percentiles(values: list[float]) -> dict[str, float]:
     if len(values) < 2:
         only = values[0] if values else 0.0
         return {"p50": round(only, 3), "p95": round(only, 3), "p99": round(only, 3)}
-    cut = quantiles(values, n=100)
+    # Inclusive: the values are the whole population measured, so no percentile can exceed the largest one.
+    cut = quantiles(values, n=100, method="inclusive")
     return {"p50": round(cut[49], 3), "p95": round(cut[94], 3), "p99": round(cut[98], 3)}

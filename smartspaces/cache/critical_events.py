@@ -72,23 +72,6 @@ end
 return dropped_total
 """)
 
-# Nil without the complete marker (a miss); otherwise the newest ARGV[1] events as one JSON array, newest
-# first (one bulk reply and one json.loads, not one per event). An index entry without its event (never
-# written so, but cheap to check) is a miss too.
-_READ = lua_script("""
-if redis.call('EXISTS', KEYS[3]) == 0 then return false end
-local ids = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
-local events = {}
-for i = 1, #ids, 1000 do
-  local part = redis.call('HMGET', KEYS[2], unpack(ids, i, math.min(i + 999, #ids)))
-  for j = 1, #part do
-    if not part[j] then return false end
-    events[#events + 1] = part[j]
-  end
-end
-return '[' .. table.concat(events, ',') .. ']'
-""")
-
 
 def critical_keys(space_id: str) -> tuple[str, str, str]:
     """The index, events and complete-marker keys of a space."""
@@ -191,14 +174,15 @@ def read_critical_events(client: Redis, space_id: str, limit: int) -> list[dict[
     """The space's newest `limit` events, newest first, in one round trip; None when the list is not complete."""
     if limit < 1:
         raise ValueError(f"limit must be at least 1, got {limit}")  # ZREVRANGE 0 -1 would return everything
-    events: str | None = _READ(keys=list(critical_keys(space_id)), args=[limit], client=client)
+    events: str | None = _READ_SERVED(keys=list(critical_keys(space_id)), args=[limit, limit], client=client)
     return None if events is None else newest_first(json.loads(events))
 
 
-# The read API's form of _READ: the newest ARGV[2] of the newest ARGV[1] events in the order they are served
-# (newest first, equal times by critical_event_id ascending, as newest_first orders them), as one JSON array
-# of the stored events; nil without the complete marker or with an index entry lacking its event. ZREVRANGE
-# lists equal scores by descending id, so each run of equal scores is reversed before the limit is cut.
+# The newest ARGV[2] of the newest ARGV[1] events in the order they are served (newest first, equal times by
+# critical_event_id ascending, as newest_first orders them), as one JSON array of the stored events (one
+# bulk reply: the read API serves it as it is); nil without the complete marker (a miss) or with an index
+# entry lacking its event. ZREVRANGE lists equal scores by descending id, so each run of equal scores is
+# reversed before the limit is cut.
 _READ_SERVED = lua_script("""
 if redis.call('EXISTS', KEYS[3]) == 0 then return false end
 local listed = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')
