@@ -124,7 +124,7 @@ class CriticalEventProcessor:
         return report
 
     def _compute(self, changes: DataFrame) -> FeedBatchOutputs:
-        """The one Spark job of the micro-batch: its rows are few (bounded by the campus), so they are collected.
+        """The one Spark query of the micro-batch: its rows are few (bounded by the campus), so they are collected.
 
         The located and the matched changes are kept while the job runs: every output starts from one of them,
         so each registry and rules broadcast happens once."""
