@@ -1,4 +1,4 @@
-"""Change-feed leases: each consumer's position per source, and its rule state, durable in Cassandra."""
+"""Change-feed leases: each consumer's position per source, durable in Cassandra (its rule state: rule_state.py)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,8 @@ from datetime import UTC, datetime
 
 from cassandra.cluster import Session
 from cassandra.query import BatchStatement, BatchType
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
-
-from smartspaces.connectors.cassandra import read_cassandra, write_cassandra
-from transformations.critical_rules import STATE_COLUMNS
 
 CHECKPOINTS = "change_feed_checkpoints"
-RULE_STATE = "rule_state"
 
 
 class CheckpointStore:
@@ -42,13 +36,3 @@ class CheckpointStore:
         for source, position in positions.items():
             batch.add(insert, (self.consumer, source, position, now))
         self.session.execute(batch)
-
-
-def read_rule_state(spark: SparkSession, keyspace: str, consumer: str) -> DataFrame:
-    """The consumer's open rule runs (one partition, pushed down)."""
-    return read_cassandra(spark, keyspace, RULE_STATE).where(F.col("consumer") == consumer).select(*STATE_COLUMNS)
-
-
-def write_rule_state(state: DataFrame, keyspace: str, consumer: str) -> None:
-    """Upserts the (device, rule) rows that changed; the others keep their state."""
-    write_cassandra(state.withColumn("consumer", F.lit(consumer)), keyspace, RULE_STATE)
