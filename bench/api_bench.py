@@ -1,7 +1,7 @@
 """Read API benchmark: latency (p50/p99) and requests/s of cache hits and misses, against a floor, on loopback.
 
 The bench seeds its own keyspace (bench_api_<run>, dropped at the end) and Redis database (--redis-db,
-flushed), starts the API (`python -m smartspaces.serving`) in a subprocess, and drives it with one client
+flushed), starts the API (`python -m smartspaces.stages.serving`) in a subprocess, and drives it with one client
 process per connection (bench.http_load: a keep-alive raw socket, each request timed from its first byte
 sent to its body's last byte received). For each concurrency:
 
@@ -134,7 +134,7 @@ def start_api(settings: Settings, port: int) -> subprocess.Popen[bytes]:
         "SMARTSPACES__API__PORT": str(port),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "smartspaces.serving"],
+        [sys.executable, "-m", "smartspaces.stages.serving"],
         cwd=PROJECT_ROOT,
         env=environment,
         stdout=subprocess.DEVNULL,

@@ -22,7 +22,7 @@ from confluent_kafka import Consumer
 
 from smartspaces.config import CassandraSettings, KafkaSettings
 from smartspaces.connectors.cassandra import cassandra_cluster
-from smartspaces.simulator.producer import SimulationOptions, generate_messages
+from smartspaces.stages.simulator.producer import SimulationOptions, generate_messages
 
 INSERT = (
     "INSERT INTO {table} (device_id, day, event_time, event_id, schema_version, event_type, metric, value, unit, "

@@ -36,14 +36,14 @@ from pyspark.sql import functions as F
 
 from bench.ingest_bench import RESULTS, bench_environment, fresh_keyspace, load_reference
 from bench.resources import percentiles
-from smartspaces.cache.latest_readings import READING_FIELDS, UPDATE_SCRIPT, update_args, update_latest
-from smartspaces.cache.loaders import cached_columns, load_latest_readings
-from smartspaces.cache.pipelining import ENTRIES_PER_CALL
 from smartspaces.config import PROJECT_ROOT, Settings, load_settings
 from smartspaces.connectors.cassandra import cassandra_cluster
 from smartspaces.connectors.redis import redis_client
 from smartspaces.session import spark_session
-from smartspaces.simulator.producer import SimulationOptions, run_simulation
+from smartspaces.stages.cache.latest_readings import READING_FIELDS, UPDATE_SCRIPT, update_args, update_latest
+from smartspaces.stages.cache.loaders import cached_columns, load_latest_readings
+from smartspaces.stages.cache.pipelining import ENTRIES_PER_CALL
+from smartspaces.stages.simulator.producer import SimulationOptions, run_simulation
 from transformations.redis_keys import DEVICE_LATEST
 
 BENCH_REDIS_DB = 9

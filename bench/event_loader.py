@@ -2,7 +2,7 @@
 events_by_device_day (no Kafka), for the enrichment benchmark.
 
 Every column is an expression of the event's index and the seed (no Python per row, nothing collected), so
-a reload writes the very same rows. Readings follow the simulator's signal model (smartspaces.simulator.
+a reload writes the very same rows. Readings follow the simulator's signal model (smartspaces.stages.simulator.
 signals): office-hour occupancy drives CO2, temperature and humidity; energy meters are cumulative, and a few
 are reset to zero once in the window. Event i belongs to a device and a slot of that device's share of the
 window, device after device, so each Spark task writes whole runs of one (device, day) partition and the
@@ -37,8 +37,8 @@ from bench.ingest_bench import fresh_keyspace
 from smartspaces.config import PROJECT_ROOT, CassandraSettings, load_settings
 from smartspaces.connectors.cassandra import write_cassandra
 from smartspaces.session import spark_session
-from smartspaces.simulator import signals
-from smartspaces.simulator.campus import TELEMETRY_DEVICE_TYPES, Campus, Device, build_campus, write_reference
+from smartspaces.stages.simulator import signals
+from smartspaces.stages.simulator.campus import TELEMETRY_DEVICE_TYPES, Campus, Device, build_campus, write_reference
 from transformations.contract import METRICS, SCHEMA_VERSION, EventType
 from transformations.deterministic_ids import uuid5_column
 from transformations.ingest import ACCEPTED_COLUMNS

@@ -33,8 +33,8 @@ from bench.ingest_bench import bench_environment, fresh_keyspace, load_reference
 from smartspaces.config import PROJECT_ROOT, Settings
 from smartspaces.connectors.cassandra import cassandra_cluster
 from smartspaces.connectors.kafka_admin import ensure_topic
-from smartspaces.simulator.campus import build_campus
-from smartspaces.simulator.producer import SimulationOptions, SimulationReport, run_simulation
+from smartspaces.stages.simulator.campus import build_campus
+from smartspaces.stages.simulator.producer import SimulationOptions, SimulationReport, run_simulation
 
 BENCH_REDIS_DB = 9
 API_PORT = 18080
@@ -257,7 +257,7 @@ class BenchPipeline:
 
     def start(self, changefeed: bool) -> None:
         """The API, the ingest and (optionally) the change feed, each in its own process."""
-        self._start_service("api", ["-m", "smartspaces.serving"])
+        self._start_service("api", ["-m", "smartspaces.stages.serving"])
         self._wait_for_api()
         self._start_service("ingest", ["-m", "jobs.ingest"], ready='"event": "ingest_started"')
         if changefeed:

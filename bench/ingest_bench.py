@@ -30,8 +30,8 @@ from bench.resources import ResourceSampler, percentiles
 from smartspaces.bootstrap.cassandra import apply_cassandra
 from smartspaces.config import PROJECT_ROOT, Settings, load_settings
 from smartspaces.connectors.cassandra import cassandra_cluster
-from smartspaces.simulator.producer import SimulationOptions, run_simulation
 from smartspaces.stack import local_stack
+from smartspaces.stages.simulator.producer import SimulationOptions, run_simulation
 
 RESULTS = PROJECT_ROOT / "bench" / "results"
 TABLE = "events_by_device_day"

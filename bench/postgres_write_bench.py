@@ -34,7 +34,8 @@ from pyspark.sql import functions as F
 
 from smartspaces.config import PostgresSettings, load_settings
 from smartspaces.connectors.postgres import connect, jdbc_properties, jdbc_url
-from smartspaces.reporting.staging import (
+from smartspaces.session import spark_session
+from smartspaces.stages.enrichment.reporting.staging import (
     JdbcTuning,
     StagingTable,
     conform_to_contract,
@@ -42,7 +43,6 @@ from smartspaces.reporting.staging import (
     drop_staging_tables,
     fill_staging_table,
 )
-from smartspaces.session import spark_session
 from transformations.reporting_schemas import SPACE_METRIC_HOURLY
 
 METRICS = ("temperature", "co2", "humidity")

@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 
 from pyspark.sql import functions as F
 
-from smartspaces.cache.loaders import load_critical_events, load_latest_readings
-from smartspaces.changefeed.sinks import CRITICAL_EVENTS_TABLE, LATEST_TABLES
 from smartspaces.config import load_settings
 from smartspaces.connectors.cassandra import read_cassandra
 from smartspaces.session import spark_session
+from smartspaces.stages.cache.loaders import load_critical_events, load_latest_readings
+from smartspaces.stages.changefeed.sinks import CRITICAL_EVENTS_TABLE, LATEST_TABLES
 from transformations.critical_rules import newest_per_space
 
 

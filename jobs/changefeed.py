@@ -12,12 +12,12 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from smartspaces.changefeed.backends import change_feed_source
-from smartspaces.changefeed.processor import MICRO_BATCH_SPARK_CONF, CriticalEventProcessor
 from smartspaces.config import load_settings
 from smartspaces.connectors.cassandra import cassandra_cluster
 from smartspaces.connectors.redis import redis_client
 from smartspaces.session import spark_session
+from smartspaces.stages.changefeed.backends import change_feed_source
+from smartspaces.stages.changefeed.processor import MICRO_BATCH_SPARK_CONF, CriticalEventProcessor
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     by_severity = ", ".join(f"{name} {count}" for name, count in sorted(severities.items()))
     print(f"changefeed: {totals.get('changes', 0)} changes, {sum(severities.values())} critical events "
           f"({by_severity or 'none'}), {totals.get('unattributed', 0)} unattributed")  # fmt: skip
-    logging.getLogger("smartspaces.changefeed").info(json.dumps({"event": "changefeed_totals", **totals}))
+    logging.getLogger("smartspaces.stages.changefeed").info(json.dumps({"event": "changefeed_totals", **totals}))
     return 0
 
 

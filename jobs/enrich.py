@@ -18,15 +18,20 @@ from datetime import UTC, datetime
 from smartspaces import lake
 from smartspaces.config import load_settings
 from smartspaces.connectors.delta import replace_where
-from smartspaces.enrichment.inputs import read_window_inputs
-from smartspaces.enrichment.report import newest_event_time, print_summary, window_predicate
-from smartspaces.enrichment.window_args import add_window_arguments, window_from_arguments
-from smartspaces.quality import check_enriched
-from smartspaces.quality.checks import check_severity_names
-from smartspaces.reporting.postgres_store import fact_row_counts, record_failed_run, table_row_counts, write_window
-from smartspaces.reporting.runs import EnrichmentRun, Verdict
-from smartspaces.reporting.staging import JdbcTuning
 from smartspaces.session import spark_session
+from smartspaces.stages.enrichment.inputs import read_window_inputs
+from smartspaces.stages.enrichment.quality import check_enriched
+from smartspaces.stages.enrichment.quality.checks import check_severity_names
+from smartspaces.stages.enrichment.report import newest_event_time, print_summary, window_predicate
+from smartspaces.stages.enrichment.reporting.postgres_store import (
+    fact_row_counts,
+    record_failed_run,
+    table_row_counts,
+    write_window,
+)
+from smartspaces.stages.enrichment.reporting.runs import EnrichmentRun, Verdict
+from smartspaces.stages.enrichment.reporting.staging import JdbcTuning
+from smartspaces.stages.enrichment.window_args import add_window_arguments, window_from_arguments
 from transformations.space_facts import ComfortBand
 from transformations.star_schema import star_schema, unattributed_events
 

@@ -19,8 +19,8 @@ from pyspark.sql import SparkSession
 from pyspark.sql.streaming.query import StreamingQuery
 
 from smartspaces.config import load_settings
-from smartspaces.ingest.pipeline import EventIngest, RegistryMissingError
 from smartspaces.session import MICRO_BATCH_CONF, spark_session
+from smartspaces.stages.ingest.pipeline import EventIngest, RegistryMissingError
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -71,7 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             ingest.close()
     print(ingest.totals.table())
-    logging.getLogger("smartspaces.ingest").info(json.dumps({"event": "ingest_totals", **ingest.totals.as_dict()}))
+    logging.getLogger("smartspaces.stages.ingest").info(json.dumps({"event": "ingest_totals", **ingest.totals.as_dict()}))
     return 0
 
 

@@ -14,7 +14,7 @@ from smartspaces.stack.process import StackError
 # Jobs by the name `smartspaces run NAME` takes; each module has main(argv) -> int.
 JOBS = {
     "smoke": "jobs.smoke",
-    "simulate": "smartspaces.simulator.cli",
+    "simulate": "smartspaces.stages.simulator.cli",
     "reference": "jobs.reference",
     "ingest": "jobs.ingest",
     "changefeed": "jobs.changefeed",
@@ -96,7 +96,7 @@ def _contract(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    from smartspaces.serving.server import serve
+    from smartspaces.stages.serving.server import serve
 
     return serve(settings)
 

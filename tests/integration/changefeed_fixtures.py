@@ -16,7 +16,7 @@ from confluent_kafka import Producer
 from smartspaces.config import Settings, load_settings
 from smartspaces.connectors.kafka_admin import client_config
 from smartspaces.connectors.redis import redis_client
-from smartspaces.simulator.campus import DEVICE_COLUMNS, DEVICES_FILE, SPACE_COLUMNS, SPACES_FILE
+from smartspaces.stages.simulator.campus import DEVICE_COLUMNS, DEVICES_FILE, SPACE_COLUMNS, SPACES_FILE
 
 # A Redis database of its own, flushed per test: the stack's other users keep theirs.
 TEST_REDIS_DB = "6"

@@ -24,9 +24,9 @@ from pyspark.sql import DataFrame, SparkSession
 from smartspaces.bootstrap.postgres import apply_postgres
 from smartspaces.config import PostgresSettings, Settings
 from smartspaces.connectors.postgres import connect
-from smartspaces.reporting.runs import EnrichmentRun, ExpectationResult, Verdict
 from smartspaces.stack.postgres import PostgresServer
 from smartspaces.stack.process import descendants, is_running
+from smartspaces.stages.enrichment.reporting.runs import EnrichmentRun, ExpectationResult, Verdict
 from tests.integration.serving_fixtures import free_port
 from transformations.report_window import ReportWindow
 from transformations.reporting_schemas import (

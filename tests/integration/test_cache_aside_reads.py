@@ -13,15 +13,15 @@ import pytest
 from cassandra.cluster import Session
 from redis import Redis
 
-from smartspaces.cache.critical_events import read_critical_events
-from smartspaces.cache.latest_readings import read_latest
 from smartspaces.config import Settings
 from smartspaces.connectors.cassandra import cassandra_cluster
 from smartspaces.connectors.redis import redis_client
-from smartspaces.serving.breaker import CircuitBreaker
-from smartspaces.serving.cache_client import async_redis_client
-from smartspaces.serving.cassandra_reader import CassandraReader
-from smartspaces.serving.reads import CacheAsideReads, CriticalEvents, Readings, Served, UnknownIdError
+from smartspaces.stages.cache.critical_events import read_critical_events
+from smartspaces.stages.cache.latest_readings import read_latest
+from smartspaces.stages.serving.breaker import CircuitBreaker
+from smartspaces.stages.serving.cache_client import async_redis_client
+from smartspaces.stages.serving.cassandra_reader import CassandraReader
+from smartspaces.stages.serving.reads import CacheAsideReads, CriticalEvents, Readings, Served, UnknownIdError
 from tests.integration.serving_fixtures import (
     at,
     critical_event,

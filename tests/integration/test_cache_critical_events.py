@@ -6,7 +6,7 @@ import json
 
 import redis
 
-from smartspaces.cache.critical_events import (
+from smartspaces.stages.cache.critical_events import (
     add_critical_events,
     mark_critical_complete,
     mark_critical_lists_complete,

@@ -7,14 +7,14 @@ from typing import Any
 
 import redis
 
-from smartspaces.cache.latest_readings import (
+from smartspaces.stages.cache.latest_readings import (
     mark_latest_complete,
     mark_latest_hashes_complete,
     read_latest,
     update_latest,
     write_latest_readings,
 )
-from smartspaces.cache.pipelining import ENTRIES_PER_CALL
+from smartspaces.stages.cache.pipelining import ENTRIES_PER_CALL
 from tests.integration.serving_fixtures import at, cache_redis, reading, unique
 
 __all__ = ["cache_redis"]  # the fixture, imported for pytest

@@ -7,10 +7,10 @@ from datetime import datetime
 import redis
 from pyspark.sql import SparkSession
 
-from smartspaces.cache.critical_events import read_critical_events
-from smartspaces.cache.latest_readings import read_latest
-from smartspaces.cache.loaders import load_critical_events, load_latest_readings
 from smartspaces.config import Settings
+from smartspaces.stages.cache.critical_events import read_critical_events
+from smartspaces.stages.cache.latest_readings import read_latest
+from smartspaces.stages.cache.loaders import load_critical_events, load_latest_readings
 from tests.integration.serving_fixtures import TEST_REDIS_DB, at, cache_redis, critical_event, reading, unique
 
 __all__ = ["cache_redis"]  # the fixture, imported for pytest

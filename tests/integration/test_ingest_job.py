@@ -17,7 +17,7 @@ from jobs import ingest, reference
 from smartspaces import lake
 from smartspaces.config import PROJECT_ROOT, Settings
 from smartspaces.connectors.delta import read_delta
-from smartspaces.simulator.producer import SimulationOptions, SimulationReport, run_simulation
+from smartspaces.stages.simulator.producer import SimulationOptions, SimulationReport, run_simulation
 from tests.integration.ingest_fixtures import cassandra_rows, ingest_settings
 
 __all__ = ["ingest_settings"]  # the fixture, imported for pytest

@@ -19,8 +19,8 @@ from smartspaces.config import Settings
 from smartspaces.connectors.cassandra import cassandra_cluster, read_cassandra
 from smartspaces.connectors.delta import read_delta
 from smartspaces.connectors.postgres import connect
-from smartspaces.ingest.pipeline import EventIngest
-from smartspaces.simulator.campus import DEVICE_COLUMNS, DEVICES_FILE, SPACE_COLUMNS, SPACES_FILE
+from smartspaces.stages.ingest.pipeline import EventIngest
+from smartspaces.stages.simulator.campus import DEVICE_COLUMNS, DEVICES_FILE, SPACE_COLUMNS, SPACES_FILE
 from tests.integration.ingest_fixtures import ingest_settings
 from transformations.reference import DEVICES, SPACES
 

@@ -25,9 +25,14 @@ from pyspark.sql.types import (
 from smartspaces.bootstrap.postgres import apply_postgres
 from smartspaces.config import PostgresSettings, Settings
 from smartspaces.connectors.postgres import connect
-from smartspaces.reporting.postgres_store import fact_row_counts, record_failed_run, table_row_counts, write_window
-from smartspaces.reporting.runs import ExpectationResult, Severity, Verdict
-from smartspaces.reporting.staging import JdbcTuning
+from smartspaces.stages.enrichment.reporting.postgres_store import (
+    fact_row_counts,
+    record_failed_run,
+    table_row_counts,
+    write_window,
+)
+from smartspaces.stages.enrichment.reporting.runs import ExpectationResult, Severity, Verdict
+from smartspaces.stages.enrichment.reporting.staging import JdbcTuning
 from tests.integration.reporting_fixtures import (
     SPACES,
     ZONE,

@@ -20,7 +20,7 @@ from cassandra.cluster import Session
 from fastapi.testclient import TestClient
 
 from smartspaces.config import Settings
-from smartspaces.serving.app import create_app
+from smartspaces.stages.serving.app import create_app
 from tests.integration.serving_fixtures import (
     PrivateRedis,
     at,
@@ -138,7 +138,7 @@ def test_with_redis_killed_the_api_answers_from_cassandra(
         assert client.get(f"/spaces/{space}/critical-events").json() == body | {"source": "cassandra"}
         assert client.get(f"/spaces/{space}/critical-events").json() == body | {"source": "cache"}
         private_redis.kill()
-        with caplog.at_level(logging.WARNING, logger="smartspaces.serving"):
+        with caplog.at_level(logging.WARNING, logger="smartspaces.stages.serving"):
             after = [client.get(f"/spaces/{space}/critical-events") for _ in range(3)]
             health = client.get("/health")
     assert [(answer.status_code, answer.json()) for answer in after] == [(200, body | {"source": "cassandra"})] * 3
@@ -147,7 +147,7 @@ def test_with_redis_killed_the_api_answers_from_cassandra(
     assert health.json()["redis"].startswith("degraded: ")
     assert health.json()["cassandra"] == "ok: Cassandra 5.0.9"
     # One warning for the outage, not one per request: the breaker skips Redis after the first failure.
-    warnings = [record.getMessage() for record in caplog.records if record.name == "smartspaces.serving"]
+    warnings = [record.getMessage() for record in caplog.records if record.name == "smartspaces.stages.serving"]
     assert len(warnings) == 1
     assert warnings[0].startswith("redis read failed (ConnectionError: ")
     assert warnings[0].endswith("serving from Cassandra and skipping Redis for 5.0 s")

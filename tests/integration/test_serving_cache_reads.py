@@ -8,16 +8,16 @@ import orjson
 import pytest
 import redis
 
-from smartspaces.cache.critical_events import (
+from smartspaces.config import Settings
+from smartspaces.stages.cache.critical_events import (
     add_critical_events,
     mark_critical_complete,
     read_critical_events,
     read_served_critical_events,
 )
-from smartspaces.cache.encoding import canonical_json
-from smartspaces.cache.latest_readings import mark_latest_complete, read_served_latest, update_latest
-from smartspaces.config import Settings
-from smartspaces.serving.cache_client import async_redis_client
+from smartspaces.stages.cache.encoding import canonical_json
+from smartspaces.stages.cache.latest_readings import mark_latest_complete, read_served_latest, update_latest
+from smartspaces.stages.serving.cache_client import async_redis_client
 from tests.integration.serving_fixtures import (
     TEST_REDIS_DB,
     PrivateRedis,

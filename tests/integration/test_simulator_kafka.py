@@ -16,7 +16,7 @@ from pyspark.sql import SparkSession
 from smartspaces.config import Settings
 from smartspaces.connectors.kafka import read_kafka
 from smartspaces.connectors.kafka_admin import client_config
-from smartspaces.simulator.producer import SimulationOptions, generate_messages, run_simulation
+from smartspaces.stages.simulator.producer import SimulationOptions, generate_messages, run_simulation
 
 
 @pytest.fixture

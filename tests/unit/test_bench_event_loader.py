@@ -14,8 +14,8 @@ from pyspark.sql import functions as F
 
 from bench import event_loader
 from bench.event_loader import CODED_EVENT_SHARES, PLAUSIBLE_RANGES, bench_events, device_plans, reading_terms
-from smartspaces.simulator.campus import TELEMETRY_DEVICE_TYPES, build_campus
-from smartspaces.simulator.signals import HVAC_HOURS, SpaceSignals, local_hour_and_weekday
+from smartspaces.stages.simulator.campus import TELEMETRY_DEVICE_TYPES, build_campus
+from smartspaces.stages.simulator.signals import HVAC_HOURS, SpaceSignals, local_hour_and_weekday
 from transformations.contract import (
     ACCESS_CODES,
     EVENT_ID_PATTERN,

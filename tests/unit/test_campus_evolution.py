@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from smartspaces.config import KafkaSettings
-from smartspaces.simulator import cli, producer
-from smartspaces.simulator.campus import build_campus, device_changes, evolve_campus, write_reference
-from smartspaces.simulator.events import EventFactory
-from smartspaces.simulator.producer import (
+from smartspaces.stages.simulator import cli, producer
+from smartspaces.stages.simulator.campus import build_campus, device_changes, evolve_campus, write_reference
+from smartspaces.stages.simulator.events import EventFactory
+from smartspaces.stages.simulator.producer import (
     ReferenceChange,
     SimulationOptions,
     generate_messages,

@@ -18,7 +18,8 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
-from smartspaces.changefeed.cosmos import (
+from smartspaces.config import CassandraSettings, ChangeFeedSettings
+from smartspaces.stages.changefeed.cosmos import (
     ChangeFeedPage,
     CosmosChangeFeedError,
     CosmosChangeFeedSource,
@@ -29,7 +30,6 @@ from smartspaces.changefeed.cosmos import (
     decode_position,
     encode_position,
 )
-from smartspaces.config import CassandraSettings, ChangeFeedSettings
 from transformations.schemas import CHANGE_EVENT
 
 TABLE = "events_by_device_day"

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from smartspaces.changefeed.outputs import FeedBatchOutputs
+from smartspaces.stages.changefeed.outputs import FeedBatchOutputs
 from transformations.feed_batch import feed_batch_outputs, located_changes, matched_changes
 from transformations.schemas import CHANGE_EVENT, CRITICAL_RULE, RULE_STATE
 

@@ -15,7 +15,7 @@ from great_expectations.data_context.data_context.file_data_context import FileD
 from pyspark.sql import DataFrame, SparkSession
 
 from smartspaces.config import ConfigError, QualitySettings
-from smartspaces.quality import (
+from smartspaces.stages.enrichment.quality import (
     CheckName,
     QualityResult,
     QualityVerdict,
@@ -23,10 +23,10 @@ from smartspaces.quality import (
     check_severity_names,
     open_quality_context,
 )
-from smartspaces.quality.checks import severity_of
-from smartspaces.quality.results import verdict_of
-from smartspaces.quality.suites import NotApplicable, row_count_bounds, table_suite
-from smartspaces.reporting.runs import Severity, Verdict
+from smartspaces.stages.enrichment.quality.checks import severity_of
+from smartspaces.stages.enrichment.quality.results import verdict_of
+from smartspaces.stages.enrichment.quality.suites import NotApplicable, row_count_bounds, table_suite
+from smartspaces.stages.enrichment.reporting.runs import Severity, Verdict
 from transformations.report_window import ReportWindow
 from transformations.reporting_schemas import (
     BUILDING_DAILY,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from smartspaces.serving.breaker import CircuitBreaker
-from smartspaces.serving.known_ids import KnownIds
+from smartspaces.stages.serving.breaker import CircuitBreaker
+from smartspaces.stages.serving.known_ids import KnownIds
 
 
 class Clock:

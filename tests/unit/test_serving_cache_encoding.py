@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from smartspaces.cache.critical_events import newest_first
-from smartspaces.cache.encoding import canonical_json, epoch_ms, iso_utc
+from smartspaces.stages.cache.critical_events import newest_first
+from smartspaces.stages.cache.encoding import canonical_json, epoch_ms, iso_utc
 
 
 def test_canonical_json_sorts_keys_and_drops_spaces() -> None:

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from smartspaces.serving.cassandra_reader import StoreUnavailableError
-from smartspaces.serving.hot_path import HotPath, Scope
-from smartspaces.serving.reads import Served, UnknownIdError
+from smartspaces.stages.serving.cassandra_reader import StoreUnavailableError
+from smartspaces.stages.serving.hot_path import HotPath, Scope
+from smartspaces.stages.serving.reads import Served, UnknownIdError
 
 KEEP = 50
 

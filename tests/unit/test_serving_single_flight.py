@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from smartspaces.serving.single_flight import SingleFlight
+from smartspaces.stages.serving.single_flight import SingleFlight
 
 CALLERS = 8
 

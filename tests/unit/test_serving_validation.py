@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from smartspaces.config import Settings
-from smartspaces.serving.app import create_app
+from smartspaces.stages.serving.app import create_app
 
 
 @pytest.fixture

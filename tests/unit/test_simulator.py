@@ -14,9 +14,9 @@ from typing import Any, ClassVar
 import pytest
 
 from smartspaces.config import KafkaSettings, load_settings
-from smartspaces.simulator import cli, producer
-from smartspaces.simulator.campus import DEVICE_COLUMNS, SPACE_COLUMNS, build_campus, write_reference
-from smartspaces.simulator.producer import (
+from smartspaces.stages.simulator import cli, producer
+from smartspaces.stages.simulator.campus import DEVICE_COLUMNS, SPACE_COLUMNS, build_campus, write_reference
+from smartspaces.stages.simulator.producer import (
     SimMessage,
     SimulationOptions,
     SimulationReport,
@@ -24,7 +24,7 @@ from smartspaces.simulator.producer import (
     generate_messages,
     resolved,
 )
-from smartspaces.simulator.signals import EnergyMeter, SpaceSignals
+from smartspaces.stages.simulator.signals import EnergyMeter, SpaceSignals
 from transformations.contract import ACCESS_CODES, METRICS, REQUIRED_FIELDS, STATUS_CODES, EventType, Severity
 from transformations.quarantine import QuarantineReason as Reason
 from transformations.schemas import DEVICE_REFERENCE, SPACE_REFERENCE

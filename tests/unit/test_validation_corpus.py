@@ -10,9 +10,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from smartspaces.connectors.delta import read_reference_drop
-from smartspaces.simulator.bad_input import BAD_KINDS
-from smartspaces.simulator.campus import write_reference
-from smartspaces.simulator.producer import (
+from smartspaces.stages.simulator.bad_input import BAD_KINDS
+from smartspaces.stages.simulator.campus import write_reference
+from smartspaces.stages.simulator.producer import (
     SimMessage,
     SimulationOptions,
     SimulationReport,

@@ -1,0 +1,20 @@
+"""The change-feed source that the configuration names: the change log, or Cosmos DB's change feed."""
+
+from __future__ import annotations
+
+from cassandra.cluster import Session
+from pyspark.sql import SparkSession
+
+from smartspaces.config import Settings
+from smartspaces.stages.changefeed.change_log import ChangeLogSource
+from smartspaces.stages.changefeed.cosmos import CosmosChangeFeedSource
+from smartspaces.stages.changefeed.source import ChangeFeedSource
+
+
+def change_feed_source(spark: SparkSession, settings: Settings, session: Session) -> ChangeFeedSource:
+    changefeed = settings.changefeed
+    if changefeed.backend == "cosmos":
+        return CosmosChangeFeedSource(spark, settings.cassandra, changefeed)
+    return ChangeLogSource(
+        spark, session, settings.cassandra.keyspace, changefeed.max_batches_per_trigger, changefeed.driver_read_max_rows
+    )

@@ -1,0 +1,159 @@
+"""The change-feed processor: micro-batches of stored events → critical events and latest readings.
+
+Each micro-batch: read the changes after the checkpoint; compute, in one Spark query, everything the batch
+yields (transformations.feed_batch: located changes, rules evaluated against the carried rule state,
+critical events, latest readings, the next state and the counts); write critical events and latest readings
+to Cassandra, then to Redis, from the driver; save the rule state; and only then commit the checkpoint. A
+crash anywhere before the commit replays the batch: every write is an upsert by a deterministic key, a
+latest reading only replaces an older one, and readings already applied to the rule state are not applied
+again. Delivery is at least once; the effect is exactly once.
+
+Reference data (registry, rules) and the rule state stay in memory between micro-batches; the reference is
+reloaded when one of its sources has a new version.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+from cassandra.cluster import Session
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from redis import Redis
+
+from smartspaces.config import Settings
+from smartspaces.session import MICRO_BATCH_CONF
+from smartspaces.stages.changefeed.checkpoints import CheckpointStore
+from smartspaces.stages.changefeed.outputs import FeedBatchOutputs
+from smartspaces.stages.changefeed.reference import FeedReference
+from smartspaces.stages.changefeed.rule_state import RuleStateStore
+from smartspaces.stages.changefeed.sinks import CassandraFeedSink, RedisFeedSink
+from smartspaces.stages.changefeed.source import ChangeFeedSource
+from transformations.feed_batch import feed_batch_outputs, located_changes, matched_changes
+
+log = logging.getLogger("smartspaces.stages.changefeed")
+
+# The streaming micro-batch settings, and one shuffle partition: a change-feed micro-batch fits one task.
+# Arrow hands the driver-read changes and the rule state to the JVM without Python workers.
+MICRO_BATCH_SPARK_CONF = {
+    **MICRO_BATCH_CONF,
+    "spark.sql.shuffle.partitions": "1",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+}
+
+
+@dataclass
+class FeedBatchReport:
+    """What one micro-batch did, logged as one JSON line."""
+
+    changes: int = 0
+    sources: int = 0
+    critical_events: dict[str, int] = field(default_factory=dict)
+    # Changes whose device the registry no longer knows: no space to attribute them to.
+    unattributed: int = 0
+    lag_s: float = 0.0
+    seconds: float = 0.0
+    # Where the seconds went: reading the changes, the Spark job, the Cassandra and Redis writes.
+    read_s: float = 0.0
+    compute_s: float = 0.0
+    write_s: float = 0.0
+    pending_after: bool = False
+
+    def log(self) -> None:
+        log.info(json.dumps({"event": "changefeed_batch", **asdict(self)}))
+
+
+def lag_seconds(oldest_change_time: datetime | None, now: datetime) -> float:
+    """How far behind the processor is: now - the oldest change it had not processed (0 when none waits)."""
+    return 0.0 if oldest_change_time is None else max(0.0, (now - oldest_change_time).total_seconds())
+
+
+class CriticalEventProcessor:
+    def __init__(
+        self,
+        spark: SparkSession,
+        settings: Settings,
+        source: ChangeFeedSource,
+        session: Session,
+        redis: Redis,
+        hold_before_commit_s: float = 0.0,
+    ) -> None:
+        self.spark = spark
+        self.settings = settings
+        self.source = source
+        keyspace, consumer = settings.cassandra.keyspace, settings.changefeed.consumer
+        self.checkpoints = CheckpointStore(session, keyspace, consumer)
+        self.reference = FeedReference(spark, settings)
+        self.rule_state = RuleStateStore(session, keyspace, consumer)
+        self.cassandra_sink = CassandraFeedSink(session, keyspace)
+        self.redis_sink = RedisFeedSink(redis, settings.cache)
+        # Fault injection for tests and drills: wait between the writes and the commit.
+        self.hold_before_commit_s = hold_before_commit_s
+        self.totals: Counter[str] = Counter()
+
+    def run_once(self) -> FeedBatchReport:
+        """One micro-batch: everything committed since the checkpoint (up to the per-trigger bound)."""
+        started = time.monotonic()
+        change_set = self.source.read(self.checkpoints.load())
+        report = FeedBatchReport(
+            lag_s=round(lag_seconds(change_set.oldest_change_time, datetime.now(UTC)), 3),
+            sources=len(change_set.positions),
+            pending_after=change_set.pending_after,
+        )
+        if change_set.is_empty:
+            report.seconds = round(time.monotonic() - started, 3)
+            return report
+        report.read_s = round(time.monotonic() - started, 3)
+        outputs = self._compute(change_set.changes)
+        report.compute_s = round(time.monotonic() - started - report.read_s, 3)
+        self._write(outputs)
+        report.write_s = round(time.monotonic() - started - report.read_s - report.compute_s, 3)
+        if self.hold_before_commit_s:
+            log.warning(json.dumps({"event": "changefeed_holding_before_commit", "s": self.hold_before_commit_s}))
+            time.sleep(self.hold_before_commit_s)
+        self.checkpoints.commit(change_set.positions)
+        report.changes, report.unattributed = outputs.changes, outputs.unattributed
+        report.critical_events = outputs.critical_by_severity()
+        report.seconds = round(time.monotonic() - started, 3)
+        self.totals.update({"changes": report.changes, "unattributed": report.unattributed, **report.critical_events})
+        return report
+
+    def _compute(self, changes: DataFrame) -> FeedBatchOutputs:
+        """The one Spark query of the micro-batch: its rows are few (bounded by the campus), so they are collected.
+
+        The located and the matched changes are kept while the job runs: every output starts from one of them,
+        so each registry and rules broadcast happens once."""
+        registry, rules = self.reference.current()
+        located = changes.transform(located_changes(registry)).persist()
+        matched = located.transform(matched_changes(rules)).persist()
+        try:
+            state = self.rule_state.as_dataframe(self.spark)
+            outputs = feed_batch_outputs(located, matched, state, F.lit(datetime.now(UTC)))
+            return FeedBatchOutputs.from_rows(outputs.collect())
+        finally:
+            matched.unpersist()
+            located.unpersist()
+
+    def _write(self, outputs: FeedBatchOutputs) -> None:
+        self.cassandra_sink.write(outputs)
+        self.redis_sink.write(outputs)
+        # After the sinks: a crash before this point re-applies the same readings to the old state.
+        self.rule_state.save(outputs.rule_state)
+
+    def run(self, interval_s: float, run_for_s: float | None = None, once: bool = False) -> None:
+        """Micro-batches every interval_s (at once while a backlog remains); once=True drains and returns."""
+        deadline = None if run_for_s is None else time.monotonic() + run_for_s
+        while True:
+            report = self.run_once()
+            report.log()
+            if once and not report.pending_after:
+                return
+            if deadline is not None and time.monotonic() >= deadline:
+                return
+            if not report.pending_after:
+                time.sleep(max(0.0, interval_s - report.seconds))

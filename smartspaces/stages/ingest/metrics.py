@@ -1,0 +1,95 @@
+"""Structured (JSON) logs of each micro-batch: what came in, what was accepted, what was quarantined and why."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from pyspark.sql.streaming.listener import StreamingQueryListener
+
+LOG = logging.getLogger("smartspaces.stages.ingest")
+
+
+@dataclass
+class BatchCounts:
+    """One micro-batch's verdicts."""
+
+    batch_id: int
+    messages: int = 0
+    accepted_events: int = 0
+    duplicates: int = 0
+    quarantined: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def log(self) -> None:
+        LOG.info(json.dumps({"event": "ingest_batch", **asdict(self)}, sort_keys=True))
+
+
+@dataclass
+class RunTotals:
+    """The sum over the micro-batches this process ran."""
+
+    batches: int = 0
+    messages: int = 0
+    accepted_events: int = 0
+    duplicates: int = 0
+    quarantined: Counter[str] = field(default_factory=Counter)
+
+    def add(self, batch: BatchCounts) -> None:
+        self.batches += 1
+        self.messages += batch.messages
+        self.accepted_events += batch.accepted_events
+        self.duplicates += batch.duplicates
+        self.quarantined.update(batch.quarantined)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "quarantined": dict(sorted(self.quarantined.items()))}
+
+    def table(self) -> str:
+        """A summary for people: what came in, and where it went."""
+        lines = [
+            f"ingest: {self.messages} messages in {self.batches} micro-batch(es)",
+            f"  {'stored in Cassandra (distinct events)':<40} {self.accepted_events:>9}",
+            f"  {'duplicates (stored once)':<40} {self.duplicates:>9}",
+            f"  {'quarantined':<40} {sum(self.quarantined.values()):>9}",
+        ]
+        lines += [f"    {reason:<38} {count:>9}" for reason, count in sorted(self.quarantined.items())]
+        return "\n".join(lines)
+
+
+class ProgressLogger(StreamingQueryListener):
+    """Logs Spark's own progress of each trigger: input rate against processing rate, and durations."""
+
+    # The method names are PySpark's listener interface.
+
+    def onQueryStarted(self, event: Any) -> None:  # noqa: N802
+        LOG.info(
+            json.dumps(
+                {"event": "ingest_started", "query": event.name, "id": str(event.id), "run_id": str(event.runId)}
+            )
+        )
+
+    def onQueryProgress(self, event: Any) -> None:  # noqa: N802
+        progress = event.progress
+        LOG.info(
+            json.dumps(
+                {
+                    "event": "ingest_progress",
+                    "query": progress.name,
+                    "batch_id": progress.batchId,
+                    "input_rows": progress.numInputRows,
+                    "input_rows_per_s": round(progress.inputRowsPerSecond, 1),
+                    "processed_rows_per_s": round(progress.processedRowsPerSecond, 1),
+                    "duration_ms": progress.durationMs,
+                }
+            )
+        )
+
+    def onQueryIdle(self, event: Any) -> None:  # noqa: N802
+        pass
+
+    def onQueryTerminated(self, event: Any) -> None:  # noqa: N802
+        LOG.info(json.dumps({"event": "ingest_terminated", "id": str(event.id), "error": event.exception}))

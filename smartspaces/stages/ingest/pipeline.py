@@ -1,0 +1,237 @@
+"""What the ingest does with each micro-batch of Kafka messages, and how it runs: stream, drain, replay.
+
+Two streaming queries on the topic in one application: `ingest` validates and stores (Cassandra, the change
+log, the quarantine) on a short trigger, and `bronze` archives every raw message to the lake on a longer one,
+so the archive's Delta commits are not on the path from a device to the change feed. The scheduler is fair
+and the archive's jobs run in a pool of their own, so a large archive job never queues the ingest's.
+
+Exactly-once effect on restart: each checkpoint replays an unfinished micro-batch with the same batch id;
+bronze and quarantine appends are idempotent per batch id, and Cassandra writes are upserts by primary
+key. A replay from bronze has no batch id: its quarantine rows are inserted only where their Kafka
+coordinates are new.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime
+
+from cassandra.cluster import Cluster, Session
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.streaming.query import StreamingQuery
+
+from smartspaces import lake
+from smartspaces.config import Settings
+from smartspaces.connectors.cassandra import cassandra_cluster, write_cassandra
+from smartspaces.connectors.delta import append_once, insert_new_rows, read_delta, table_version
+from smartspaces.connectors.kafka import kafka_options
+from smartspaces.connectors.kafka_admin import ensure_topic
+from smartspaces.session import shuffle_partitions
+from smartspaces.stages.changefeed.change_log import write_change_batch
+from smartspaces.stages.ingest.metrics import BatchCounts, ProgressLogger, RunTotals
+from transformations.ingest import accepted_events, counts_by_reason, quarantine_records
+from transformations.validation import ValidationLimits, flag_unknown_devices, from_kafka_rows, validate_events
+
+EVENTS_TABLE = "events_by_device_day"
+QUARANTINE_KEYS = ("kafka_topic", "kafka_partition", "kafka_offset")
+STREAM_NAME = "ingest"
+BRONZE_STREAM_NAME = "bronze"
+# The fair scheduler's pool of the archive's jobs (local property of the thread that runs its batches).
+BRONZE_POOL = "bronze"
+# A replay is not a streaming batch: it has no batch id of its own.
+REPLAY_BATCH_ID = -1
+
+
+class RegistryMissingError(RuntimeError):
+    """The device registry has not been loaded, so no event could be checked against it."""
+
+
+class EventIngest:
+    def __init__(self, spark: SparkSession, settings: Settings) -> None:
+        self.spark = spark
+        self.settings = settings
+        ingest = settings.ingest
+        self.limits = ValidationLimits(ingest.max_payload_bytes, ingest.max_future_skew_s, ingest.max_lateness_s)
+        self.totals = RunTotals()
+        self.writer_id = f"{STREAM_NAME}:{ingest.topic}"
+        self._cluster: Cluster | None = None
+        self._session: Session | None = None
+        self._change_writer_id: str | None = None
+        self._bronze_writer_id: str | None = None
+        # The registry's device ids, kept between micro-batches with the version they were read at.
+        self._known_devices: tuple[str | None, DataFrame] | None = None
+
+    def cql_session(self) -> Session:
+        """The Python driver session for the change log's commit markers, opened on first use."""
+        if self._session is None:
+            self._cluster = cassandra_cluster(self.settings.cassandra)
+            self._session = self._cluster.connect()
+        return self._session
+
+    def close(self) -> None:
+        if self._cluster is not None:
+            self._cluster.shutdown()
+            self._cluster = self._session = None
+
+    def _stream_id(self, name: str) -> str | None:
+        query = next((query for query in self.spark.streams.active if query.name == name), None)
+        return None if query is None else str(query.id)
+
+    def change_writer_id(self, batch_id: int) -> str:
+        """The change log's writer: the streaming query's id (kept in its checkpoint, so stable across
+        restarts and distinct between two ingest jobs), or a new id for each replay from bronze."""
+        if batch_id == REPLAY_BATCH_ID:
+            return f"replay:{uuid.uuid4()}"
+        if self._change_writer_id is None:
+            query_id = self._stream_id(STREAM_NAME)
+            # Without a running stream (a batch handed over directly, as in a notebook) the topic names the writer.
+            self._change_writer_id = f"{STREAM_NAME}:{query_id}" if query_id else self.writer_id
+        return self._change_writer_id
+
+    def bronze_writer_id(self) -> str:
+        """The archive's Delta transaction id: its query's id, so a new checkpoint (whose batch ids start over)
+        can never be mistaken for batches the table already holds; the topic's id without a running stream."""
+        if self._bronze_writer_id is None:
+            query_id = self._stream_id(BRONZE_STREAM_NAME)
+            self._bronze_writer_id = f"{BRONZE_STREAM_NAME}:{query_id}" if query_id else f"{self.writer_id}:bronze"
+        return self._bronze_writer_id
+
+    @staticmethod
+    def change_batch_id(batch_id: int) -> int:
+        return 0 if batch_id == REPLAY_BATCH_ID else batch_id
+
+    def check_registry(self) -> None:
+        from delta.tables import DeltaTable
+
+        path = lake.device_registry(self.settings.lake)
+        if not DeltaTable.isDeltaTable(self.spark, path):
+            raise RegistryMissingError(f"no device registry at {path}: load one with `smartspaces run reference`")
+
+    def known_devices(self) -> DataFrame:
+        """The registry's device ids, cached until the registry has a new Delta commit (checked every batch
+        with a listing, no Spark job), so its changes apply from the next batch."""
+        path = lake.device_registry(self.settings.lake)
+        version = table_version(self.spark, path)
+        if self._known_devices is None or self._known_devices[0] != version:
+            if self._known_devices is not None:
+                self._known_devices[1].unpersist()
+            # Every version: a moved or retired device stays known, so its late events are still accepted.
+            devices = read_delta(self.spark, path).select("device_id").distinct().persist()
+            self._known_devices = (version, devices)
+        return self._known_devices[1]
+
+    def verdicts(self, messages: DataFrame) -> DataFrame:
+        """Kafka rows → one verdict per message."""
+        return (
+            messages.transform(from_kafka_rows)
+            .transform(validate_events(self.limits))
+            .transform(flag_unknown_devices(self.known_devices()))
+        )
+
+    def store(self, verdicts: DataFrame, batch_id: int) -> BatchCounts:
+        """Writes accepted events to Cassandra and quarantined messages to the lake; returns the counts."""
+        started = time.monotonic()
+        verdicts = verdicts.persist()
+        try:
+            # Counted first (from the cached verdicts): a batch without bad input skips the quarantine commit.
+            counts = BatchCounts(batch_id)
+            for row in counts_by_reason(verdicts).collect():  # one row per reason: small
+                counts.messages += row.messages
+                if row.reason is None:
+                    counts.accepted_events, counts.duplicates = row.distinct_events, row.messages - row.distinct_events
+                else:
+                    counts.quarantined[row.reason] = row.messages
+            # De-duplicated once, kept for both writes: the events table and the change log.
+            accepted = verdicts.transform(accepted_events).persist()
+            try:
+                write_cassandra(accepted, self.settings.cassandra.keyspace, EVENTS_TABLE)
+                if self.settings.changefeed.backend == "cassandra" and counts.accepted_events:
+                    # After the events themselves: the commit marker tells readers the batch is whole.
+                    writer_id, change_batch = self.change_writer_id(batch_id), self.change_batch_id(batch_id)
+                    write_change_batch(
+                        self.cql_session(),
+                        self.settings.cassandra.keyspace,
+                        writer_id,
+                        change_batch,
+                        accepted,
+                        counts.accepted_events,
+                    )
+            finally:
+                accepted.unpersist()
+            if counts.quarantined:
+                self.quarantine(verdicts.transform(quarantine_records), batch_id)
+        finally:
+            verdicts.unpersist()
+        counts.seconds = round(time.monotonic() - started, 3)
+        return counts
+
+    def quarantine(self, records: DataFrame, batch_id: int) -> None:
+        """Stream batches append once per batch id; a replay (no batch id) inserts only new coordinates."""
+        path = lake.quarantined_events(self.settings.lake)
+        if batch_id == REPLAY_BATCH_ID:
+            insert_new_rows(records, path, QUARANTINE_KEYS, partition_by=("ingest_date",))
+        else:
+            append_once(records, path, f"{self.writer_id}:quarantine", batch_id, ("ingest_date",))
+
+    def process_batch(self, messages: DataFrame, batch_id: int) -> None:
+        """foreachBatch of the ingest query: validate and store."""
+        counts = self.store(self.verdicts(messages), batch_id)
+        counts.log()
+        self.totals.add(counts)
+
+    def archive_batch(self, messages: DataFrame, batch_id: int) -> None:
+        """foreachBatch of the bronze query: every raw message, as received, in its pool of the scheduler."""
+        self.spark.sparkContext.setLocalProperty("spark.scheduler.pool", BRONZE_POOL)
+        bronze = messages.withColumn("ingest_date", F.to_date("timestamp"))
+        append_once(bronze, lake.bronze_events(self.settings.lake), self.bronze_writer_id(), batch_id, ("ingest_date",))
+
+    def _kafka_stream(self) -> DataFrame:
+        ingest = self.settings.ingest
+        return (
+            self.spark.readStream.format("kafka")
+            .options(**kafka_options(self.settings.kafka))
+            .option("subscribe", ingest.topic)
+            .option("startingOffsets", ingest.starting_offsets)
+            .option("maxOffsetsPerTrigger", ingest.max_offsets_per_trigger)
+            # Splits the topic's partitions into at least this many tasks, so every core has work.
+            .option("minPartitions", shuffle_partitions(self.settings))
+            .load()
+        )
+
+    def start_streams(self, drain: bool) -> list[StreamingQuery]:
+        """Starts the ingest and the bronze queries: drain=True processes what Kafka holds now and stops
+        (availableNow); otherwise each runs on its processing-time trigger."""
+        self.check_registry()
+        ingest = self.settings.ingest
+        # Spark's Kafka source fails on a topic that does not exist yet; devices may not have sent anything.
+        ensure_topic(self.settings.kafka, ingest.topic, ingest.topic_partitions)
+        self.spark.streams.addListener(ProgressLogger())
+        queries = []
+        for name, handle, interval_s in (
+            (STREAM_NAME, self.process_batch, ingest.trigger_interval_s),
+            (BRONZE_STREAM_NAME, self.archive_batch, ingest.bronze_trigger_interval_s),
+        ):
+            writer = (
+                self._kafka_stream()
+                .writeStream.queryName(name)
+                .foreachBatch(handle)
+                .option("checkpointLocation", lake.checkpoint(self.settings.lake, name))
+            )
+            trigger = {"availableNow": True} if drain else {"processingTime": f"{interval_s} seconds"}
+            queries.append(writer.trigger(**trigger).start())
+        return queries
+
+    def replay(self, start: datetime, end: datetime) -> BatchCounts:
+        """Re-ingests the bronze messages that arrived in [start, end): same checks, same idempotent writes."""
+        self.check_registry()
+        bronze = read_delta(self.spark, lake.bronze_events(self.settings.lake))
+        window = bronze.where(
+            (F.col("ingest_date") >= F.lit(start.date())) & (F.col("ingest_date") <= F.lit(end.date()))
+            & (F.col("timestamp") >= F.lit(start)) & (F.col("timestamp") < F.lit(end))
+        ).drop("ingest_date")  # fmt: skip
+        counts = self.store(self.verdicts(window), REPLAY_BATCH_ID)
+        counts.log()
+        self.totals.add(counts)
+        return counts

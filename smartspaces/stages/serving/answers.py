@@ -1,0 +1,45 @@
+"""The API's JSON answers as bytes: reads with the served JSON spliced in as it is, errors, and liveness."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+
+from smartspaces.stages.serving.cassandra_reader import StoreUnavailableError
+from smartspaces.stages.serving.reads import Served, UnknownIdError
+
+# Space and device ids as the API accepts them; anything else is answered 422 before any lookup.
+ID_CHARACTERS = r"[A-Za-z0-9_.:-]{1,64}"
+ID_PATTERN = rf"^{ID_CHARACTERS}$"
+# The liveness probe's answer: constant, so it also measures what the server costs without any read.
+LIVE_BODY = b'{"status":"live"}'
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A JSON answer: status, body, and the headers beyond Content-Type and Content-Length."""
+
+    status: int
+    body: bytes
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def served_answer(id_name: str, entity_id: str, served: Served, value_name: str) -> Answer:
+    """{"<id_name>": id, "source": ..., "<value_name>": <served JSON>}, the served JSON spliced in as it is."""
+    body = b'{"%b":%b,"source":"%b","%b":%b}' % (
+        id_name.encode(),
+        orjson.dumps(entity_id),
+        served.source.encode(),
+        value_name.encode(),
+        served.json,
+    )
+    return Answer(200, body)
+
+
+def error_answer(error: UnknownIdError | StoreUnavailableError) -> Answer:
+    """404 for an id the registry does not know; 503 (retry in a second) when Cassandra does not answer."""
+    body = orjson.dumps({"detail": str(error)})
+    if isinstance(error, UnknownIdError):
+        return Answer(404, body)
+    return Answer(503, body, (("Retry-After", "1"),))

@@ -1,0 +1,181 @@
+"""Cache-aside reads: Redis first; on a miss Cassandra, which then fills Redis; Cassandra alone when Redis fails."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol, TypeVar
+
+import orjson
+from redis import Redis, RedisError
+from redis.asyncio import Redis as AsyncRedis
+
+from smartspaces.config import CacheSettings
+from smartspaces.stages.cache.critical_events import (
+    add_critical_events,
+    mark_critical_complete,
+    read_served_critical_events,
+)
+from smartspaces.stages.cache.latest_readings import mark_latest_complete, read_served_latest, update_latest
+from smartspaces.stages.serving.breaker import CircuitBreaker
+from smartspaces.stages.serving.single_flight import SingleFlight
+from transformations.redis_keys import DEVICE_LATEST
+
+T = TypeVar("T")
+Source = Literal["cache", "cassandra"]
+CriticalEvents = list[dict[str, Any]]
+Readings = dict[str, dict[str, Any]]
+
+log = logging.getLogger("smartspaces.stages.serving")
+
+
+class ServingStore(Protocol):
+    """What the reads need from the source of truth (CassandraReader); None means the id is unknown."""
+
+    async def critical_events(self, space_id: str, limit: int) -> CriticalEvents | None: ...
+
+    async def device_latest(self, device_id: str) -> Readings | None: ...
+
+    async def release_version(self) -> str: ...
+
+
+class UnknownIdError(LookupError):
+    """The registry does not know this space or device (the API answers 404)."""
+
+
+@dataclass(frozen=True)
+class Served:
+    """A value as JSON, ready to be served, and where it came from: the cache, or Cassandra."""
+
+    json: bytes
+    source: Source
+
+
+class CacheAsideReads:
+    """The API's reads, on its event loop. Never raises because of Redis: a Redis error is logged, Cassandra serves.
+
+    A hit goes out as Redis returned it (critical events) or encoded once (latest readings). After a Redis
+    error the breaker skips Redis for api.redis_retry_after_s, so requests do not each wait for a socket
+    timeout. Concurrent misses of one key share one Cassandra read and fill (single-flight, per process: N
+    replicas do at most N). Fills use the same functions as the streaming loader, on `fill_redis` (a
+    blocking client) in a worker thread: the miss path's extra hop, which keeps the loader's functions the
+    one writer of the cache layout.
+    """
+
+    def __init__(
+        self,
+        redis: AsyncRedis,
+        fill_redis: Redis,
+        store: ServingStore,
+        cache: CacheSettings,
+        breaker: CircuitBreaker,
+    ) -> None:
+        self._redis = redis
+        self._fill_redis = fill_redis
+        self._store = store
+        self._cache = cache
+        self._breaker = breaker
+        self._critical_flights: SingleFlight[CriticalEvents] = SingleFlight()
+        self._latest_flights: SingleFlight[Readings] = SingleFlight()
+
+    async def critical_events(self, space_id: str, limit: int) -> Served:
+        """The space's newest `limit` (1..K) critical events, newest first; UnknownIdError for an unknown space."""
+        keep = self._cache.critical_per_space
+        cached = await self._from_redis(lambda: read_served_critical_events(self._redis, space_id, keep, limit))
+        if cached is not None:
+            return Served(cached, "cache")
+        events = await self._critical_flights.run(space_id, lambda: self._load_critical_events(space_id))
+        return Served(orjson.dumps(events[:limit]), "cassandra")
+
+    async def device_latest(self, device_id: str) -> Served:
+        """metric -> the device's latest reading; UnknownIdError for an unknown device."""
+        key = DEVICE_LATEST.format(device_id=device_id)
+        cached = await self._from_redis(lambda: read_served_latest(self._redis, key))
+        if cached is not None:
+            return Served(cached, "cache")
+        readings = await self._latest_flights.run(device_id, lambda: self._load_device_latest(device_id))
+        return Served(orjson.dumps(readings, option=orjson.OPT_SORT_KEYS), "cassandra")
+
+    async def redis_status(self) -> str:
+        """'ok', or 'degraded: ...' when Redis fails or is being skipped (then the API serves from Cassandra)."""
+        if not self._breaker.allow():
+            return f"degraded: skipped after a failure, next try in {self._breaker.seconds_until_retry():.1f} s"
+        try:
+            await self._redis.ping()
+        except RedisError as error:
+            self._redis_failed("ping", error)
+            return f"degraded: {error}"
+        self._breaker.succeeded()
+        return "ok"
+
+    async def cassandra_version(self) -> str:
+        return await self._store.release_version()
+
+    async def _load_critical_events(self, space_id: str) -> CriticalEvents:
+        events = await self._store.critical_events(space_id, self._cache.critical_per_space)
+        if events is None:
+            raise UnknownIdError(f"unknown space {space_id!r}")
+        ttl_s = self._cache.critical_ttl_s
+
+        def fill(pipe: Redis) -> None:
+            add_critical_events(pipe, space_id, events, keep=self._cache.critical_per_space, ttl_s=ttl_s)
+            mark_critical_complete(pipe, space_id, ttl_s)
+
+        await self._fill(("critical", space_id), fill)
+        return events
+
+    async def _load_device_latest(self, device_id: str) -> Readings:
+        readings = await self._store.device_latest(device_id)
+        if readings is None:
+            raise UnknownIdError(f"unknown device {device_id!r}")
+        key, ttl_s = DEVICE_LATEST.format(device_id=device_id), self._cache.latest_ttl_s
+
+        def fill(pipe: Redis) -> None:
+            for reading in readings.values():
+                update_latest(pipe, key, reading, ttl_s)
+            mark_latest_complete(pipe, key, ttl_s)
+
+        await self._fill(("latest", device_id), fill)
+        return readings
+
+    async def _from_redis(self, read: Callable[[], Awaitable[T | None]]) -> T | None:
+        """read()'s value, or None (a miss) when Redis fails or is being skipped."""
+        if not self._breaker.allow():
+            return None
+        try:
+            value = await read()
+        except RedisError as error:
+            self._redis_failed("read", error)
+            return None
+        self._breaker.succeeded()
+        return value
+
+    async def _fill(self, what: Hashable, queue: Callable[[Redis], None]) -> None:
+        """Runs the queued writes in one pipeline round trip; a failure only costs the next read a miss."""
+        if not self._breaker.allow():
+            return
+        try:
+            await asyncio.to_thread(self._run_pipeline, queue)
+        except RedisError as error:
+            self._redis_failed(f"fill {what}", error)
+            return
+        self._breaker.succeeded()
+
+    def _run_pipeline(self, queue: Callable[[Redis], None]) -> None:
+        pipe = self._fill_redis.pipeline(transaction=False)
+        queue(pipe)
+        pipe.execute()
+
+    def _redis_failed(self, operation: str, error: RedisError) -> None:
+        if self._breaker.failed():
+            log.warning(
+                "redis %s failed (%s: %s); serving from Cassandra and skipping Redis for %.1f s",
+                operation,
+                type(error).__name__,
+                error,
+                self._breaker.seconds_until_retry(),
+            )
+        else:
+            log.warning("redis %s failed again (%s: %s)", operation, type(error).__name__, error)
