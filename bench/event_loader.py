@@ -34,6 +34,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from bench.ingest_bench import fresh_keyspace
+from smartspaces.cassandra_tables import EVENTS
 from smartspaces.config import PROJECT_ROOT, CassandraSettings, load_settings
 from smartspaces.connectors.cassandra import write_cassandra
 from smartspaces.session import spark_session
@@ -44,7 +45,7 @@ from transformations.deterministic_ids import uuid5_column
 from transformations.ingest import ACCEPTED_COLUMNS
 from transformations.report_window import ReportWindow
 
-EVENTS_TABLE = "events_by_device_day"
+EVENTS_TABLE = EVENTS.name
 BENCH_TOPIC = "bench"
 # As many partitions as the ingest gives a topic it creates.
 BENCH_TOPIC_PARTITIONS = 3

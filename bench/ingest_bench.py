@@ -28,13 +28,14 @@ from typing import Any
 from bench.cassandra_loaders import plain_consumer_load, raw_ceiling_load
 from bench.resources import ResourceSampler, percentiles
 from smartspaces.bootstrap.cassandra import apply_cassandra
+from smartspaces.cassandra_tables import EVENTS
 from smartspaces.config import PROJECT_ROOT, Settings, load_settings
 from smartspaces.connectors.cassandra import cassandra_cluster
 from smartspaces.stack import local_stack
 from smartspaces.stages.simulator.producer import SimulationOptions, run_simulation
 
 RESULTS = PROJECT_ROOT / "bench" / "results"
-TABLE = "events_by_device_day"
+TABLE = EVENTS.name
 TRIGGER_S = 1.0
 
 

@@ -8,85 +8,29 @@ from __future__ import annotations
 
 import argparse
 import sys
-import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 
-from pyspark.sql import functions as F
-
-from smartspaces.config import load_settings
-from smartspaces.connectors.cassandra import read_cassandra, write_cassandra
-from smartspaces.connectors.delta import lake_path, write_delta
-from smartspaces.connectors.kafka import read_kafka, write_kafka
-from smartspaces.connectors.postgres import read_jdbc, write_jdbc
-from smartspaces.connectors.redis import redis_client, write_hashes
-from smartspaces.session import spark_session
-from transformations.events import with_event_day
-from transformations.kafka_messages import parse_json_messages, to_kafka_messages
-from transformations.redis_keys import SMOKE_DEVICE_LATEST
-from transformations.schemas import SMOKE_READING
-from transformations.smoke import latest_by_device, summarize_by_device, synthesize_readings
-
-SUMMARY_TABLE = "smoke.device_summary"
-READINGS_TABLE = "smoke_readings"
+from smartspaces.config import Settings
+from smartspaces.entrypoint import job_parser, run_job
+from smartspaces.stages.smoke.service import SmokeOptions, run_smoke
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="smartspaces run smoke", description=__doc__)
-    parser.add_argument("--env", help="configuration environment (default: $SMARTSPACES_ENV or local)")
+def parser() -> argparse.ArgumentParser:
+    parser = job_parser("smoke", __doc__)
     parser.add_argument("--readings", type=int, default=600, help="readings to send (default 600)")
     parser.add_argument("--devices", type=int, default=6, help="devices they come from (default 6)")
     parser.add_argument("--topic", default="smoke.readings", help="Kafka topic (default smoke.readings)")
     parser.add_argument("--redis-ttl-s", type=int, default=86_400, help="TTL of the Redis keys (default 1 day)")
     parser.add_argument("--run-id", default=None, help="id of this run (default: a new random one)")
-    return parser.parse_args(argv)
+    return parser
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    return run_smoke(settings, SmokeOptions(args.readings, args.devices, args.topic, args.redis_ttl_s, args.run_id))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    settings = load_settings(args.env)
-    run_id = args.run_id or uuid.uuid4().hex[:12]
-    start = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=args.readings)
-    keyspace = settings.cassandra.keyspace
-    counts: dict[str, int] = {"sent": args.readings}
-
-    with spark_session(settings, "smartspaces-smoke") as spark:
-        readings = spark.range(args.readings).transform(synthesize_readings(run_id, start, args.devices))
-        write_kafka(readings.transform(to_kafka_messages("device_id")), settings.kafka, args.topic)
-
-        messages = read_kafka(spark, settings.kafka, args.topic)
-        parsed = messages.transform(parse_json_messages(SMOKE_READING))
-        counts["kafka: messages that are not readings"] = parsed.where(F.col("run_id").isNull()).count()
-        received = parsed.where(F.col("run_id") == run_id).transform(with_event_day).cache()
-        counts["kafka: read back"] = received.count()
-
-        write_delta(received.withColumn("ingest_date", F.current_date()), lake_path(settings.lake, "smoke", "bronze"),
-                    partition_by=("ingest_date",))  # fmt: skip
-        write_cassandra(received, keyspace, READINGS_TABLE)
-        stored = read_cassandra(spark, keyspace, READINGS_TABLE).where(F.col("run_id") == run_id).cache()
-        counts["cassandra: read back"] = stored.count()
-
-        summary = stored.transform(summarize_by_device)
-        write_jdbc(summary, settings.postgres, SUMMARY_TABLE)
-        summary_query = f"(SELECT * FROM {SUMMARY_TABLE} WHERE run_id = '{run_id}') AS run_summary"
-        summary_rows = read_jdbc(spark, settings.postgres, summary_query)
-        counts["postgres: readings summarised"] = summary_rows.agg(F.sum("readings")).collect()[0][0] or 0
-
-        latest = stored.transform(latest_by_device)
-        write_hashes(latest, settings.redis, SMOKE_DEVICE_LATEST, args.redis_ttl_s)
-        # One row per device: small enough to bring to the driver.
-        keys = [SMOKE_DEVICE_LATEST.format(device_id=row.device_id) for row in latest.select("device_id").collect()]
-        counts["redis: device keys"] = int(redis_client(settings.redis).exists(*keys)) if keys else 0
-
-    expected = {**dict.fromkeys(("kafka: read back", "cassandra: read back", "postgres: readings summarised"),
-                                args.readings), "redis: device keys": min(args.devices, args.readings)}  # fmt: skip
-    print(f"smoke run {run_id}: {args.readings} readings from {args.devices} devices")
-    for stage, count in counts.items():
-        mark = (
-            "" if stage not in expected else ("  ok" if count == expected[stage] else f"  EXPECTED {expected[stage]}")
-        )
-        print(f"  {stage:<40} {count:>8}{mark}")
-    return 0 if all(counts[stage] == value for stage, value in expected.items()) else 1
+    return run_job(parser(), run, argv)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from smartspaces.stack.process import StackError
 # Jobs by the name `smartspaces run NAME` takes; each module has main(argv) -> int.
 JOBS = {
     "smoke": "jobs.smoke",
-    "simulate": "smartspaces.stages.simulator.cli",
+    "simulate": "jobs.simulate",
     "reference": "jobs.reference",
     "ingest": "jobs.ingest",
     "changefeed": "jobs.changefeed",

@@ -14,6 +14,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from smartspaces.cassandra_tables import EVENTS
+
 ENV_PREFIX = "SMARTSPACES__"
 ENV_NAME_VARIABLE = "SMARTSPACES_ENV"
 CONF_DIR_VARIABLE = "SMARTSPACES_CONF_DIR"
@@ -142,7 +144,7 @@ class ChangeFeedSettings(_Section):
     # Critical-event rules: a CSV of versioned rules (reference data), a local path or an abfss:// URL.
     rules_file: str
     # The table whose changes the cosmos backend reads, and its page size.
-    cosmos_table: str = "events_by_device_day"
+    cosmos_table: str = EVENTS.name
     cosmos_page_size: int = Field(default=5000, ge=1)
 
 

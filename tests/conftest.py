@@ -11,6 +11,14 @@ from pyspark.sql import SparkSession
 from smartspaces.config import Settings, load_settings
 from smartspaces.session import build_spark_session
 
+# The integration suite's shared fixtures, registered once for every test module that names them.
+pytest_plugins = [
+    "tests.integration.ingest_fixtures",
+    "tests.integration.changefeed_fixtures",
+    "tests.integration.serving_fixtures",
+    "tests.integration.reporting_fixtures",
+]
+
 # Few shuffle partitions: test DataFrames are tiny, and each partition is a task on 2 cores.
 TEST_OVERRIDES = {"SMARTSPACES__SPARK__SHUFFLE_PARTITIONS": "2", "SMARTSPACES__SPARK__UI_ENABLED": "false"}
 

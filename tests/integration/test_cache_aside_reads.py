@@ -30,12 +30,8 @@ from tests.integration.serving_fixtures import (
     insert_device_latest,
     insert_space,
     reading,
-    serving_settings,
-    session,
     unique,
 )
-
-__all__ = ["serving_settings", "session"]  # the fixtures, imported for pytest
 
 pytestmark = pytest.mark.anyio
 

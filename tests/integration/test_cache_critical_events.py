@@ -13,9 +13,7 @@ from smartspaces.stages.cache.critical_events import (
     read_critical_events,
     write_critical_events,
 )
-from tests.integration.serving_fixtures import PrivateRedis, at, cache_redis, critical_event, private_redis, unique
-
-__all__ = ["cache_redis", "private_redis"]  # the fixtures, imported for pytest
+from tests.integration.serving_fixtures import PrivateRedis, at, critical_event, unique
 
 TTL_S = 3600
 

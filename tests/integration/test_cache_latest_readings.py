@@ -15,9 +15,7 @@ from smartspaces.stages.cache.latest_readings import (
     write_latest_readings,
 )
 from smartspaces.stages.cache.pipelining import ENTRIES_PER_CALL
-from tests.integration.serving_fixtures import at, cache_redis, reading, unique
-
-__all__ = ["cache_redis"]  # the fixture, imported for pytest
+from tests.integration.serving_fixtures import at, reading, unique
 
 TTL_S = 3600
 

@@ -11,9 +11,7 @@ from smartspaces.config import Settings
 from smartspaces.stages.cache.critical_events import read_critical_events
 from smartspaces.stages.cache.latest_readings import read_latest
 from smartspaces.stages.cache.loaders import load_critical_events, load_latest_readings
-from tests.integration.serving_fixtures import TEST_REDIS_DB, at, cache_redis, critical_event, reading, unique
-
-__all__ = ["cache_redis"]  # the fixture, imported for pytest
+from tests.integration.serving_fixtures import TEST_REDIS_DB, at, critical_event, reading, unique
 
 CRITICAL_DDL = (
     "critical_event_id string, space_id string, device_id string, rule_id string, rule_version int, "

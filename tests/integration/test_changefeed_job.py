@@ -15,14 +15,7 @@ from jobs import cache_warmup, changefeed, ingest, reference
 from smartspaces.config import PROJECT_ROOT, Settings
 from smartspaces.connectors.cassandra import cassandra_cluster
 from smartspaces.connectors.redis import redis_client
-from tests.integration.changefeed_fixtures import (
-    FIRST_HALF,
-    SECOND_HALF,
-    Campus,
-    feed_settings,
-    write_reference,
-)
-from tests.integration.ingest_fixtures import ingest_settings
+from tests.integration.changefeed_fixtures import FIRST_HALF, SECOND_HALF, Campus, write_reference
 from transformations.redis_keys import (
     COMPLETE_FIELD,
     DEVICE_LATEST,
@@ -31,8 +24,6 @@ from transformations.redis_keys import (
     SPACE_CRITICAL_INDEX,
     SPACE_LATEST,
 )
-
-__all__ = ["feed_settings", "ingest_settings"]  # fixtures, imported for pytest
 
 
 def query(settings: Settings, cql: str) -> list[tuple[object, ...]]:

@@ -20,9 +20,7 @@ from smartspaces.config import Settings
 from smartspaces.connectors.cassandra import write_cassandra
 from smartspaces.connectors.delta import read_delta
 from smartspaces.connectors.postgres import connect
-from tests.integration.ingest_fixtures import ingest_settings
-
-__all__ = ["ingest_settings"]  # a fixture, imported for pytest
+from smartspaces.stages.enrichment.service import GATE_STOPPED
 
 DAY = date(2026, 3, 10)
 WINDOW_ARGS = ["--date", DAY.isoformat()]
@@ -189,7 +187,7 @@ def test_a_failing_gate_stops_the_write_and_the_report_says_why(
 
     # A reading no thermometer can give: 500 °C (written straight to Cassandra, past the ingest's checks).
     write_events(spark, settings, [telemetry(ids, "t1", at(10, 5), "temperature", 500.0)])
-    assert enrich.main(WINDOW_ARGS) == enrich.GATE_STOPPED
+    assert enrich.main(WINDOW_ARGS) == GATE_STOPPED
 
     assert reporting_rows(settings, ids) == before
     run_id, verdict, data_docs = last_run(settings)

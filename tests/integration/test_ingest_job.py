@@ -18,9 +18,7 @@ from smartspaces import lake
 from smartspaces.config import PROJECT_ROOT, Settings
 from smartspaces.connectors.delta import read_delta
 from smartspaces.stages.simulator.producer import SimulationOptions, SimulationReport, run_simulation
-from tests.integration.ingest_fixtures import cassandra_rows, ingest_settings
-
-__all__ = ["ingest_settings"]  # the fixture, imported for pytest
+from tests.integration.ingest_fixtures import cassandra_rows
 
 
 def simulate(settings: Settings, reference_dir: Path, count: int, seed: int) -> SimulationReport:

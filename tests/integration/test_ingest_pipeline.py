@@ -13,9 +13,7 @@ from smartspaces import lake
 from smartspaces.config import Settings
 from smartspaces.connectors.delta import read_delta, write_delta
 from smartspaces.stages.ingest.pipeline import EventIngest
-from tests.integration.ingest_fixtures import cassandra_rows, ingest_settings
-
-__all__ = ["ingest_settings"]  # the fixture, imported for pytest
+from tests.integration.ingest_fixtures import cassandra_rows
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 

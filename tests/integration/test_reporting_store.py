@@ -42,12 +42,9 @@ from tests.integration.reporting_fixtures import (
     fact_rows,
     frames,
     local_midnight,
-    private_postgres,
-    reporting_pg,
     run_of,
     snapshot,
     space_version,
-    store,
 )
 from transformations.report_window import ReportWindow
 from transformations.reporting_schemas import (
@@ -59,8 +56,6 @@ from transformations.reporting_schemas import (
     SPACE_DIMENSION,
     SPACE_METRIC_HOURLY,
 )
-
-__all__ = ["private_postgres", "reporting_pg", "store"]  # the fixtures, imported for pytest
 
 DAY_A = date(2026, 11, 23)
 DAY_B = date(2026, 11, 24)

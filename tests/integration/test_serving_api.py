@@ -30,14 +30,9 @@ from tests.integration.serving_fixtures import (
     insert_device,
     insert_device_latest,
     insert_space,
-    private_redis,
     reading,
-    serving_settings,
-    session,
     unique,
 )
-
-__all__ = ["private_redis", "serving_settings", "session"]  # the fixtures, imported for pytest
 
 CHROMIUM = "/usr/bin/chromium"
 

@@ -18,18 +18,7 @@ from smartspaces.stages.cache.critical_events import (
 from smartspaces.stages.cache.encoding import canonical_json
 from smartspaces.stages.cache.latest_readings import mark_latest_complete, read_served_latest, update_latest
 from smartspaces.stages.serving.cache_client import async_redis_client
-from tests.integration.serving_fixtures import (
-    TEST_REDIS_DB,
-    PrivateRedis,
-    at,
-    cache_redis,
-    critical_event,
-    private_redis,
-    reading,
-    unique,
-)
-
-__all__ = ["cache_redis", "private_redis"]  # the fixtures, imported for pytest
+from tests.integration.serving_fixtures import TEST_REDIS_DB, PrivateRedis, at, critical_event, reading, unique
 
 pytestmark = pytest.mark.anyio
 

@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 
+from jobs import simulate
 from smartspaces.config import KafkaSettings
-from smartspaces.stages.simulator import cli, producer
+from smartspaces.stages.simulator import producer
+from smartspaces.stages.simulator import service as simulator_service
 from smartspaces.stages.simulator.campus import build_campus, device_changes, evolve_campus, write_reference
 from smartspaces.stages.simulator.events import EventFactory
 from smartspaces.stages.simulator.producer import (
@@ -124,13 +126,13 @@ def test_the_command_line_writes_the_later_drop_and_reports_the_changes(
 
     monkeypatch.setattr(producer, "Producer", RecordingProducer)
     monkeypatch.setattr(producer, "ensure_topic", lambda _kafka, _topic, _partitions: None)
-    monkeypatch.setattr(cli, "run_simulation", lambda options, _kafka: producer.run_simulation(
+    monkeypatch.setattr(simulator_service, "run_simulation", lambda options, _kafka: producer.run_simulation(
         dataclasses.replace(options, now=NOW), KafkaSettings(bootstrap_servers="127.0.0.1:9092")))  # fmt: skip
     summary = tmp_path / "summary.json"
     argv = ["--env", "local", "--count", "50", "--seed", "5", "--reference-dir", str(tmp_path / "drop"),
             "--reference-change-at", "2026-11-24T22:00:00", "--moved", "2", "--added", "1", "--retired", "1",
             "--summary-out", str(summary)]  # fmt: skip
-    assert cli.main(argv) == 0
+    assert simulate.main(argv) == 0
 
     report = json.loads(summary.read_text())
     assert report["next_reference_dir"] == str(tmp_path / "drop" / "next")

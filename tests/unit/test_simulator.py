@@ -13,8 +13,10 @@ from typing import Any, ClassVar
 
 import pytest
 
+from jobs import simulate
 from smartspaces.config import KafkaSettings, load_settings
-from smartspaces.stages.simulator import cli, producer
+from smartspaces.stages.simulator import producer
+from smartspaces.stages.simulator import service as simulator_service
 from smartspaces.stages.simulator.campus import DEVICE_COLUMNS, SPACE_COLUMNS, build_campus, write_reference
 from smartspaces.stages.simulator.producer import (
     SimMessage,
@@ -268,10 +270,10 @@ def test_the_command_line_runs_with_the_settings_and_writes_the_summary(
         runs.append(options)
         return report
 
-    monkeypatch.setattr(cli, "run_simulation", fake_run)
+    monkeypatch.setattr(simulator_service, "run_simulation", fake_run)
     summary = tmp_path / "summary.json"
     argv = ["--env", "local", "--count", "7", "--bad-fraction", "0.01", "--seed", "5", "--summary-out", str(summary)]
-    assert cli.main(argv) == 0
+    assert simulate.main(argv) == 0
 
     settings = load_settings("local")
     assert (runs[0].count, runs[0].seed, runs[0].bad_fraction, runs[0].topic) == (7, 5, 0.01, settings.ingest.topic)

@@ -14,11 +14,18 @@ import orjson
 from redis import Redis
 from redis.asyncio import Redis as AsyncRedis
 
+from smartspaces import cassandra_tables
+from smartspaces.cassandra_tables import CassandraTable
 from smartspaces.stages.cache.encoding import canonical_json, epoch_ms
 from smartspaces.stages.cache.lua import lua_script
 from smartspaces.stages.cache.pipelining import ENTRIES_PER_CALL, ScriptPipeline, in_round_trips
-from transformations.redis_keys import COMPLETE_FIELD
+from transformations.redis_keys import COMPLETE_FIELD, DEVICE_LATEST, SPACE_LATEST
 
+# scope column -> (its Cassandra table, its Redis key template): where the latest readings of a scope live.
+LATEST_TABLES: dict[str, tuple[CassandraTable, str]] = {
+    "device_id": (cassandra_tables.DEVICE_LATEST, DEVICE_LATEST),
+    "space_id": (cassandra_tables.SPACE_LATEST, SPACE_LATEST),
+}
 # The fields of a reading, as both writers store them (plus event_time_ms); event_time is ISO 8601 UTC.
 READING_FIELDS = ("metric", "value", "unit", "event_time", "event_id", "device_id", "space_id")
 

@@ -22,37 +22,15 @@ from cassandra.concurrent import execute_concurrent_with_args
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from smartspaces.connectors.cassandra import read_cassandra, write_cassandra
+from smartspaces.cassandra_tables import CHANGE_LOG, CHANGE_LOG_COMMITS
+from smartspaces.connectors.cassandra import read_cassandra
+from smartspaces.instants import as_utc
 from smartspaces.session import local_dataframe
 from smartspaces.stages.changefeed.source import ChangeSet
 from transformations.schemas import CHANGE_EVENT
 
-CHANGE_LOG = "change_log"
-CHANGE_LOG_COMMITS = "change_log_commits"
-CHANGE_LOG_COLUMNS = (
-    "writer_id", "batch_id", "device_id", "event_time", "event_id", "day", "event_type", "metric", "value", "unit",
-    "severity", "code", "ingest_time",
-)  # fmt: skip
 # A source's position: the last batch id it has been read up to; a new writer starts before its first batch.
 NO_BATCH = -1
-
-
-def change_log_rows(writer_id: str, batch_id: int, accepted: DataFrame) -> DataFrame:
-    """Accepted events (events_by_device_day rows) as change_log rows of one writer's batch."""
-    return accepted.select(F.lit(writer_id).alias("writer_id"), F.lit(batch_id).cast("long").alias("batch_id"),
-                           *CHANGE_LOG_COLUMNS[2:])  # fmt: skip
-
-
-def write_change_batch(
-    session: Session, keyspace: str, writer_id: str, batch_id: int, accepted: DataFrame, events: int
-) -> None:
-    """Writes a batch's changes, then its commit marker. Idempotent: both are upserts by (writer, batch)."""
-    write_cassandra(change_log_rows(writer_id, batch_id, accepted), keyspace, CHANGE_LOG)
-    session.execute(
-        f"INSERT INTO {keyspace}.{CHANGE_LOG_COMMITS} (writer_id, batch_id, events, committed_at) "
-        "VALUES (%s, %s, %s, %s)",
-        (writer_id, batch_id, events, datetime.now(UTC)),
-    )
 
 
 class ChangeLogSource:
@@ -73,16 +51,16 @@ class ChangeLogSource:
         self.driver_read_max_rows = driver_read_max_rows
         columns = ", ".join(field.name for field in CHANGE_EVENT.fields)
         self._select_batch = session.prepare(
-            f"SELECT {columns} FROM {keyspace}.{CHANGE_LOG} WHERE writer_id = ? AND batch_id = ?"
+            f"SELECT {columns} FROM {CHANGE_LOG.qualified(keyspace)} WHERE writer_id = ? AND batch_id = ?"
         )
 
     def _writers(self) -> list[str]:
-        rows = self.session.execute(f"SELECT DISTINCT writer_id FROM {self.keyspace}.{CHANGE_LOG_COMMITS}")
+        rows = self.session.execute(f"SELECT DISTINCT writer_id FROM {CHANGE_LOG_COMMITS.qualified(self.keyspace)}")
         return sorted(row.writer_id for row in rows)
 
     def _pending(self, writer_id: str, after: int) -> list[tuple[int, datetime, int]]:
         rows = self.session.execute(
-            f"SELECT batch_id, committed_at, events FROM {self.keyspace}.{CHANGE_LOG_COMMITS} "
+            f"SELECT batch_id, committed_at, events FROM {CHANGE_LOG_COMMITS.qualified(self.keyspace)} "
             "WHERE writer_id = %s AND batch_id > %s",
             (writer_id, after),
         )
@@ -120,8 +98,8 @@ class ChangeLogSource:
         )
         rows = [
             # Naive UTC from the driver, made explicit: Spark would read a naive time in the machine's zone.
-            (row.device_id, _utc(row.event_time), str(row.event_id), row.event_type, row.metric, row.value,
-             row.unit, row.severity, row.code, _utc(row.ingest_time))
+            (row.device_id, as_utc(row.event_time), str(row.event_id), row.event_type, row.metric, row.value,
+             row.unit, row.severity, row.code, as_utc(row.ingest_time))
             for _, result in results
             for row in result
         ]  # fmt: skip
@@ -129,7 +107,7 @@ class ChangeLogSource:
 
     def _connector_read(self, taken: Mapping[str, list[int]]) -> DataFrame:
         columns = [field.name for field in CHANGE_EVENT.fields]
-        log = read_cassandra(self.spark, self.keyspace, CHANGE_LOG)
+        log = read_cassandra(self.spark, self.keyspace, CHANGE_LOG.name)
         # One filter per writer: writer_id = x AND batch_id IN (...) names whole partitions, which the
         # connector pushes down to Cassandra instead of scanning the table.
         reads = [
@@ -142,6 +120,3 @@ class ChangeLogSource:
             return self.spark.createDataFrame([], CHANGE_EVENT)
         return reduce(DataFrame.unionByName, reads)
 
-
-def _utc(moment: datetime | None) -> datetime | None:
-    return None if moment is None else moment.replace(tzinfo=UTC)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from cassandra.cluster import Session
 from cassandra.query import BatchStatement, BatchType
 
-CHECKPOINTS = "change_feed_checkpoints"
+from smartspaces.cassandra_tables import CHANGE_FEED_CHECKPOINTS
 
 
 class CheckpointStore:
@@ -18,10 +18,11 @@ class CheckpointStore:
         self.session = session
         self.keyspace = keyspace
         self.consumer = consumer
+        self.table = CHANGE_FEED_CHECKPOINTS.qualified(keyspace)
 
     def load(self) -> dict[str, str]:
         rows = self.session.execute(
-            f"SELECT source, position FROM {self.keyspace}.{CHECKPOINTS} WHERE consumer = %s", (self.consumer,)
+            f"SELECT source, position FROM {self.table} WHERE consumer = %s", (self.consumer,)
         )
         return {row.source: row.position for row in rows}
 
@@ -29,7 +30,7 @@ class CheckpointStore:
         if not positions:
             return
         insert = self.session.prepare(
-            f"INSERT INTO {self.keyspace}.{CHECKPOINTS} (consumer, source, position, updated_at) VALUES (?, ?, ?, ?)"
+            f"INSERT INTO {self.table} (consumer, source, position, updated_at) VALUES (?, ?, ?, ?)"
         )
         batch = BatchStatement(batch_type=BatchType.LOGGED)
         now = datetime.now(UTC)

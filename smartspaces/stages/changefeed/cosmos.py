@@ -24,6 +24,7 @@ from pyspark.sql import SparkSession
 
 from smartspaces.config import CassandraSettings, ChangeFeedSettings
 from smartspaces.connectors.cassandra import cassandra_cluster
+from smartspaces.instants import as_utc
 from smartspaces.stages.changefeed.source import ChangeSet
 from transformations.schemas import CHANGE_EVENT
 
@@ -160,19 +161,13 @@ class DriverPageSource:
         self._cluster.shutdown()
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    # The driver returns timestamps as naive UTC datetimes; an aware one keeps Spark from reading local time.
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
-
 
 def change_event_row(row: Mapping[str, Any]) -> tuple[Any, ...]:
     """An events_by_device_day row as a CHANGE_EVENT tuple (event_id as text, timestamps in UTC)."""
     value = row.get("value")
     return (
         row["device_id"],
-        _utc(row["event_time"]),
+        as_utc(row["event_time"]),
         str(row["event_id"]),
         row.get("event_type"),
         row.get("metric"),
@@ -180,7 +175,7 @@ def change_event_row(row: Mapping[str, Any]) -> tuple[Any, ...]:
         row.get("unit"),
         row.get("severity"),
         row.get("code"),
-        _utc(row.get("ingest_time")),
+        as_utc(row.get("ingest_time")),
     )
 
 
@@ -247,7 +242,7 @@ class CosmosChangeFeedSource:
                     f"Cosmos DB returned {len(page.rows)} change(s) of {self.source_key} without a paging state"
                 )
             rows.extend(change_event_row(row) for row in page.rows)
-            ingest_times.extend(moment for row in page.rows if (moment := _utc(row.get("ingest_time"))) is not None)
+            ingest_times.extend(moment for row in page.rows if (moment := as_utc(row.get("ingest_time"))) is not None)
             paging_state = page.paging_state
             last_page_full = len(page.rows) >= page_size
             if not last_page_full:

@@ -8,27 +8,24 @@ partition, so memory and table stay equal.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent_with_args
 from pyspark.sql import DataFrame, SparkSession
 
+from smartspaces.cassandra_tables import RULE_STATE as RULE_STATE_TABLE
+from smartspaces.instants import as_utc
 from smartspaces.session import local_dataframe
 from transformations.critical_rules import STATE_COLUMNS
 from transformations.schemas import RULE_STATE
 
-RULE_STATE_TABLE = "rule_state"
 # Statements in flight at once when writing a batch's rows from the driver.
 WRITE_CONCURRENCY = 32
 
 StateRow = tuple[str, str, datetime | None, int | None, datetime | None, bool | None]
 
-
-def _utc(moment: datetime | None) -> datetime | None:
-    # The driver returns naive UTC datetimes; Spark would read a naive one in the machine's zone.
-    return None if moment is None else moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def _instant(text: str | None) -> datetime | None:
@@ -41,20 +38,21 @@ class RuleStateStore:
     def __init__(self, session: Session, keyspace: str, consumer: str) -> None:
         self.session = session
         self.consumer = consumer
+        table = RULE_STATE_TABLE.qualified(keyspace)
         self._upsert = session.prepare(
-            f"INSERT INTO {keyspace}.{RULE_STATE_TABLE} (consumer, {', '.join(STATE_COLUMNS)}) "
+            f"INSERT INTO {table} (consumer, {', '.join(STATE_COLUMNS)}) "
             f"VALUES (?, {', '.join('?' for _ in STATE_COLUMNS)})"
         )
         rows = session.execute(
-            f"SELECT {', '.join(STATE_COLUMNS)} FROM {keyspace}.{RULE_STATE_TABLE} WHERE consumer = %s", (consumer,)
+            f"SELECT {', '.join(STATE_COLUMNS)} FROM {table} WHERE consumer = %s", (consumer,)
         )
         self.rows: dict[tuple[str, str], StateRow] = {
             (row.device_id, row.rule_id): (
                 row.device_id,
                 row.rule_id,
-                _utc(row.run_start),
+                as_utc(row.run_start),
                 row.run_readings,
-                _utc(row.last_event_time),
+                as_utc(row.last_event_time),
                 row.fired,
             )
             for row in rows

@@ -18,16 +18,13 @@ from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.query import PreparedStatement
 from redis import Redis
 
+from smartspaces.cassandra_tables import CRITICAL_EVENTS, CassandraTable
 from smartspaces.config import CacheSettings
 from smartspaces.stages.cache.critical_events import write_critical_events
-from smartspaces.stages.cache.latest_readings import write_latest_readings
+from smartspaces.stages.cache.latest_readings import LATEST_TABLES, write_latest_readings
 from smartspaces.stages.changefeed.outputs import FeedBatchOutputs
 from transformations.critical_rules import CRITICAL_EVENT_COLUMNS
-from transformations.redis_keys import DEVICE_LATEST, SPACE_LATEST
 
-CRITICAL_EVENTS_TABLE = "critical_events_by_space"
-# scope column -> (Cassandra table, Redis key template) of the latest readings.
-LATEST_TABLES = {"device_id": ("device_latest", DEVICE_LATEST), "space_id": ("space_latest", SPACE_LATEST)}
 _LATEST_COLUMNS = ("device_id", "space_id", "metric", "value", "unit", "event_time", "event_id")
 _UUID_COLUMNS = frozenset({"critical_event_id", "source_event_id", "event_id"})
 _TIME_COLUMNS = frozenset({"event_time", "detected_at"})
@@ -45,11 +42,12 @@ def _cql_value(column: str, value: Any) -> Any:
     return value
 
 
-def _insert(session: Session, keyspace: str, table: str, columns: Sequence[str], timestamp: bool) -> PreparedStatement:
+def _insert(
+    session: Session, keyspace: str, table: CassandraTable, columns: Sequence[str], timestamp: bool
+) -> PreparedStatement:
     using = " USING TIMESTAMP ?" if timestamp else ""
-    return session.prepare(
-        f"INSERT INTO {keyspace}.{table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}){using}"
-    )
+    markers = ", ".join("?" for _ in columns)
+    return session.prepare(f"INSERT INTO {table.qualified(keyspace)} ({', '.join(columns)}) VALUES ({markers}){using}")
 
 
 class CassandraFeedSink:
@@ -57,7 +55,7 @@ class CassandraFeedSink:
 
     def __init__(self, session: Session, keyspace: str) -> None:
         self.session = session
-        self.critical = _insert(session, keyspace, CRITICAL_EVENTS_TABLE, CRITICAL_EVENT_COLUMNS, timestamp=False)
+        self.critical = _insert(session, keyspace, CRITICAL_EVENTS, CRITICAL_EVENT_COLUMNS, timestamp=False)
         self.latest = {
             scope: _insert(session, keyspace, table, _LATEST_COLUMNS, timestamp=True)
             for scope, (table, _) in LATEST_TABLES.items()

@@ -8,6 +8,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from smartspaces import lake
+from smartspaces.cassandra_tables import CRITICAL_EVENTS, EVENTS
 from smartspaces.config import Settings
 from smartspaces.connectors.cassandra import read_partitions
 from smartspaces.connectors.delta import read_delta
@@ -15,8 +16,6 @@ from transformations.point_in_time import attribute_events
 from transformations.report_window import ReportWindow
 from transformations.window_partitions import ENERGY_LOOKBACK, event_partition_keys
 
-EVENTS_TABLE = "events_by_device_day"
-CRITICAL_EVENTS_TABLE = "critical_events_by_space"
 EVENT_COLUMNS = ("device_id", "event_time", "event_id", "event_type", "metric", "value", "unit", "severity", "code")
 
 
@@ -38,13 +37,13 @@ def read_window_inputs(spark: SparkSession, settings: Settings, window: ReportWi
     events = read_partitions(
         devices.transform(event_partition_keys(window)),
         keyspace,
-        EVENTS_TABLE,
+        EVENTS.name,
         where=(F.col("event_time") >= earliest) & (F.col("event_time") < F.lit(window.end)),
     ).select(*EVENT_COLUMNS)
     critical = read_partitions(
         spaces.select("space_id").distinct(),
         keyspace,
-        CRITICAL_EVENTS_TABLE,
+        CRITICAL_EVENTS.name,
         where=(F.col("event_time") >= F.lit(window.start)) & (F.col("event_time") < F.lit(window.end)),
     )
     return WindowInputs(devices, spaces, events.transform(attribute_events(devices, spaces)), critical)

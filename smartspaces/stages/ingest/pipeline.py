@@ -23,18 +23,19 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming.query import StreamingQuery
 
 from smartspaces import lake
+from smartspaces.cassandra_tables import EVENTS
 from smartspaces.config import Settings
 from smartspaces.connectors.cassandra import cassandra_cluster, write_cassandra
 from smartspaces.connectors.delta import append_once, insert_new_rows, read_delta, table_version
 from smartspaces.connectors.kafka import kafka_options
 from smartspaces.connectors.kafka_admin import ensure_topic
+from smartspaces.entrypoint import JobSetupError
 from smartspaces.session import shuffle_partitions
-from smartspaces.stages.changefeed.change_log import write_change_batch
+from smartspaces.stages.ingest.change_log import write_change_batch
 from smartspaces.stages.ingest.metrics import BatchCounts, ProgressLogger, RunTotals
 from transformations.ingest import accepted_events, counts_by_reason, quarantine_records
 from transformations.validation import ValidationLimits, flag_unknown_devices, from_kafka_rows, validate_events
 
-EVENTS_TABLE = "events_by_device_day"
 QUARANTINE_KEYS = ("kafka_topic", "kafka_partition", "kafka_offset")
 STREAM_NAME = "ingest"
 BRONZE_STREAM_NAME = "bronze"
@@ -44,7 +45,7 @@ BRONZE_POOL = "bronze"
 REPLAY_BATCH_ID = -1
 
 
-class RegistryMissingError(RuntimeError):
+class RegistryMissingError(JobSetupError):
     """The device registry has not been loaded, so no event could be checked against it."""
 
 
@@ -146,7 +147,7 @@ class EventIngest:
             # De-duplicated once, kept for both writes: the events table and the change log.
             accepted = verdicts.transform(accepted_events).persist()
             try:
-                write_cassandra(accepted, self.settings.cassandra.keyspace, EVENTS_TABLE)
+                write_cassandra(accepted, self.settings.cassandra.keyspace, EVENTS.name)
                 if self.settings.changefeed.backend == "cassandra" and counts.accepted_events:
                     # After the events themselves: the commit marker tells readers the batch is whole.
                     writer_id, change_batch = self.change_writer_id(batch_id), self.change_batch_id(batch_id)

@@ -10,6 +10,7 @@ from cassandra.cluster import NoHostAvailable, Session
 from cassandra.connection import ConnectionException
 from cassandra.query import PreparedStatement
 
+from smartspaces.cassandra_tables import CRITICAL_EVENTS, DEVICE_LATEST, DEVICES, SPACES
 from smartspaces.stages.cache.critical_events import newest_first
 from smartspaces.stages.cache.encoding import iso_utc
 from smartspaces.stages.serving.known_ids import KnownIds
@@ -47,14 +48,14 @@ class CassandraReader:
         self._session = session
         self._timeout_s = timeout_s
         self._critical = session.prepare(
-            f"SELECT {_CRITICAL_COLUMNS} FROM {keyspace}.critical_events_by_space WHERE space_id = ? LIMIT ?"
+            f"SELECT {_CRITICAL_COLUMNS} FROM {CRITICAL_EVENTS.qualified(keyspace)} WHERE space_id = ? LIMIT ?"
         )
         self._device_latest = session.prepare(
-            f"SELECT metric, space_id, value, unit, event_time, event_id FROM {keyspace}.device_latest "
+            f"SELECT metric, space_id, value, unit, event_time, event_id FROM {DEVICE_LATEST.qualified(keyspace)} "
             "WHERE device_id = ?"
         )
-        self._space = session.prepare(f"SELECT space_id FROM {keyspace}.spaces WHERE space_id = ?")
-        self._device = session.prepare(f"SELECT device_id FROM {keyspace}.devices WHERE device_id = ?")
+        self._space = session.prepare(f"SELECT space_id FROM {SPACES.qualified(keyspace)} WHERE space_id = ?")
+        self._device = session.prepare(f"SELECT device_id FROM {DEVICES.qualified(keyspace)} WHERE device_id = ?")
         self._version = session.prepare("SELECT release_version FROM system.local")
         self._known_spaces = KnownIds()
         self._known_devices = KnownIds()

@@ -16,10 +16,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
 from smartspaces.config import EnrichmentSettings, PostgresSettings
 from smartspaces.connectors.postgres import write_jdbc
+from transformations.conform import conform_to
 from transformations.reporting_schemas import ReportingTable
 
 REPORTING_SCHEMA = "reporting"
@@ -112,11 +112,6 @@ def drop_stale_staging_tables(connection: psycopg.Connection[Any], older_than: t
     return stale
 
 
-def conform_to_contract(rows: DataFrame, table: ReportingTable) -> DataFrame:
-    """The contract's columns in the contract's order and types; a missing column fails here, not in PostgreSQL."""
-    return rows.select([F.col(column.name).cast(column.dataType) for column in table.schema.fields])
-
-
 def fill_staging_table(rows: DataFrame, staging: StagingTable, pg: PostgresSettings, tuning: JdbcTuning) -> None:
     """Appends the rows to the staging table through Spark's JDBC writer, over at most tuning.partitions connections.
 
@@ -125,7 +120,7 @@ def fill_staging_table(rows: DataFrame, staging: StagingTable, pg: PostgresSetti
     (stringtype=unspecified), so PostgreSQL casts them to the uuid columns.
     """
     write_jdbc(
-        conform_to_contract(rows, staging.table),
+        rows.transform(conform_to(staging.table.schema)),
         pg,
         staging.qualified_name,
         tuning.batch_size,

@@ -1,0 +1,98 @@
+"""The simulator as a job: options from the command line and the settings, a run, and its report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from smartspaces import lake
+from smartspaces.config import Settings
+from smartspaces.entrypoint import JobSetupError
+from smartspaces.stages.simulator.producer import (
+    ReferenceChange,
+    SimulationOptions,
+    SimulationReport,
+    next_reference_dir,
+    run_simulation,
+)
+
+DEFAULT_COUNT = 10_000
+
+
+def simulation_options(args: argparse.Namespace, settings: Settings) -> SimulationOptions:
+    """The options of a run from the command line, with defaults from the settings."""
+    reference_dir = args.reference_dir
+    if reference_dir is None:
+        landing = lake.reference_landing(settings.lake)
+        if "://" in landing:
+            raise JobSetupError(f"the lake ({landing}) is not a local folder: give --reference-dir")
+        reference_dir = Path(landing)
+    count = args.count if args.count is not None or args.duration_s is not None else DEFAULT_COUNT
+    change = None
+    if args.reference_change_at is not None:
+        change = ReferenceChange(args.reference_change_at, args.moved, args.added, args.retired)
+    return SimulationOptions(
+        count=count,
+        duration_s=args.duration_s,
+        rate=args.rate,
+        buildings=args.buildings,
+        seed=args.seed,
+        bad_fraction=args.bad_fraction,
+        duplicate_fraction=args.duplicate_fraction,
+        late_fraction=args.late_fraction,
+        forced_door_fraction=args.forced_door_fraction,
+        live=args.live,
+        topic=args.topic or settings.ingest.topic,
+        reference_dir=reference_dir,
+        partitions=args.partitions,
+        payload_bytes=args.payload_bytes,
+        limits=settings.ingest,
+        reference_change=change,
+        next_reference_dir=args.next_reference_dir,
+    )
+
+
+def summary_table(report: SimulationReport) -> str:
+    """What was sent, by category, as a small text table."""
+    rows = [
+        ("good, in order", report.good_distinct - report.late),
+        ("good, late (1-6 h)", report.late),
+        ("duplicates", report.duplicates),
+        *[(f"bad: {reason}", count) for reason, count in report.bad_by_reason.items()],
+        ("total sent", report.sent_total),
+        ("delivery failures", report.delivery_failures),
+    ]
+    width = max(len(label) for label, _ in rows)
+    lines = [f"{'category':<{width}}  {'messages':>10}"]
+    lines += [f"{label:<{width}}  {count:>10}" for label, count in rows]
+    return "\n".join(lines)
+
+
+def later_drop_summary(options: SimulationOptions, report: SimulationReport) -> str:
+    """Where the later drop is, when it takes effect, and which devices it changes."""
+    assert options.reference_change is not None
+    at = options.reference_change.at.isoformat()
+    changed = report.changed_devices
+    lines = [f"later reference drop, effective {at}, in {next_reference_dir(options)}"]
+    lines += [f"  moved {device}: {before} -> {after}" for device, (before, after) in changed["moved"].items()]
+    lines += [f"  added {device}" for device in changed["added"]]
+    lines += [f"  retired {device}" for device in changed["retired"]]
+    return "\n".join(lines)
+
+
+def simulate(args: argparse.Namespace, settings: Settings) -> int:
+    """Runs the simulation the arguments describe; 1 when a message could not be delivered."""
+    options = simulation_options(args, settings)
+    report = run_simulation(options, settings.kafka)
+    print(summary_table(report))
+    rate = report.sent_total / report.seconds if report.seconds else 0.0
+    print(f"to topic {options.topic} in {report.seconds:.1f} s ({rate:.0f} messages/s); "
+          f"reference drop in {options.reference_dir}")  # fmt: skip
+    if options.reference_change is not None:
+        print(later_drop_summary(options, report))
+    if args.summary_out:
+        args.summary_out.parent.mkdir(parents=True, exist_ok=True)
+        args.summary_out.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return 0 if report.delivery_failures == 0 else 1
+

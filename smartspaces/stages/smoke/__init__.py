@@ -1,0 +1,1 @@
+"""The smoke flow: every connection of the platform, end to end."""
