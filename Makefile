@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps demo smoke bench-ingest bench-changefeed bench-hotpath bench-api bench-enrich serve test lint format stack-up stack-down stack-status schema manifests strip-notebooks clean-stack
+.PHONY: install system-deps demo smoke bench-ingest bench-changefeed bench-hotpath bench-api bench-enrich serve test test-unit lint format stack-up stack-down stack-status schema manifests strip-notebooks notebooks clean-stack
 
 $(INSTALLED): pyproject.toml setup.cfg smartspaces/pins/requirements.txt smartspaces/pins/requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,10 @@ $(INSTALLED): pyproject.toml setup.cfg smartspaces/pins/requirements.txt smartsp
 system-deps:
 	./scripts/install-system-deps.sh
 
+# The Spark connectors are resolved once per pin set (Spark's Ivy, into the project's Ivy cache), so that no job
+# resolves them at start-up; a run finds them recorded and starts with spark.jars.
 install: system-deps $(INSTALLED)
+	$(BIN)/python -m smartspaces.connector_jars >/dev/null
 
 stack-up: install
 	$(BIN)/smartspaces stack up
@@ -70,6 +73,10 @@ serve: schema
 test: install
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# The inner loop: the unit tests alone, no server needed, one lean Spark session without connector jars.
+test-unit: install
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -84,6 +91,13 @@ manifests: install
 
 strip-notebooks: install
 	$(BIN)/python -m smartspaces.notebooks notebooks/*.ipynb
+
+# Every notebook executed on what the stores hold now (`make demo` first; `make smoke` for 01) and rendered to
+# .local-stack/notebooks/<name>.html, its figures also as PNG files in .local-stack/notebooks/figures/.
+NOTEBOOKS_OUT := .local-stack/notebooks
+notebooks: schema
+	SMARTSPACES_NOTEBOOK_FIGURES=$(CURDIR)/$(NOTEBOOKS_OUT)/figures \
+		$(BIN)/python -m smartspaces.notebooks --render $(NOTEBOOKS_OUT) notebooks/*.ipynb
 
 clean-stack: stack-down
 	rm -rf .local-stack

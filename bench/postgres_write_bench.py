@@ -38,11 +38,11 @@ from smartspaces.session import spark_session
 from smartspaces.stages.enrichment.reporting.staging import (
     JdbcTuning,
     StagingTable,
-    conform_to_contract,
     create_staging_tables,
     drop_staging_tables,
     fill_staging_table,
 )
+from transformations.conform import conform_to
 from transformations.reporting_schemas import SPACE_METRIC_HOURLY
 
 METRICS = ("temperature", "co2", "humidity")
@@ -72,7 +72,7 @@ def hourly_rows(spark: SparkSession, count: int) -> DataFrame:
         (F.rand(4) * 10 + 20).alias("value_avg"),
         (F.rand(5) * 10 + 24).alias("value_p95"),
     )
-    return rows.transform(lambda frame: conform_to_contract(frame, SPACE_METRIC_HOURLY))
+    return rows.transform(conform_to(SPACE_METRIC_HOURLY.schema))
 
 
 def copy_rows(rows: DataFrame) -> list[tuple[Any, ...]]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from transformations.reporting_schemas import FACT_BUILDING_DAILY, conform_to
+from transformations.conform import conform_to
+from transformations.reporting_schemas import FACT_BUILDING_DAILY
 from transformations.space_facts import OCCUPANCY
 
 BUILDING_DAY = ("building_id", "local_date")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from transformations.conform import conform_to
 from transformations.point_in_time import attach_space_attributes
-from transformations.reporting_schemas import FACT_CRITICAL_EVENT, conform_to
+from transformations.ranking import first_by
+from transformations.reporting_schemas import FACT_CRITICAL_EVENT
 from transformations.space_facts import local_date_of
 
 
@@ -18,10 +20,9 @@ def newest_per_critical_event(critical_events: DataFrame) -> DataFrame:
     Ids derive from the rule and the source event id, so a re-sent event id gives the same critical event
     id at another time (another Cassandra row); the fact's key is the id alone.
     """
-    newest_first = Window.partitionBy("critical_event_id").orderBy(
-        F.col("event_time").desc(), F.col("detected_at").desc(), F.col("space_id")
-    )
-    return critical_events.withColumn("_rank", F.row_number().over(newest_first)).where("_rank = 1").drop("_rank")
+    # The newest time and detection first; the space (ascending) breaks what is left of a tie.
+    newest_first = (F.col("event_time").desc(), F.col("detected_at").desc(), F.col("space_id"))
+    return critical_events.transform(first_by("critical_event_id", newest_first))
 
 
 def critical_event_facts(spaces: DataFrame, time_zone: str) -> Callable[[DataFrame], DataFrame]:

@@ -16,11 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window, WindowSpec
 from pyspark.sql import functions as F
 
 from transformations.contract import EventType
 from transformations.deterministic_ids import uuid5_column
+from transformations.ranking import newest_by
 
 ANY_SPACE_TYPE = "*"
 
@@ -59,12 +60,8 @@ class RuleOutcome:
 
 def current_rules(rules: DataFrame) -> DataFrame:
     """The newest version of each rule, if that version is active (an inactive newest version retires it)."""
-    newest = Window.partitionBy("rule_id").orderBy(F.col("rule_version").desc())
-    return (
-        rules.withColumn("rank", F.row_number().over(newest))
-        .where((F.col("rank") == 1) & F.coalesce(F.col("active"), F.lit(True)))
-        .drop("rank", "active")
-    )
+    is_active = F.coalesce(F.col("active"), F.lit(True))
+    return rules.transform(newest_by("rule_id", "rule_version")).where(is_active).drop("active")
 
 
 def located_devices(spaces: DataFrame) -> Callable[[DataFrame], DataFrame]:
@@ -136,74 +133,109 @@ def _as_critical_events(fired: DataFrame, detected_at: Column) -> DataFrame:
     )
 
 
+def _reading_order(*partition: str) -> WindowSpec:
+    """Readings of a (device, rule), or of one run of it, in the order they happened (the id breaks a tie)."""
+    return Window.partitionBy("device_id", "rule_id", *partition).orderBy("event_time", "event_id")
+
+
+def _so_far(window: WindowSpec) -> WindowSpec:
+    """The window's rows up to and including the current one."""
+    return window.rowsBetween(Window.unboundedPreceding, Window.currentRow)
+
+
+def _whole(window: WindowSpec) -> WindowSpec:
+    """All of the window's rows, whichever the current one."""
+    return window.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+
+
+def pending_run_readings(state: DataFrame) -> Callable[[DataFrame], DataFrame]:
+    """Matched changes of once-per-run rules with their (device, rule)'s state (STATE_COLUMNS), if not applied yet.
+
+    A reading at or before the state's last_event_time was applied to the state already (a reprocessed batch),
+    or came too late to extend the state's run in order: it is skipped (a late reading still counts for
+    `each` rules, which need no state).
+    """
+
+    def transform(matched: DataFrame) -> DataFrame:
+        is_once_per_run = F.col("fires") == Fires.ONCE_PER_RUN.value
+        is_after_state = F.col("last_event_time").isNull() | (F.col("event_time") > F.col("last_event_time"))
+        return (
+            matched.where(is_once_per_run)
+            .join(state.select(*STATE_COLUMNS), ["device_id", "rule_id"], "left")
+            .where(is_after_state)
+        )
+
+    return transform
+
+
+def with_run_number(readings: DataFrame) -> DataFrame:
+    """Adds `run`, which run of the batch a reading is in, and `continues_state`, whether it is the state's open run.
+
+    A reading where the condition fails ends a run: it and the readings after it have the next number. Run 0
+    continues the run the state carries in, if that run had readings.
+    """
+    fails_so_far = F.sum(F.when(~F.col("holds"), 1).otherwise(0)).over(_so_far(_reading_order()))
+    state_run_is_open = F.coalesce("run_readings", F.lit(0)) > 0
+    return readings.withColumn("run", fails_so_far).withColumn(
+        "continues_state", (F.col("run") == 0) & state_run_is_open
+    )
+
+
+def with_run_progress(readings: DataFrame) -> DataFrame:
+    """Adds `run_start_at`, when the reading's run began, and `run_readings_at`, its readings so far.
+
+    A run continuing the state keeps the state's start and adds to its count; a new run starts at its first
+    reading where the condition holds. Only readings where the condition holds are counted.
+    """
+    in_run = _reading_order("run")
+    first_holding = F.min(F.when(F.col("holds"), F.col("event_time"))).over(_whole(in_run))
+    holding_so_far = F.sum(F.when(F.col("holds"), 1).otherwise(0)).over(_so_far(in_run))
+    carried = F.when(F.col("continues_state"), F.col("run_readings")).otherwise(0)
+    return readings.withColumn(
+        "run_start_at", F.when(F.col("continues_state"), F.col("run_start")).otherwise(first_holding)
+    ).withColumn("run_readings_at", carried + holding_so_far)
+
+
+def with_qualifies(readings: DataFrame) -> DataFrame:
+    """Adds `qualifies`: the condition holds, for hold_readings readings (default 1) and hold_minutes (default 0)."""
+    held_readings = F.col("run_readings_at") >= F.coalesce("hold_readings", F.lit(1))
+    held_micros = F.unix_micros("event_time") - F.unix_micros("run_start_at")
+    held_long_enough = held_micros >= F.coalesce("hold_minutes", F.lit(0.0)) * 60_000_000
+    return readings.withColumn("qualifies", F.col("holds") & held_readings & held_long_enough)
+
+
+def with_firing(readings: DataFrame) -> DataFrame:
+    """Adds `fires_here`, the reading that fires its run, and `fired_so_far`, whether its run has fired by then.
+
+    A run fires once, at its first qualifying reading (`first_qualifying`: its time and id), unless it fired
+    in an earlier micro-batch (`fired_before`: it continues a state that fired).
+    """
+    in_run = _reading_order("run")
+    first_qualifying = F.min(F.when(F.col("qualifies"), F.struct("event_time", "event_id"))).over(_whole(in_run))
+    is_first_qualifying = F.struct("event_time", "event_id") == F.col("first_qualifying")
+    qualified_so_far = F.max(F.col("qualifies")).over(_so_far(in_run))
+    return (
+        readings.withColumn("fired_before", F.col("continues_state") & F.coalesce("fired", F.lit(False)))
+        .withColumn("first_qualifying", first_qualifying)
+        .withColumn("fires_here", F.col("qualifies") & is_first_qualifying & ~F.col("fired_before"))
+        .withColumn("fired_so_far", F.col("fired_before") | qualified_so_far)
+    )
+
+
 def _runs(matched: DataFrame, state: DataFrame) -> DataFrame:
     """Once-per-run rule readings with their run's length, start and whether this reading fires."""
-    in_order = Window.partitionBy("device_id", "rule_id").orderBy("event_time", "event_id")
-    so_far = in_order.rowsBetween(Window.unboundedPreceding, Window.currentRow)
-    readings = (
-        matched.where(F.col("fires") == Fires.ONCE_PER_RUN.value)
-        .join(state.select(*STATE_COLUMNS), ["device_id", "rule_id"], "left")
-        # Applied to the state already (a reprocessed batch), or later than it (a late reading): skipped.
-        .where(F.col("last_event_time").isNull() | (F.col("event_time") > F.col("last_event_time")))
-        # A reading where the condition fails ends a run: the readings after it form the next run.
-        .withColumn("run", F.sum(F.when(~F.col("holds"), 1).otherwise(0)).over(so_far))
-        .withColumn("continues_state", (F.col("run") == 0) & (F.coalesce("run_readings", F.lit(0)) > 0))
+    return (
+        matched.transform(pending_run_readings(state))
+        .transform(with_run_number)
+        .transform(with_run_progress)
+        .transform(with_qualifies)
+        .transform(with_firing)
     )
-    in_run = Window.partitionBy("device_id", "rule_id", "run").orderBy("event_time", "event_id")
-    whole_run = in_run.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
-    carried = F.when(F.col("continues_state"), F.col("run_readings")).otherwise(0)
-    readings = (
-        readings.withColumn(
-            "run_start_at",
-            F.when(F.col("continues_state"), F.col("run_start")).otherwise(
-                F.min(F.when(F.col("holds"), F.col("event_time"))).over(whole_run)
-            ),
-        )
-        .withColumn(
-            "run_readings_at",
-            carried
-            + F.sum(F.when(F.col("holds"), 1).otherwise(0)).over(
-                in_run.rowsBetween(Window.unboundedPreceding, Window.currentRow)
-            ),
-        )
-        .withColumn(
-            "qualifies",
-            F.col("holds")
-            & (F.col("run_readings_at") >= F.coalesce("hold_readings", F.lit(1)))
-            & (
-                (F.unix_micros("event_time") - F.unix_micros("run_start_at"))
-                >= F.coalesce("hold_minutes", F.lit(0.0)) * 60_000_000
-            ),
-        )
-        .withColumn("fired_before", F.col("continues_state") & F.coalesce("fired", F.lit(False)))
-        .withColumn(
-            "first_qualifying",
-            F.min(F.when(F.col("qualifies"), F.struct("event_time", "event_id"))).over(whole_run),
-        )
-        .withColumn(
-            "fires_here",
-            F.col("qualifies")
-            & (F.struct("event_time", "event_id") == F.col("first_qualifying"))
-            & ~F.col("fired_before"),
-        )
-        .withColumn(
-            "fired_so_far",
-            F.col("fired_before")
-            | F.max(F.col("qualifies")).over(in_run.rowsBetween(Window.unboundedPreceding, Window.currentRow)),
-        )
-        .withColumn(
-            "newest_first",
-            F.row_number().over(
-                Window.partitionBy("device_id", "rule_id").orderBy(F.desc("event_time"), F.desc("event_id"))
-            ),
-        )
-    )
-    return readings
 
 
 def _next_state(runs: DataFrame) -> DataFrame:
     """The state after the newest reading of each (device, rule): its open run, or none if the condition failed."""
-    last = runs.where(F.col("newest_first") == 1)
+    last = runs.transform(newest_by(("device_id", "rule_id"), ("event_time", "event_id")))
     open_run = F.col("holds")
     return last.select(
         "device_id",
@@ -232,11 +264,10 @@ def latest_readings(scope: str) -> Callable[[DataFrame], DataFrame]:
     """Per scope (device_id or space_id) and metric, the telemetry change with the newest event_time."""
 
     def transform(changes: DataFrame) -> DataFrame:
-        newest = Window.partitionBy(scope, "metric").orderBy(F.desc("event_time"), F.desc("event_id"))
+        is_located_telemetry = (F.col("event_type") == EventType.TELEMETRY.value) & F.col(scope).isNotNull()
         return (
-            changes.where((F.col("event_type") == EventType.TELEMETRY.value) & F.col(scope).isNotNull())
-            .withColumn("rank", F.row_number().over(newest))
-            .where(F.col("rank") == 1)
+            changes.where(is_located_telemetry)
+            .transform(newest_by((scope, "metric"), ("event_time", "event_id")))
             .select("device_id", "space_id", "metric", "value", "unit", "event_time", "event_id")
         )
 
@@ -247,12 +278,9 @@ def newest_per_space(keep: int) -> Callable[[DataFrame], DataFrame]:
     """Each space's newest `keep` critical events, with how many it has in the input (space_events_in_window)."""
 
     def transform(critical: DataFrame) -> DataFrame:
-        newest_first = Window.partitionBy("space_id").orderBy(F.desc("event_time"), F.desc("critical_event_id"))
-        return (
-            critical.withColumn("rank", F.row_number().over(newest_first))
-            .withColumn("space_events_in_window", F.count("*").over(Window.partitionBy("space_id")))
-            .where(F.col("rank") <= keep)
-            .drop("rank")
+        events_in_space = F.count("*").over(Window.partitionBy("space_id"))
+        return critical.withColumn("space_events_in_window", events_in_space).transform(
+            newest_by("space_id", ("event_time", "critical_event_id"), count=keep)
         )
 
     return transform

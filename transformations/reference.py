@@ -66,23 +66,6 @@ DEVICES = ReferenceTable(
 REFERENCE_TABLES = (SPACES, DEVICES)
 
 
-class MissingColumnsError(ValueError):
-    """A drop or a history lacks columns of its schema."""
-
-
-def conform_to(schema: StructType) -> Callable[[DataFrame], DataFrame]:
-    """Selects the schema's columns (matched by name, any case) cast to its types; fails naming missing ones."""
-
-    def transform(rows: DataFrame) -> DataFrame:
-        present = {column.lower() for column in rows.columns}
-        absent = [name for name in schema.fieldNames() if name.lower() not in present]
-        if absent:
-            raise MissingColumnsError(f"missing columns {', '.join(absent)} (has {', '.join(rows.columns)})")
-        return rows.select([F.col(field.name).cast(field.dataType).alias(field.name) for field in schema.fields])
-
-    return transform
-
-
 def with_reference_verdict(key: str, required: tuple[str, ...]) -> Callable[[DataFrame], DataFrame]:
     """Adds `reason`: missing_key, missing_<column>, duplicate_key (a key twice in one drop), or null."""
 

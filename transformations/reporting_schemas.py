@@ -6,11 +6,8 @@ Times are UTC instants; `local_date` and `local_hour` are in the enrichment's co
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame
-from pyspark.sql import functions as F
 from pyspark.sql.types import (
     BooleanType,
     DateType,
@@ -150,17 +147,3 @@ DEVICE_DIMENSION = ReportingTable("dim_device", DIM_DEVICE, ("device_id", "valid
 FACT_TABLES = (SPACE_METRIC_HOURLY, SPACE_DAILY, BUILDING_DAILY, CRITICAL_EVENT)
 DIMENSION_TABLES = (SPACE_DIMENSION, DEVICE_DIMENSION)
 
-
-def conform_to(schema: StructType, derived: Mapping[str, Column] | None = None) -> Callable[[DataFrame], DataFrame]:
-    """Selects exactly the schema's columns, in its order and types; `derived` computes some of them."""
-    derived = derived or {}
-
-    def transform(rows: DataFrame) -> DataFrame:
-        return rows.select(
-            [
-                derived.get(field.name, F.col(field.name)).cast(field.dataType).alias(field.name)
-                for field in schema.fields
-            ]
-        )
-
-    return transform

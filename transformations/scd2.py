@@ -13,8 +13,10 @@ from datetime import datetime
 from enum import StrEnum
 from functools import reduce
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+
+from transformations.ranking import newest_by
 
 VALID_FROM, VALID_TO, IS_CURRENT = "valid_from", "valid_to", "is_current"
 VERSION_COLUMNS = (VALID_FROM, VALID_TO, IS_CURRENT)
@@ -116,17 +118,11 @@ def current_versions(history: DataFrame) -> DataFrame:
 
 
 def latest_versions(key: str) -> Callable[[DataFrame], DataFrame]:
-    """The newest version of each key: the open one, or the last closed one of a key that has none."""
+    """The newest version of each key: the open one, or the last closed one of a key that has none.
 
-    def transform(history: DataFrame) -> DataFrame:
-        newest_first = Window.partitionBy(key).orderBy(F.col(VALID_FROM).desc())
-        return (
-            history.withColumn("_version_rank", F.row_number().over(newest_first))
-            .where(F.col("_version_rank") == 1)
-            .drop("_version_rank")
-        )
-
-    return transform
+    (key, valid_from) is the history's key, so the newest valid_from is one version.
+    """
+    return newest_by(key, VALID_FROM)
 
 
 def versions_after(history: DataFrame, as_of: datetime) -> DataFrame:

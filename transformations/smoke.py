@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from transformations.ranking import newest_by
 from transformations.schemas import SMOKE_READING
 
 SMOKE_METRIC = "temperature"
@@ -43,9 +44,6 @@ def summarize_by_device(readings: DataFrame) -> DataFrame:
 
 def latest_by_device(readings: DataFrame) -> DataFrame:
     """The newest reading of each device (ties broken by reading id, so the choice is deterministic)."""
-    newest_first = Window.partitionBy("device_id").orderBy(F.col("event_time").desc(), F.col("reading_id").desc())
-    return (
-        readings.withColumn("rank", F.row_number().over(newest_first))
-        .where(F.col("rank") == 1)
-        .select("device_id", "metric", "value", "event_time", "reading_id")
+    return readings.transform(newest_by("device_id", ("event_time", "reading_id"))).select(
+        "device_id", "metric", "value", "event_time", "reading_id"
     )

@@ -14,8 +14,9 @@ from functools import reduce
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from transformations.conform import conform_to
 from transformations.contract import EventType
-from transformations.reporting_schemas import FACT_SPACE_DAILY, FACT_SPACE_METRIC_HOURLY, conform_to
+from transformations.reporting_schemas import FACT_SPACE_DAILY, FACT_SPACE_METRIC_HOURLY
 
 OCCUPANCY, TEMPERATURE, CO2 = "occupancy", "temperature", "co2"
 SPACE_DAY = ("space_id", "local_date")

@@ -6,6 +6,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from transformations.building_facts import building_daily
+from transformations.conform import conform_to
 from transformations.critical_event_facts import critical_event_facts
 from transformations.energy import energy_consumption
 from transformations.report_window import ReportWindow
@@ -19,7 +20,6 @@ from transformations.reporting_schemas import (
     SPACE_DIMENSION,
     SPACE_METRIC_HOURLY,
     ReportingTable,
-    conform_to,
 )
 from transformations.space_facts import (
     ComfortBand,

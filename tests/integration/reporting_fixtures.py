@@ -26,7 +26,8 @@ from smartspaces.config import PostgresSettings, Settings
 from smartspaces.connectors.postgres import connect
 from smartspaces.stack.postgres import PostgresServer
 from smartspaces.stack.process import descendants, is_running
-from smartspaces.stages.enrichment.reporting.runs import EnrichmentRun, ExpectationResult, Verdict
+from smartspaces.stages.enrichment.quality.outcomes import Verdict
+from smartspaces.stages.enrichment.reporting.runs import EnrichmentRun, ExpectationResult
 from tests.integration.serving_fixtures import free_port
 from transformations.report_window import ReportWindow
 from transformations.reporting_schemas import (

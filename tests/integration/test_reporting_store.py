@@ -25,13 +25,14 @@ from pyspark.sql.types import (
 from smartspaces.bootstrap.postgres import apply_postgres
 from smartspaces.config import PostgresSettings, Settings
 from smartspaces.connectors.postgres import connect
+from smartspaces.stages.enrichment.quality.outcomes import CheckSeverity, Verdict
 from smartspaces.stages.enrichment.reporting.postgres_store import (
     fact_row_counts,
     record_failed_run,
     table_row_counts,
     write_window,
 )
-from smartspaces.stages.enrichment.reporting.runs import ExpectationResult, Severity, Verdict
+from smartspaces.stages.enrichment.reporting.runs import ExpectationResult
 from smartspaces.stages.enrichment.reporting.staging import JdbcTuning
 from tests.integration.reporting_fixtures import (
     SPACES,
@@ -238,10 +239,10 @@ def test_a_failure_inside_the_swap_rolls_the_whole_window_back(spark: SparkSessi
 
 
 def test_a_run_records_itself_and_its_expectations(spark: SparkSession, store: PostgresSettings) -> None:
-    warned = ExpectationResult("row_count_vs_previous_window", "fact_space_daily", None, Severity.WARN, False,
+    warned = ExpectationResult("row_count_vs_previous_window", "fact_space_daily", None, CheckSeverity.WARN, False,
                                "0.4 of the previous window", {"ratio": 0.4})  # fmt: skip
-    met = ExpectationResult("not_null", "fact_space_daily", "space_id", Severity.FAIL, True, "0 nulls")
-    not_applicable = ExpectationResult("freshness", "fact_space_metric_hourly", None, Severity.WARN, None,
+    met = ExpectationResult("not_null", "fact_space_daily", "space_id", CheckSeverity.FAIL, True, "0 nulls")
+    not_applicable = ExpectationResult("freshness", "fact_space_metric_hourly", None, CheckSeverity.WARN, None,
                                        "no events", {"lag_h": float("nan"), "newest": WINDOW_A.start})  # fmt: skip
     run = run_of(WINDOW_A, Verdict.WARNED, warned, met, not_applicable)
 
@@ -268,7 +269,7 @@ def test_a_run_records_itself_and_its_expectations(spark: SparkSession, store: P
 def test_a_failed_run_is_recorded_without_touching_the_facts(spark: SparkSession, store: PostgresSettings) -> None:
     write(spark, store, WINDOW_A, DAY_A, variant=1)
     before = snapshot(store)
-    missed = ExpectationResult("unique_key", "fact_space_daily", None, Severity.FAIL, False, "2 duplicate keys")
+    missed = ExpectationResult("unique_key", "fact_space_daily", None, CheckSeverity.FAIL, False, "2 duplicate keys")
     failed = run_of(WINDOW_A, Verdict.FAILED, missed)
 
     record_failed_run(store, failed)

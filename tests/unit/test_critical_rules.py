@@ -18,6 +18,7 @@ from transformations.critical_rules import (
     latest_readings,
     located_devices,
     match_rules,
+    newest_per_space,
 )
 from transformations.deterministic_ids import DERIVED_RECORDS_NAMESPACE, uuid5_column
 from transformations.schemas import CRITICAL_RULE, RULE_STATE
@@ -207,3 +208,16 @@ def test_changes_are_located_in_their_device_space_and_unknown_devices_get_none(
         "device_id string, event_id string, space_id string, space_type string, capacity int",
     )
     assert_df_equality(got, expected, ignore_row_order=True, ignore_column_order=True, ignore_nullable=True)
+
+
+def test_newest_per_space_keeps_the_newest_events_and_counts_them_all(spark: SparkSession) -> None:
+    columns = "space_id string, event_time timestamp, critical_event_id string"
+    later = T0 + timedelta(minutes=2)
+    rows = [("s1", T0, "c1"), ("s1", later, "c2"), ("s1", later, "c3"), ("s2", T0, "c4")]
+    critical = spark.createDataFrame(rows, columns)
+    expected = spark.createDataFrame(
+        [("s1", later, "c3", 3), ("s1", later, "c2", 3), ("s2", T0, "c4", 1)],
+        f"{columns}, space_events_in_window long",
+    )
+    got = critical.transform(newest_per_space(2))
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)

@@ -24,9 +24,9 @@ from smartspaces.stages.enrichment.quality import (
     open_quality_context,
 )
 from smartspaces.stages.enrichment.quality.checks import severity_of
+from smartspaces.stages.enrichment.quality.outcomes import CheckSeverity, Verdict
 from smartspaces.stages.enrichment.quality.results import verdict_of
 from smartspaces.stages.enrichment.quality.suites import NotApplicable, row_count_bounds, table_suite
-from smartspaces.stages.enrichment.reporting.runs import Severity, Verdict
 from transformations.report_window import ReportWindow
 from transformations.reporting_schemas import (
     BUILDING_DAILY,
@@ -395,8 +395,8 @@ def test_unknown_check_in_the_severity_mapping_is_a_config_error(tmp_path: Path)
 def test_unlisted_checks_fail_the_run(tmp_path: Path) -> None:
     settings = QualitySettings(severity={"freshness": "warn"}, data_docs_dir=tmp_path)
     assert (severity_of(CheckName.FRESHNESS, settings), severity_of(CheckName.UNIQUE_KEY, settings)) == (
-        Severity.WARN,
-        Severity.FAIL,
+        CheckSeverity.WARN,
+        CheckSeverity.FAIL,
     )
 
 
@@ -428,11 +428,11 @@ def test_row_count_bounds_follow_the_ratios(tmp_path: Path) -> None:
 
 
 def test_verdict_is_failed_only_when_a_fail_check_fails() -> None:
-    def result(severity: Severity, success: bool | None) -> QualityResult:
+    def result(severity: CheckSeverity, success: bool | None) -> QualityResult:
         return QualityResult(CheckName.FRESHNESS, "events", None, severity, success, "")
 
     assert [
-        verdict_of([result(Severity.FAIL, True), result(Severity.WARN, None)]),
-        verdict_of([result(Severity.FAIL, True), result(Severity.WARN, False)]),
-        verdict_of([result(Severity.FAIL, False), result(Severity.WARN, False)]),
+        verdict_of([result(CheckSeverity.FAIL, True), result(CheckSeverity.WARN, None)]),
+        verdict_of([result(CheckSeverity.FAIL, True), result(CheckSeverity.WARN, False)]),
+        verdict_of([result(CheckSeverity.FAIL, False), result(CheckSeverity.WARN, False)]),
     ] == [Verdict.PASSED, Verdict.WARNED, Verdict.FAILED]

@@ -8,14 +8,8 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import SparkSession
 
-from transformations.reference import (
-    DEVICES,
-    SPACES,
-    MissingColumnsError,
-    conform_to,
-    reference_rejects,
-    with_drop_verdict,
-)
+from transformations.conform import MissingColumnsError, conform_to
+from transformations.reference import DEVICES, SPACES, reference_rejects, with_drop_verdict
 from transformations.schemas import REFERENCE_REJECT
 
 INSTALLED = datetime(2025, 6, 1)

@@ -11,6 +11,7 @@ from smartspaces.connectors.delta import replace_where
 from smartspaces.session import spark_session
 from smartspaces.stages.enrichment.inputs import read_window_inputs
 from smartspaces.stages.enrichment.quality import check_enriched
+from smartspaces.stages.enrichment.quality.outcomes import Verdict
 from smartspaces.stages.enrichment.report import newest_event_time, print_summary, window_predicate
 from smartspaces.stages.enrichment.reporting.postgres_store import (
     fact_row_counts,
@@ -18,7 +19,7 @@ from smartspaces.stages.enrichment.reporting.postgres_store import (
     table_row_counts,
     write_window,
 )
-from smartspaces.stages.enrichment.reporting.runs import EnrichmentRun, Verdict
+from smartspaces.stages.enrichment.reporting.runs import EnrichmentRun
 from smartspaces.stages.enrichment.reporting.staging import JdbcTuning
 from transformations.report_window import ReportWindow
 from transformations.space_facts import ComfortBand

@@ -8,7 +8,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from smartspaces.config import ConfigError, QualitySettings
-from smartspaces.stages.enrichment.reporting.runs import Severity
+from smartspaces.stages.enrichment.quality.outcomes import CheckSeverity
 
 
 class CheckName(StrEnum):
@@ -20,9 +20,9 @@ class CheckName(StrEnum):
     FRESHNESS = "freshness"
 
 
-def severity_of(check: CheckName, settings: QualitySettings) -> Severity:
+def severity_of(check: CheckName, settings: QualitySettings) -> CheckSeverity:
     """The configured severity of a check; a check not listed in the settings fails the run."""
-    return Severity(settings.severity.get(check.value, Severity.FAIL.value))
+    return CheckSeverity(settings.severity.get(check.value, CheckSeverity.FAIL.value))
 
 
 def check_severity_names(settings: QualitySettings) -> None:

@@ -32,6 +32,7 @@ from smartspaces.stages.enrichment.quality.gx_project import (
     site_dir,
     validation_page,
 )
+from smartspaces.stages.enrichment.quality.outcomes import CheckSeverity
 from smartspaces.stages.enrichment.quality.results import QualityResult, QualityVerdict, json_safe, verdict_of
 from smartspaces.stages.enrichment.quality.run_page import write_run_page
 from smartspaces.stages.enrichment.quality.suites import (
@@ -42,7 +43,6 @@ from smartspaces.stages.enrichment.quality.suites import (
     freshness_suite,
     table_suite,
 )
-from smartspaces.stages.enrichment.reporting.runs import Severity
 from transformations.report_window import ReportWindow
 from transformations.reporting_schemas import DIMENSION_TABLES, SPACE_METRIC_HOURLY, ReportingTable
 
@@ -177,7 +177,7 @@ def result_of(validation: ExpectationValidationResult, frame: DataFrame) -> Qual
         expectation=check,
         table_name=meta["table"],
         column_name=meta["column"],
-        severity=Severity(meta["severity"]),
+        severity=CheckSeverity(meta["severity"]),
         success=success,
         observed=f"not evaluated: {error}" if error else observed_text(check, meta, result, sample),
         details=json_safe(details),

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from smartspaces.stages.enrichment.quality.checks import CheckName
-from smartspaces.stages.enrichment.reporting.runs import Severity, Verdict
+from smartspaces.stages.enrichment.quality.outcomes import CheckSeverity, Verdict
 from transformations.report_window import ReportWindow
 
 
@@ -29,7 +29,7 @@ class QualityResult:
     expectation: CheckName
     table_name: str
     column_name: str | None
-    severity: Severity
+    severity: CheckSeverity
     success: bool | None
     observed: str
     details: Mapping[str, Any] = field(default_factory=dict)
@@ -46,7 +46,7 @@ class QualityResult:
 def verdict_of(results: Sequence[QualityResult]) -> Verdict:
     """Failed iff a check of severity fail failed; warned iff only checks of severity warn failed."""
     failed = [result.severity for result in results if result.failed]
-    if Severity.FAIL in failed:
+    if CheckSeverity.FAIL in failed:
         return Verdict.FAILED
     return Verdict.WARNED if failed else Verdict.PASSED
 
@@ -69,11 +69,11 @@ class QualityVerdict:
 
     @property
     def failures(self) -> tuple[QualityResult, ...]:
-        return tuple(result for result in self.results if result.failed and result.severity == Severity.FAIL)
+        return tuple(result for result in self.results if result.failed and result.severity == CheckSeverity.FAIL)
 
     @property
     def warnings(self) -> tuple[QualityResult, ...]:
-        return tuple(result for result in self.results if result.failed and result.severity == Severity.WARN)
+        return tuple(result for result in self.results if result.failed and result.severity == CheckSeverity.WARN)
 
     @property
     def reasons(self) -> tuple[str, ...]:

@@ -10,8 +10,8 @@ from html import escape
 from pathlib import Path
 from urllib.parse import quote
 
+from smartspaces.stages.enrichment.quality.outcomes import CheckSeverity, Verdict
 from smartspaces.stages.enrichment.quality.results import QualityResult
-from smartspaces.stages.enrichment.reporting.runs import Severity, Verdict
 from transformations.report_window import ReportWindow
 
 _UNSAFE_IN_FILE_NAMES = re.compile(r"[^A-Za-z0-9._-]+")
@@ -27,7 +27,7 @@ def _outcome(result: QualityResult) -> str:
         return "not applicable"
     if result.success:
         return "passed"
-    return "failed" if result.severity == Severity.FAIL else "warned"
+    return "failed" if result.severity == CheckSeverity.FAIL else "warned"
 
 
 def write_run_page(

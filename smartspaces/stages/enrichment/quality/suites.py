@@ -25,7 +25,7 @@ from great_expectations.expectations.metadata_types import FailureSeverity
 from smartspaces.config import QualitySettings
 from smartspaces.stages.enrichment.quality.checks import CheckName, severity_of
 from smartspaces.stages.enrichment.quality.findings import LAG_HOURS, VALUE_OUT_OF_RANGE, orphan_column
-from smartspaces.stages.enrichment.reporting.runs import Severity
+from smartspaces.stages.enrichment.quality.outcomes import CheckSeverity
 from transformations.contract import METRICS
 from transformations.reporting_schemas import (
     BUILDING_DAILY,
@@ -41,7 +41,7 @@ from transformations.reporting_schemas import (
 # The freshness check is about the window's source events, which are no table of the star schema.
 EVENTS = "events"
 
-_GX_SEVERITY = {Severity.FAIL: FailureSeverity.CRITICAL, Severity.WARN: FailureSeverity.WARNING}
+_GX_SEVERITY = {CheckSeverity.FAIL: FailureSeverity.CRITICAL, CheckSeverity.WARN: FailureSeverity.WARNING}
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from pyspark.sql.types import DateType
 
 from smartspaces.config import PostgresSettings
 from smartspaces.connectors.postgres import connect
-from smartspaces.stages.enrichment.reporting.runs import EnrichmentRun, Verdict
+from smartspaces.stages.enrichment.quality.outcomes import Verdict
+from smartspaces.stages.enrichment.reporting.runs import EnrichmentRun
 from smartspaces.stages.enrichment.reporting.staging import (
     JdbcTuning,
     StagingTable,

@@ -6,26 +6,11 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
+from smartspaces.stages.enrichment.quality.outcomes import CheckSeverity, Verdict
 from transformations.report_window import ReportWindow
-
-
-class Verdict(StrEnum):
-    """The quality gate's decision on a run (the check constraint of reporting.enrichment_runs)."""
-
-    PASSED = "passed"
-    WARNED = "warned"
-    FAILED = "failed"
-
-
-class Severity(StrEnum):
-    """What a missed expectation does: fail stops the write, warn is recorded and the write goes on."""
-
-    FAIL = "fail"
-    WARN = "warn"
 
 
 class ExpectationOutcome(Protocol):
@@ -58,7 +43,7 @@ class ExpectationResult:
     expectation: str
     table_name: str
     column_name: str | None
-    severity: Severity
+    severity: CheckSeverity
     success: bool | None
     observed: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
