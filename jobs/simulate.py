@@ -37,11 +37,17 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--topic", help="Kafka topic (default: the ingest's topic, ingest.topic, 'events' locally)")
     parser.add_argument("--partitions", type=int, default=3, help="partitions of the topic if it is created")
     parser.add_argument("--payload-bytes", type=int, help="pad good events to about this many bytes")
-    parser.add_argument("--reference-dir", type=Path, help="where spaces.csv and devices.csv go "
-                        "(default: <lake root>/landing/reference)")  # fmt: skip
+    parser.add_argument(
+        "--reference-dir",
+        type=Path,
+        help="where spaces.csv and devices.csv go (default: <lake root>/landing/reference)",
+    )
     parser.add_argument("--summary-out", type=Path, help="write the report as JSON to this file")
-    parser.add_argument("--reference-change-at", type=utc_instant, help="ISO 8601 time at which the campus changes "
-                        "and a later drop takes effect (no offset: UTC)")  # fmt: skip
+    parser.add_argument(
+        "--reference-change-at",
+        type=utc_instant,
+        help="ISO 8601 time at which the campus changes and a later drop takes effect (no offset: UTC)",
+    )
     parser.add_argument("--moved", type=int, default=3, help="devices moved within their building at the change")
     parser.add_argument("--added", type=int, default=3, help="devices added at the change")
     parser.add_argument("--retired", type=int, default=2, help="devices retired at the change")

@@ -41,13 +41,33 @@ class Fires(StrEnum):
 
 # The critical_events_by_space row, in column order.
 CRITICAL_EVENT_COLUMNS = (
-    "space_id", "event_time", "critical_event_id", "device_id", "rule_id", "rule_version", "severity", "metric",
-    "value", "unit", "code", "message", "source_event_id", "detected_at",
-)  # fmt: skip
+    "space_id",
+    "event_time",
+    "critical_event_id",
+    "device_id",
+    "rule_id",
+    "rule_version",
+    "severity",
+    "metric",
+    "value",
+    "unit",
+    "code",
+    "message",
+    "source_event_id",
+    "detected_at",
+)
 STATE_COLUMNS = ("device_id", "rule_id", "run_start", "run_readings", "last_event_time", "fired")
 _RULE_COLUMNS = (
-    "rule_id", "rule_version", "condition", "low", "high", "hold_readings", "hold_minutes", "fires", "message",
-)  # fmt: skip
+    "rule_id",
+    "rule_version",
+    "condition",
+    "low",
+    "high",
+    "hold_readings",
+    "hold_minutes",
+    "fires",
+    "message",
+)
 
 
 @dataclass(frozen=True)

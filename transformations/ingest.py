@@ -10,9 +10,23 @@ from transformations.validation import RAW_COLUMNS
 
 # The events_by_device_day row, in column order.
 ACCEPTED_COLUMNS = (
-    "device_id", "day", "event_time", "event_id", "schema_version", "event_type", "metric", "value", "unit",
-    "severity", "code", "attributes", "kafka_topic", "kafka_partition", "kafka_offset", "ingest_time",
-)  # fmt: skip
+    "device_id",
+    "day",
+    "event_time",
+    "event_id",
+    "schema_version",
+    "event_type",
+    "metric",
+    "value",
+    "unit",
+    "severity",
+    "code",
+    "attributes",
+    "kafka_topic",
+    "kafka_partition",
+    "kafka_offset",
+    "ingest_time",
+)
 QUARANTINE_COLUMNS = (*RAW_COLUMNS, "event_id", "device_id", "reason", "detail", "ingest_date")
 
 

@@ -95,31 +95,46 @@ def _checks(limits: ValidationLimits) -> list[Check]:
         F.expr(f"INTERVAL {limits.max_lateness_s} SECONDS"),
     )
     return [
-        (F.col("payload_bytes") > limits.max_payload_bytes, Reason.PAYLOAD_TOO_LARGE,
-         F.format_string("%d bytes", F.col("payload_bytes"))),
+        (
+            F.col("payload_bytes") > limits.max_payload_bytes,
+            Reason.PAYLOAD_TOO_LARGE,
+            F.format_string("%d bytes", F.col("payload_bytes")),
+        ),
         (F.col("_wellformed").isNull(), Reason.NOT_JSON, F.substring(payload, 1, 80)),
-        (F.coalesce(~F.ltrim(F.col("_wellformed")["w"]).startswith("{"), F.lit(True)),
-         Reason.NOT_AN_OBJECT, F.substring(payload, 1, 80)),
+        (
+            F.coalesce(~F.ltrim(F.col("_wellformed")["w"]).startswith("{"), F.lit(True)),
+            Reason.NOT_AN_OBJECT,
+            F.substring(payload, 1, 80),
+        ),
         *missing(REQUIRED_FIELDS),
         *wrong_types,
-        (event["schema_version"] != SCHEMA_VERSION, Reason.UNSUPPORTED_SCHEMA_VERSION,
-         event["schema_version"].cast("string")),
+        (
+            event["schema_version"] != SCHEMA_VERSION,
+            Reason.UNSUPPORTED_SCHEMA_VERSION,
+            event["schema_version"].cast("string"),
+        ),
         (~event["event_id"].rlike(EVENT_ID_PATTERN), Reason.BAD_EVENT_ID, event["event_id"]),
-        (~F.col("key").eqNullSafe(event["device_id"]), Reason.KEY_MISMATCH,
-         F.format_string("key %s", F.coalesce(F.col("key"), F.lit("null")))),
+        (
+            ~F.col("key").eqNullSafe(event["device_id"]),
+            Reason.KEY_MISMATCH,
+            F.format_string("key %s", F.coalesce(F.col("key"), F.lit("null"))),
+        ),
         (~event_type.isin(*[kind.value for kind in EventType]), Reason.UNKNOWN_EVENT_TYPE, event_type),
         *type_specific,
         ((event_type == EventType.TELEMETRY.value) & ~metric.isin(*METRICS), Reason.UNKNOWN_METRIC, metric),
         (event["unit"] != expected_unit, Reason.WRONG_UNIT, F.concat_ws(" ", metric, event["unit"])),
-        ((event_type == EventType.ALARM.value) & ~event["severity"].isin(*[s.value for s in Severity]),
-         Reason.UNKNOWN_SEVERITY, event["severity"]),
+        (
+            (event_type == EventType.ALARM.value) & ~event["severity"].isin(*[s.value for s in Severity]),
+            Reason.UNKNOWN_SEVERITY,
+            event["severity"],
+        ),
         (unknown_code, Reason.UNKNOWN_CODE, event["code"]),
         (F.isnan(value) | (F.abs(value) == float("inf")), Reason.NOT_FINITE, value.cast("string")),
         (out_of_range, Reason.OUT_OF_RANGE, F.concat_ws(" ", metric, value.cast("string"))),
         (event_time.isNull(), Reason.BAD_EVENT_TIME, event["event_time"]),
         (event_time > arrived + skew, Reason.EVENT_TIME_IN_FUTURE, event["event_time"]),
         (event_time < arrived - lateness, Reason.EVENT_TIME_TOO_OLD, event["event_time"]),
-    ]  # fmt: skip
+    ]
 
 
 def from_kafka_rows(messages: DataFrame) -> DataFrame:

@@ -27,8 +27,10 @@ def apply_cassandra(cassandra: CassandraSettings) -> list[str]:
             f"CREATE TABLE IF NOT EXISTS {keyspace}.schema_migrations "
             "(version int PRIMARY KEY, name text, checksum text, applied_at timestamp)"
         )
-        applied = {row.version: row.checksum for row in session.execute(
-            f"SELECT version, checksum FROM {keyspace}.schema_migrations")}  # fmt: skip
+        applied = {
+            row.version: row.checksum
+            for row in session.execute(f"SELECT version, checksum FROM {keyspace}.schema_migrations")
+        }
         report = []
         for migration in discover(STORE, keyspace=keyspace):
             if migration.version in applied:

@@ -41,22 +41,25 @@ class CassandraServer(JavaServer):
         return [
             java_executable(),
             *read_jvm_options("cassandra-jvm17.options"),
-            f"-Xms{heap}", f"-Xmx{heap}",
+            f"-Xms{heap}",
+            f"-Xmx{heap}",
             # jamm measures object sizes through the agent, as Cassandra's own start script does.
             f"-javaagent:{find_jar(self.jars, 'jamm')}",
             f"-Dcassandra.config=file://{self.folder / 'cassandra.yaml'}",
             f"-Dcassandra.logdir={self.folder / 'logs'}",
             f"-Dcassandra.storagedir={self.folder}",
             f"-Dlogback.configurationFile={self.folder / 'logback.xml'}",
-            "-cp", f"{self.jars}/*",
+            "-cp",
+            f"{self.jars}/*",
             "org.apache.cassandra.service.CassandraDaemon",
-        ]  # fmt: skip
+        ]
 
     def probe(self) -> str:
         # The driver logs every refused connection while the node boots; the stack reports failures itself.
         logging.getLogger("cassandra").setLevel(logging.CRITICAL)
-        cluster = Cluster([LOOPBACK], port=self.settings.cassandra.port, connect_timeout=3,
-                          control_connection_timeout=3)  # fmt: skip
+        cluster = Cluster(
+            [LOOPBACK], port=self.settings.cassandra.port, connect_timeout=3, control_connection_timeout=3
+        )
         try:
             session = cluster.connect()
             row = session.execute("SELECT release_version FROM system.local").one()

@@ -15,9 +15,14 @@ from smartspaces.stack.server import LOOPBACK, JavaServer, host_and_port, java_e
 
 # bin/kafka-run-class.sh's defaults (3.9), with the heap from the stack settings.
 _JVM_OPTIONS = [
-    "-server", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-XX:InitiatingHeapOccupancyPercent=35",
-    "-XX:+ExplicitGCInvokesConcurrent", "-XX:MaxInlineLevel=15", "-Djava.awt.headless=true",
-]  # fmt: skip
+    "-server",
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-XX:InitiatingHeapOccupancyPercent=35",
+    "-XX:+ExplicitGCInvokesConcurrent",
+    "-XX:MaxInlineLevel=15",
+    "-Djava.awt.headless=true",
+]
 
 
 class KafkaServer(JavaServer):
@@ -55,11 +60,17 @@ class KafkaServer(JavaServer):
     def _java(self, main: str, *args: str) -> list[str]:
         heap = self.stack.kafka_heap
         return [
-            java_executable(), f"-Xms{heap}", f"-Xmx{heap}", *_JVM_OPTIONS,
+            java_executable(),
+            f"-Xms{heap}",
+            f"-Xmx{heap}",
+            *_JVM_OPTIONS,
             f"-Dkafka.logs.dir={self.folder / 'logs'}",
             f"-Dlog4j.configuration=file:{self.folder / 'log4j.properties'}",
-            "-cp", f"{self.jars}/*", main, *args,
-        ]  # fmt: skip
+            "-cp",
+            f"{self.jars}/*",
+            main,
+            *args,
+        ]
 
     def prepare(self) -> None:
         self.fetch_jars()
@@ -80,10 +91,19 @@ class KafkaServer(JavaServer):
             # KRaft storage is formatted once, with a fresh cluster id (16 random bytes, URL-safe base64).
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             result = subprocess.run(
-                self._java("kafka.tools.StorageTool", "format", "-t", cluster_id,
-                           "-c", str(self.folder / "server.properties"), "--ignore-formatted"),
-                capture_output=True, text=True, check=False,
-            )  # fmt: skip
+                self._java(
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "-t",
+                    cluster_id,
+                    "-c",
+                    str(self.folder / "server.properties"),
+                    "--ignore-formatted",
+                ),
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             if result.returncode != 0:
                 raise StackError(f"kafka: formatting the storage failed:\n{result.stdout}{result.stderr}")
 

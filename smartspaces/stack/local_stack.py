@@ -86,14 +86,18 @@ def _wait_until_answering(server: Server, deadline: float) -> None:
     while True:
         pid = server.process.running_pid()
         if pid is None or not is_running(pid):
-            raise StackError(f"{server.name} stopped while starting; the end of {server.process.log}:\n"
-                             f"{log_tail(server.process.log)}")  # fmt: skip
+            raise StackError(
+                f"{server.name} stopped while starting; the end of {server.process.log}:\n"
+                f"{log_tail(server.process.log)}"
+            )
         if _probe(server) is not None:
             return
         if time.monotonic() > deadline:
             server.process.stop(server.stop_signal, server.stop_timeout_s)
-            raise StackError(f"{server.name} did not answer within the start timeout; stopped it. "
-                             f"The end of {server.process.log}:\n{log_tail(server.process.log)}")  # fmt: skip
+            raise StackError(
+                f"{server.name} did not answer within the start timeout; stopped it. "
+                f"The end of {server.process.log}:\n{log_tail(server.process.log)}"
+            )
         time.sleep(1)
 
 

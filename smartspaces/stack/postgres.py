@@ -73,19 +73,40 @@ class PostgresServer(Server):
         self._own(self.data_dir)
         # Loopback only, trust: the local stack has no secrets to keep. Other environments use passwords.
         result = subprocess.run(
-            [postgres_binary("initdb"), "-D", str(self.data_dir), "-U", self.settings.postgres.user,
-             "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"],
-            capture_output=True, text=True, user=self.run_as(), check=False,
-        )  # fmt: skip
+            [
+                postgres_binary("initdb"),
+                "-D",
+                str(self.data_dir),
+                "-U",
+                self.settings.postgres.user,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+            ],
+            capture_output=True,
+            text=True,
+            user=self.run_as(),
+            check=False,
+        )
         if result.returncode != 0:
             raise StackError(f"postgres: initdb failed:\n{result.stdout}{result.stderr}")
 
     def command(self) -> list[str]:
         return [
-            postgres_binary("postgres"), "-D", str(self.data_dir), "-p", str(self.settings.postgres.port),
-            "-c", f"listen_addresses={LOOPBACK}", "-c", f"unix_socket_directories={self.folder / 'run'}",
-            "-c", "shared_buffers=128MB", "-c", "max_connections=50",
-        ]  # fmt: skip
+            postgres_binary("postgres"),
+            "-D",
+            str(self.data_dir),
+            "-p",
+            str(self.settings.postgres.port),
+            "-c",
+            f"listen_addresses={LOOPBACK}",
+            "-c",
+            f"unix_socket_directories={self.folder / 'run'}",
+            "-c",
+            "shared_buffers=128MB",
+            "-c",
+            "max_connections=50",
+        ]
 
     def _connect(self, database: str) -> psycopg.Connection[Any]:
         pg = self.settings.postgres

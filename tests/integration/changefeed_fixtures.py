@@ -25,9 +25,12 @@ SPACES = [
     ("s-lobby", "c1", "b1", 0, "Lobby", "lobby", 120.0, 50, None),
 ]
 DEVICES = [
-    ("co2-1", "s-office", "co2"), ("temp-1", "s-office", "temperature"), ("occ-1", "s-office", "occupancy"),
-    ("door-1", "s-lobby", "door"), ("panel-1", "s-lobby", "alarm_panel"),
-]  # fmt: skip
+    ("co2-1", "s-office", "co2"),
+    ("temp-1", "s-office", "temperature"),
+    ("occ-1", "s-office", "occupancy"),
+    ("door-1", "s-lobby", "door"),
+    ("panel-1", "s-lobby", "alarm_panel"),
+]
 UNITS = {"co2": "ppm", "temperature": "celsius", "occupancy": "count"}
 
 
@@ -101,18 +104,28 @@ class Campus:
         for sent in events:
             event_id = str(uuid.uuid4())
             self.ids[(sent.device_id, sent.minute)] = event_id
-            body = {"schema_version": 1, "event_id": event_id, "device_id": sent.device_id,
-                    "event_time": (self.start + timedelta(minutes=sent.minute)).isoformat(), **sent.body}  # fmt: skip
+            body = {
+                "schema_version": 1,
+                "event_id": event_id,
+                "device_id": sent.device_id,
+                "event_time": (self.start + timedelta(minutes=sent.minute)).isoformat(),
+                **sent.body,
+            }
             producer.produce(self.settings.ingest.topic, key=sent.device_id, value=json.dumps(body))
         assert producer.flush(30) == 0
 
     def expected_critical(self, events: list[Sent]) -> set[tuple[str, str, str, datetime]]:
         """(space, rule, source event id, event time) of every critical event the events should raise."""
         return {
-            (SPACE_OF[sent.device_id], rule, self.ids[(sent.device_id, sent.minute)],
-             (self.start + timedelta(minutes=sent.minute)).replace(tzinfo=None))
-            for sent in events for rule in sent.fires
-        }  # fmt: skip
+            (
+                SPACE_OF[sent.device_id],
+                rule,
+                self.ids[(sent.device_id, sent.minute)],
+                (self.start + timedelta(minutes=sent.minute)).replace(tzinfo=None),
+            )
+            for sent in events
+            for rule in sent.fires
+        }
 
 
 @pytest.fixture

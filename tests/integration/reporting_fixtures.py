@@ -123,29 +123,72 @@ def fact_rows(day: date, variant: int) -> TableRows:
     """The facts of one local day; each variant has other values and other critical events."""
     midnight = local_midnight(day)
     hourly = [
-        (space, BUILDING, "temperature", "celsius", midnight + timedelta(hours=hour), day, hour, 60 + variant,
-         19.5 + hour / 10, 23.0 + variant, 21.0 + variant / 10, 22.5)
-        for space in SPACES for hour in (8, 9)
-    ]  # fmt: skip
+        (
+            space,
+            BUILDING,
+            "temperature",
+            "celsius",
+            midnight + timedelta(hours=hour),
+            day,
+            hour,
+            60 + variant,
+            19.5 + hour / 10,
+            23.0 + variant,
+            21.0 + variant / 10,
+            22.5,
+        )
+        for space in SPACES
+        for hour in (8, 9)
+    ]
     space_daily = [
         (space, BUILDING, day, 10, 4.0 + variant, 2.5, 0.4, 0.25, 12.5 + variant, 9, 0.9, 0.8, 1, 2, variant)
         for space in SPACES
     ]
     building_daily = [(BUILDING, day, 2, 20, 8.0 + variant, 0.25, 25.0 + variant, 18, 0.9, 0.8, 2, 4, 6)]
     critical = [
-        (str(uuid.uuid5(_IDS, f"critical/{day}/{variant}/{space}")), space, BUILDING, "device-1", "co2-high", 2,
-         "critical", "co2", 1500.0 + variant, "ppm", "CO2_HIGH", "CO2 above 1500 ppm",
-         midnight + timedelta(hours=10), day, str(uuid.uuid5(_IDS, f"source/{day}/{variant}/{space}")),
-         midnight + timedelta(hours=10, seconds=2))
+        (
+            str(uuid.uuid5(_IDS, f"critical/{day}/{variant}/{space}")),
+            space,
+            BUILDING,
+            "device-1",
+            "co2-high",
+            2,
+            "critical",
+            "co2",
+            1500.0 + variant,
+            "ppm",
+            "CO2_HIGH",
+            "CO2 above 1500 ppm",
+            midnight + timedelta(hours=10),
+            day,
+            str(uuid.uuid5(_IDS, f"source/{day}/{variant}/{space}")),
+            midnight + timedelta(hours=10, seconds=2),
+        )
         for space in SPACES
-    ]  # fmt: skip
-    return {SPACE_METRIC_HOURLY: hourly, SPACE_DAILY: space_daily, BUILDING_DAILY: building_daily,
-            CRITICAL_EVENT: critical}  # fmt: skip
+    ]
+    return {
+        SPACE_METRIC_HOURLY: hourly,
+        SPACE_DAILY: space_daily,
+        BUILDING_DAILY: building_daily,
+        CRITICAL_EVENT: critical,
+    }
 
 
 def space_version(space_id: str, name: str, valid_from: datetime, valid_to: datetime | None = None) -> tuple[Any, ...]:
-    return (space_id, valid_from, valid_to, valid_to is None, "campus-1", BUILDING, 2, name, "meeting_room", 24.5,
-            10, "Acme")  # fmt: skip
+    return (
+        space_id,
+        valid_from,
+        valid_to,
+        valid_to is None,
+        "campus-1",
+        BUILDING,
+        2,
+        name,
+        "meeting_room",
+        24.5,
+        10,
+        "Acme",
+    )
 
 
 def device_version(device_id: str, space_id: str, valid_from: datetime) -> tuple[Any, ...]:

@@ -89,8 +89,19 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     binary = shutil.which("redis-server")
     assert binary is not None, "redis-server is missing: apt-get install redis-server"
     port = free_port()
-    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-               "--dir", str(tmp_path)]  # fmt: skip
+    command = [
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(tmp_path),
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     probe = redis.Redis(port=port, socket_timeout=1)
     deadline = time.monotonic() + 10
@@ -171,11 +182,25 @@ def insert_critical_events(session: Session, events: Sequence[dict[str, Any]]) -
     )
     for event in events:
         when = datetime.fromisoformat(event["event_time"])
-        session.execute(statement, (
-            event["space_id"], when, uuid.UUID(event["critical_event_id"]), event["device_id"], event["rule_id"],
-            event["rule_version"], event["severity"], event["metric"], event["value"], event["unit"], event["code"],
-            event["message"], uuid.UUID(event["source_event_id"]), when,
-        ))  # fmt: skip
+        session.execute(
+            statement,
+            (
+                event["space_id"],
+                when,
+                uuid.UUID(event["critical_event_id"]),
+                event["device_id"],
+                event["rule_id"],
+                event["rule_version"],
+                event["severity"],
+                event["metric"],
+                event["value"],
+                event["unit"],
+                event["code"],
+                event["message"],
+                uuid.UUID(event["source_event_id"]),
+                when,
+            ),
+        )
 
 
 def insert_device_latest(session: Session, readings: Sequence[dict[str, Any]]) -> None:
@@ -184,7 +209,15 @@ def insert_device_latest(session: Session, readings: Sequence[dict[str, Any]]) -
         "VALUES (?, ?, ?, ?, ?, ?, ?)"
     )
     for row in readings:
-        session.execute(statement, (
-            row["device_id"], row["metric"], row["space_id"], row["value"], row["unit"],
-            datetime.fromisoformat(row["event_time"]), uuid.UUID(row["event_id"]),
-        ))  # fmt: skip
+        session.execute(
+            statement,
+            (
+                row["device_id"],
+                row["metric"],
+                row["space_id"],
+                row["value"],
+                row["unit"],
+                datetime.fromisoformat(row["event_time"]),
+                uuid.UUID(row["event_id"]),
+            ),
+        )

@@ -61,8 +61,9 @@ def assert_all_effects(settings: Settings, campus: Campus) -> None:
     expected = campus.expected_critical(FIRST_HALF + SECOND_HALF)
     assert stored_critical(settings) == expected
     for space_id in ("s-office", "s-lobby"):
-        assert cached_critical(settings, space_id) == {(rule, source) for space, rule, source, _ in expected
-                                                       if space == space_id}  # fmt: skip
+        assert cached_critical(settings, space_id) == {
+            (rule, source) for space, rule, source, _ in expected if space == space_id
+        }
     latest = {"co2": 800.0, "temperature": 40.0, "occupancy": 6.0}
     assert query(settings, "SELECT device_id, metric, value FROM device_latest") == sorted(
         [("co2-1", "co2", 800.0), ("temp-1", "temperature", 40.0), ("occ-1", "occupancy", 6.0)]
@@ -113,9 +114,13 @@ def test_a_change_feed_killed_between_processing_and_commit_loses_and_duplicates
     ingest_half(campus, FIRST_HALF)
     job = subprocess.Popen(
         [sys.executable, "-m", "jobs.changefeed", "--once", "--hold-before-commit-s", "300"],
-        cwd=PROJECT_ROOT, env=dict(os.environ), start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        cwd=PROJECT_ROOT,
+        env=dict(os.environ),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     holding = threading.Event()
 
     def watch() -> None:

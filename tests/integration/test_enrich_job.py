@@ -59,14 +59,15 @@ def telemetry(ids: dict[str, str], device: str, when: datetime, metric: str, val
 
 def write_events(spark: SparkSession, settings: Settings, rows: list[tuple[Any, ...]]) -> None:
     events = spark.createDataFrame(
-        rows, "device_id string, event_time timestamp, event_id string, event_type string, metric string, "
+        rows,
+        "device_id string, event_time timestamp, event_id string, event_type string, metric string, "
         "value double, unit string",
     ).select(
         "*",
         F.to_date("event_time").alias("day"),
         F.lit(1).alias("schema_version"),
         F.current_timestamp().alias("ingest_time"),
-    )  # fmt: skip
+    )
     write_cassandra(events, settings.cassandra.keyspace, "events_by_device_day")
 
 
@@ -92,8 +93,22 @@ def the_day(ids: dict[str, str]) -> list[tuple[Any, ...]]:
 
 
 def write_critical_event(spark: SparkSession, settings: Settings, ids: dict[str, str]) -> None:
-    row = (ids["r1"], at(9, 30), str(uuid.uuid4()), ids["o1"], "over_capacity", 1, "critical", "occupancy", 5.0,
-           "count", None, "Crowded", str(uuid.uuid4()), at(9, 31))  # fmt: skip
+    row = (
+        ids["r1"],
+        at(9, 30),
+        str(uuid.uuid4()),
+        ids["o1"],
+        "over_capacity",
+        1,
+        "critical",
+        "occupancy",
+        5.0,
+        "count",
+        None,
+        "Crowded",
+        str(uuid.uuid4()),
+        at(9, 31),
+    )
     schema = (
         "space_id string, event_time timestamp, critical_event_id string, device_id string, rule_id string, "
         "rule_version int, severity string, metric string, value double, unit string, code string, message string, "

@@ -24,9 +24,16 @@ from tests.integration.ingest_fixtures import cassandra_rows
 def simulate(settings: Settings, reference_dir: Path, count: int, seed: int) -> SimulationReport:
     """Sends `count` events with every kind of bad input, duplicates and late events; loads its registry."""
     options = SimulationOptions(
-        count=count, seed=seed, buildings=1, bad_fraction=0.004, duplicate_fraction=0.03, late_fraction=0.03,
-        topic=settings.ingest.topic, reference_dir=reference_dir, now=datetime.now(UTC),
-    )  # fmt: skip
+        count=count,
+        seed=seed,
+        buildings=1,
+        bad_fraction=0.004,
+        duplicate_fraction=0.03,
+        late_fraction=0.03,
+        topic=settings.ingest.topic,
+        reference_dir=reference_dir,
+        now=datetime.now(UTC),
+    )
     report = run_simulation(options, settings.kafka)
     assert report.delivery_failures == 0
     assert reference.main(["--drop", str(reference_dir)]) == 0
@@ -74,9 +81,14 @@ def test_a_killed_stream_resumes_without_losing_or_duplicating_events(
     # Small micro-batches, so the kill lands in the middle of the stream.
     environment = {**os.environ, "SMARTSPACES__INGEST__MAX_OFFSETS_PER_TRIGGER": "400"}
     stream = subprocess.Popen(
-        [sys.executable, "-m", "jobs.ingest"], cwd=PROJECT_ROOT, env=environment, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [sys.executable, "-m", "jobs.ingest"],
+        cwd=PROJECT_ROOT,
+        env=environment,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     batches_done = threading.Semaphore(0)
 
     def watch_batches() -> None:

@@ -21,9 +21,15 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 def event(device_id: str) -> tuple[str, str]:
     event_id = str(uuid.uuid4())
     payload = {
-        "schema_version": 1, "event_id": event_id, "device_id": device_id, "event_type": "telemetry",
-        "metric": "temperature", "value": 21.5, "unit": "celsius", "event_time": NOW.isoformat(),
-    }  # fmt: skip
+        "schema_version": 1,
+        "event_id": event_id,
+        "device_id": device_id,
+        "event_type": "telemetry",
+        "metric": "temperature",
+        "value": 21.5,
+        "unit": "celsius",
+        "event_time": NOW.isoformat(),
+    }
     return event_id, json.dumps(payload)
 
 

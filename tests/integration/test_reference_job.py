@@ -64,8 +64,10 @@ def registry_settings(spark: SparkSession, ingest_settings: Settings) -> Setting
     """A fresh keyspace and lake, once the Spark connector sees the registry columns migration 0005 added."""
     deadline = time.monotonic() + 60
     wanted = {"spaces": "tenant", "devices": "retired_at"}
-    while any(column not in read_cassandra(spark, ingest_settings.cassandra.keyspace, table).columns
-              for table, column in wanted.items()):  # fmt: skip
+    while any(
+        column not in read_cassandra(spark, ingest_settings.cassandra.keyspace, table).columns
+        for table, column in wanted.items()
+    ):
         assert time.monotonic() < deadline, "the connector never saw the new registry columns"
         time.sleep(1)
     return ingest_settings
@@ -115,11 +117,15 @@ def test_a_later_drop_closes_and_opens_versions_and_rerunning_it_changes_nothing
     )
     # The read side: each device's newest version, retired ones with when they left.
     assert cassandra_registry(settings, "devices", "device_id, space_id, retired_at") == [
-        ("d1", "s2", None), ("d2", "s1", RETIRED), ("d3", "s2", T2), ("d4", "s1", None)
-    ]  # fmt: skip
+        ("d1", "s2", None),
+        ("d2", "s1", RETIRED),
+        ("d3", "s2", T2),
+        ("d4", "s1", None),
+    ]
     assert cassandra_registry(settings, "spaces", "space_id, campus_id, tenant") == [
-        ("s1", "c1", "Globex"), ("s2", "c1", None)
-    ]  # fmt: skip
+        ("s1", "c1", "Globex"),
+        ("s2", "c1", None),
+    ]
     assert "devices: 2 versions opened, 3 closed, 0 unchanged, 0 rejected" in capsys.readouterr().out
 
     assert reference.main(["--drop", later, "--effective-at", iso(T2)]) == 0
@@ -146,12 +152,28 @@ def test_the_ingest_still_accepts_late_events_of_retired_devices(
     assert reference.main(["--drop", later, "--effective-at", iso(T2)]) == 0
     now = datetime.now(UTC).replace(microsecond=0)
     messages = [
-        (device.encode(), json.dumps({
-            "schema_version": 1, "event_id": str(uuid.uuid4()), "device_id": device, "event_type": "telemetry",
-            "metric": "temperature", "value": 21.5, "unit": "celsius", "event_time": now.isoformat(),
-        }).encode(), "events", 0, offset, now.replace(tzinfo=None), 0)
+        (
+            device.encode(),
+            json.dumps(
+                {
+                    "schema_version": 1,
+                    "event_id": str(uuid.uuid4()),
+                    "device_id": device,
+                    "event_type": "telemetry",
+                    "metric": "temperature",
+                    "value": 21.5,
+                    "unit": "celsius",
+                    "event_time": now.isoformat(),
+                }
+            ).encode(),
+            "events",
+            0,
+            offset,
+            now.replace(tzinfo=None),
+            0,
+        )
         for offset, device in enumerate(["d2", "d3", "d9"])
-    ]  # fmt: skip
+    ]
     kafka_rows = spark.createDataFrame(
         messages,
         "key binary, value binary, topic string, partition int, offset long, timestamp timestamp, timestampType int",

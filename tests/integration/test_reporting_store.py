@@ -75,9 +75,17 @@ SPARK_TYPE_OF = {
     "timestamp with time zone": TimestampType(),
 }
 VIEWS = {
-    "v_building_daily", "v_critical_events", "v_data_quality", "v_date", "v_device_current", "v_enrichment_runs",
-    "v_space", "v_space_daily", "v_space_history", "v_space_hourly",
-}  # fmt: skip
+    "v_building_daily",
+    "v_critical_events",
+    "v_data_quality",
+    "v_date",
+    "v_device_current",
+    "v_enrichment_runs",
+    "v_space",
+    "v_space_daily",
+    "v_space_history",
+    "v_space_hourly",
+}
 
 
 def write(spark: SparkSession, pg: PostgresSettings, window: ReportWindow, day: date, variant: int) -> dict[str, int]:
@@ -121,8 +129,11 @@ def test_a_window_holds_exactly_what_was_written(spark: SparkSession, store: Pos
 
     assert snapshot(store) == expected_content(fact_rows(DAY_A, 1))
     assert written == {
-        "fact_space_metric_hourly": 4, "fact_space_daily": 2, "fact_building_daily": 1, "fact_critical_event": 2,
-    }  # fmt: skip
+        "fact_space_metric_hourly": 4,
+        "fact_space_daily": 2,
+        "fact_building_daily": 1,
+        "fact_critical_event": 2,
+    }
 
 
 def test_writing_a_window_twice_gives_identical_content(spark: SparkSession, store: PostgresSettings) -> None:
@@ -146,12 +157,19 @@ def test_a_second_window_leaves_the_first_untouched(spark: SparkSession, store: 
 
     assert snapshot(store) == expected_content(fact_rows(DAY_A, 1), fact_rows(DAY_B, 2))
     assert fact_row_counts(store, WINDOW_A) == {
-        "fact_space_metric_hourly": 4, "fact_space_daily": 2, "fact_building_daily": 1, "fact_critical_event": 2,
-    }  # fmt: skip
+        "fact_space_metric_hourly": 4,
+        "fact_space_daily": 2,
+        "fact_building_daily": 1,
+        "fact_critical_event": 2,
+    }
     assert table_row_counts(store) == {
-        "fact_space_metric_hourly": 8, "fact_space_daily": 4, "fact_building_daily": 2, "fact_critical_event": 4,
-        "dim_space": 0, "dim_device": 0,
-    }  # fmt: skip
+        "fact_space_metric_hourly": 8,
+        "fact_space_daily": 4,
+        "fact_building_daily": 2,
+        "fact_critical_event": 4,
+        "dim_space": 0,
+        "dim_device": 0,
+    }
 
 
 def test_a_window_of_hours_replaces_its_hours_and_no_daily_rows(spark: SparkSession, store: PostgresSettings) -> None:
@@ -170,8 +188,11 @@ def test_a_window_of_hours_replaces_its_hours_and_no_daily_rows(spark: SparkSess
         {**first, SPACE_METRIC_HOURLY: hour_eight + hour_nine, CRITICAL_EVENT: second[CRITICAL_EVENT]}
     )
     assert written == {
-        "fact_space_metric_hourly": 2, "fact_space_daily": 0, "fact_building_daily": 0, "fact_critical_event": 2,
-    }  # fmt: skip
+        "fact_space_metric_hourly": 2,
+        "fact_space_daily": 0,
+        "fact_building_daily": 0,
+        "fact_critical_event": 2,
+    }
 
 
 def test_a_dimension_upsert_closes_the_old_version(spark: SparkSession, store: PostgresSettings) -> None:
@@ -200,8 +221,9 @@ def test_a_dimension_upsert_closes_the_old_version(spark: SparkSession, store: P
         ("space-b", SINCE, None, True, "Room space-b"),
     ]
     assert query(store, "SELECT space_id, space_name FROM reporting.v_space ORDER BY 1") == [
-        ("space-a", "Boardroom"), ("space-b", "Room space-b")
-    ]  # fmt: skip
+        ("space-a", "Boardroom"),
+        ("space-b", "Room space-b"),
+    ]
     assert query(store, "SELECT device_id, space_name FROM reporting.v_device_current") == [("device-1", "Boardroom")]
     assert (written["dim_space"], again["dim_space"]) == (2, 0)
 
@@ -239,11 +261,25 @@ def test_a_failure_inside_the_swap_rolls_the_whole_window_back(spark: SparkSessi
 
 
 def test_a_run_records_itself_and_its_expectations(spark: SparkSession, store: PostgresSettings) -> None:
-    warned = ExpectationResult("row_count_vs_previous_window", "fact_space_daily", None, CheckSeverity.WARN, False,
-                               "0.4 of the previous window", {"ratio": 0.4})  # fmt: skip
+    warned = ExpectationResult(
+        "row_count_vs_previous_window",
+        "fact_space_daily",
+        None,
+        CheckSeverity.WARN,
+        False,
+        "0.4 of the previous window",
+        {"ratio": 0.4},
+    )
     met = ExpectationResult("not_null", "fact_space_daily", "space_id", CheckSeverity.FAIL, True, "0 nulls")
-    not_applicable = ExpectationResult("freshness", "fact_space_metric_hourly", None, CheckSeverity.WARN, None,
-                                       "no events", {"lag_h": float("nan"), "newest": WINDOW_A.start})  # fmt: skip
+    not_applicable = ExpectationResult(
+        "freshness",
+        "fact_space_metric_hourly",
+        None,
+        CheckSeverity.WARN,
+        None,
+        "no events",
+        {"lag_h": float("nan"), "newest": WINDOW_A.start},
+    )
     run = run_of(WINDOW_A, Verdict.WARNED, warned, met, not_applicable)
 
     written = write_window(frames(spark, fact_rows(DAY_A, 1)), WINDOW_A, store, TUNING, run)
@@ -252,18 +288,39 @@ def test_a_run_records_itself_and_its_expectations(spark: SparkSession, store: P
         ("warned", written, WINDOW_A.start, WINDOW_A.end)
     ]
     assert query(
-        store, "SELECT run_id, expectation, column_name, severity, success, observed, details, window_start, "
-        "window_end FROM reporting.dq_results ORDER BY expectation"
+        store,
+        "SELECT run_id, expectation, column_name, severity, success, observed, details, window_start, "
+        "window_end FROM reporting.dq_results ORDER BY expectation",
     ) == [
-        (run.run_id, "freshness", "", "warn", None, "no events", {"lag_h": None, "newest": "2026-11-22T23:00:00+00:00"},
-         WINDOW_A.start, WINDOW_A.end),
+        (
+            run.run_id,
+            "freshness",
+            "",
+            "warn",
+            None,
+            "no events",
+            {"lag_h": None, "newest": "2026-11-22T23:00:00+00:00"},
+            WINDOW_A.start,
+            WINDOW_A.end,
+        ),
         (run.run_id, "not_null", "space_id", "fail", True, "0 nulls", {}, WINDOW_A.start, WINDOW_A.end),
-        (run.run_id, "row_count_vs_previous_window", "", "warn", False, "0.4 of the previous window",
-         {"ratio": 0.4}, WINDOW_A.start, WINDOW_A.end),
-    ]  # fmt: skip
+        (
+            run.run_id,
+            "row_count_vs_previous_window",
+            "",
+            "warn",
+            False,
+            "0.4 of the previous window",
+            {"ratio": 0.4},
+            WINDOW_A.start,
+            WINDOW_A.end,
+        ),
+    ]
     assert query(store, "SELECT verdict, expectation, success FROM reporting.v_data_quality ORDER BY 2") == [
-        ("warned", "freshness", None), ("warned", "not_null", True), ("warned", "row_count_vs_previous_window", False)
-    ]  # fmt: skip
+        ("warned", "freshness", None),
+        ("warned", "not_null", True),
+        ("warned", "row_count_vs_previous_window", False),
+    ]
 
 
 def test_a_failed_run_is_recorded_without_touching_the_facts(spark: SparkSession, store: PostgresSettings) -> None:
@@ -279,10 +336,12 @@ def test_a_failed_run_is_recorded_without_touching_the_facts(spark: SparkSession
         (failed.run_id, "failed", "unique_key")
     ]
     assert query(store, "SELECT verdict, rows_written FROM reporting.enrichment_runs ORDER BY started_at") == [
-        ("passed", {"fact_space_metric_hourly": 4, "fact_space_daily": 2, "fact_building_daily": 1,
-                    "fact_critical_event": 2}),
+        (
+            "passed",
+            {"fact_space_metric_hourly": 4, "fact_space_daily": 2, "fact_building_daily": 1, "fact_critical_event": 2},
+        ),
         ("failed", {}),
-    ]  # fmt: skip
+    ]
 
 
 def test_the_reader_role_can_read_every_view_and_write_nothing(spark: SparkSession, store: PostgresSettings) -> None:
@@ -358,8 +417,13 @@ def many_hourly_rows(spark: SparkSession, count: int) -> DataFrame:
 def kill_when_spark_inserts(server: PrivatePostgres, timeout_s: float = 60.0) -> None:
     """Kills the server as soon as one of Spark's JDBC connections is inserting into a staging table."""
     deadline = datetime.now(UTC) + timedelta(seconds=timeout_s)
-    with psycopg.connect(host=server.settings.host, port=server.settings.port, user=server.settings.user,
-                         dbname=server.settings.database, autocommit=True) as watcher:  # fmt: skip
+    with psycopg.connect(
+        host=server.settings.host,
+        port=server.settings.port,
+        user=server.settings.user,
+        dbname=server.settings.database,
+        autocommit=True,
+    ) as watcher:
         while datetime.now(UTC) < deadline:
             row = watcher.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'INSERT INTO reporting_staging.fact%'"

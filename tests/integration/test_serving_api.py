@@ -50,10 +50,12 @@ def seed_space(session: Session, count: int = 3) -> tuple[str, list[dict[str, An
 
 def with_redis(settings: Settings, port: int, retry_after_s: float = 5.0) -> Settings:
     """The settings pointed at a private redis-server, with the breaker's retry delay given."""
-    return settings.model_copy(update={
-        "redis": settings.redis.model_copy(update={"port": port, "db": 0}),
-        "api": settings.api.model_copy(update={"redis_retry_after_s": retry_after_s}),
-    })  # fmt: skip
+    return settings.model_copy(
+        update={
+            "redis": settings.redis.model_copy(update={"port": port, "db": 0}),
+            "api": settings.api.model_copy(update={"redis_retry_after_s": retry_after_s}),
+        }
+    )
 
 
 def test_a_miss_is_served_from_cassandra_and_the_next_read_from_the_cache(
@@ -65,8 +67,9 @@ def test_a_miss_is_served_from_cassandra_and_the_next_read_from_the_cache(
         hit = client.get(f"/spaces/{space}/critical-events")
         limited = client.get(f"/spaces/{space}/critical-events", params={"limit": 2})
     assert (miss.status_code, miss.json()) == (
-        200, {"space_id": space, "source": "cassandra", "critical_events": newest_first}
-    )  # fmt: skip
+        200,
+        {"space_id": space, "source": "cassandra", "critical_events": newest_first},
+    )
     assert (hit.status_code, hit.json()) == (
         200,
         {"space_id": space, "source": "cache", "critical_events": newest_first},
@@ -211,8 +214,9 @@ class _EventRows(HTMLParser):
 def running_api(serving_settings: Settings) -> Iterator[str]:
     """The API served by uvicorn on a free loopback port in a background thread; yields its base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(serving_settings), host="127.0.0.1", port=port,
-                                           log_level="warning", access_log=False))  # fmt: skip
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(serving_settings), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -230,10 +234,17 @@ def test_the_page_shows_the_space_critical_events_in_chromium(
     assert shutil.which(CHROMIUM), f"{CHROMIUM} is missing: apt-get install chromium (this test needs a real browser)"
     space, newest_first = seed_space(session)
     command = [
-        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
-        f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom",
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-extensions",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--virtual-time-budget=5000",
+        "--dump-dom",
         f"{running_api}/spaces/{space}",
-    ]  # fmt: skip
+    ]
     dom = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True).stdout
     parser = _EventRows()
     parser.feed(dom)

@@ -42,9 +42,16 @@ def test_every_reported_message_arrives_keyed_by_its_device(
     spark: SparkSession, settings: Settings, topic: str, tmp_path: Path
 ) -> None:
     options = SimulationOptions(
-        count=500, seed=21, buildings=1, bad_fraction=0.01, duplicate_fraction=0.02, late_fraction=0.02,
-        topic=topic, reference_dir=tmp_path, now=datetime.now(UTC),
-    )  # fmt: skip
+        count=500,
+        seed=21,
+        buildings=1,
+        bad_fraction=0.01,
+        duplicate_fraction=0.02,
+        late_fraction=0.02,
+        topic=topic,
+        reference_dir=tmp_path,
+        now=datetime.now(UTC),
+    )
     report = run_simulation(options, settings.kafka)
     arrived = read_kafka(spark, settings.kafka, topic).select("key", "value", "partition").collect()
 

@@ -67,10 +67,15 @@ def test_telemetry_values_are_plausible_and_inside_the_contract_with_its_units(e
         row.metric: row
         for row in events.where(F.col("event_type") == EventType.TELEMETRY.value)
         .groupBy("metric")
-        .agg(F.min("value").alias("low"), F.max("value").alias("high"), F.collect_set("unit").alias("units"),
-             F.count("value").alias("values"), F.count("*").alias("rows"))
+        .agg(
+            F.min("value").alias("low"),
+            F.max("value").alias("high"),
+            F.collect_set("unit").alias("units"),
+            F.count("value").alias("values"),
+            F.count("*").alias("rows"),
+        )
         .collect()
-    }  # fmt: skip
+    }
     assert set(stats) == set(TELEMETRY_DEVICE_TYPES)
     for metric, row in stats.items():
         contract = METRICS[metric]
@@ -126,8 +131,12 @@ class _Midpoint(random.Random):
 
 @pytest.mark.parametrize("metric", ["temperature", "humidity", "co2", "occupancy"])
 def test_reading_terms_give_the_simulators_noiseless_readings_held_in_their_band(metric: str) -> None:
-    readers = {"temperature": SpaceSignals.temperature, "humidity": SpaceSignals.humidity,
-               "co2": SpaceSignals.co2, "occupancy": SpaceSignals.occupancy}  # fmt: skip
+    readers = {
+        "temperature": SpaceSignals.temperature,
+        "humidity": SpaceSignals.humidity,
+        "co2": SpaceSignals.co2,
+        "occupancy": SpaceSignals.occupancy,
+    }
     plans = [p for p in device_plans(CAMPUS, START, END, EVENTS, SEED, TIME_ZONE) if p.device.device_type == metric]
     for plan in plans:
         terms = reading_terms(plan)

@@ -30,9 +30,14 @@ NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 AT = NOW - timedelta(hours=12)
 CAMPUS = build_campus(2, seed=5, now=NOW)
 OPTIONS = SimulationOptions(
-    count=6000, seed=5, buildings=2, bad_fraction=0.003, late_fraction=0.03, now=NOW,
+    count=6000,
+    seed=5,
+    buildings=2,
+    bad_fraction=0.003,
+    late_fraction=0.03,
+    now=NOW,
     reference_change=ReferenceChange(AT, moved=4, added=3, retired=5),
-)  # fmt: skip
+)
 
 
 def test_the_next_campus_is_deterministic_per_seed_and_time() -> None:
@@ -51,8 +56,9 @@ def test_exactly_the_requested_devices_are_moved_added_and_retired() -> None:
     assert {by_id[d].retired_at for d in changes.retired} == {AT}
     assert {(by_id[d].installed_at, by_id[d].retired_at) for d in changes.added} == {(AT, None)}
     unchanged = set(by_id) - set(changes.moved) - set(changes.added) - set(changes.retired)
-    assert [by_id[d] for d in sorted(unchanged)] == [d for d in sorted(CAMPUS.devices, key=lambda d: d.device_id)
-                                                     if d.device_id in unchanged]  # fmt: skip
+    assert [by_id[d] for d in sorted(unchanged)] == [
+        d for d in sorted(CAMPUS.devices, key=lambda d: d.device_id) if d.device_id in unchanged
+    ]
 
 
 def test_moved_devices_stay_in_their_building_in_another_space() -> None:
@@ -126,12 +132,34 @@ def test_the_command_line_writes_the_later_drop_and_reports_the_changes(
 
     monkeypatch.setattr(producer, "Producer", RecordingProducer)
     monkeypatch.setattr(producer, "ensure_topic", lambda _kafka, _topic, _partitions: None)
-    monkeypatch.setattr(simulator_service, "run_simulation", lambda options, _kafka: producer.run_simulation(
-        dataclasses.replace(options, now=NOW), KafkaSettings(bootstrap_servers="127.0.0.1:9092")))  # fmt: skip
+    monkeypatch.setattr(
+        simulator_service,
+        "run_simulation",
+        lambda options, _kafka: producer.run_simulation(
+            dataclasses.replace(options, now=NOW), KafkaSettings(bootstrap_servers="127.0.0.1:9092")
+        ),
+    )
     summary = tmp_path / "summary.json"
-    argv = ["--env", "local", "--count", "50", "--seed", "5", "--reference-dir", str(tmp_path / "drop"),
-            "--reference-change-at", "2026-11-24T22:00:00", "--moved", "2", "--added", "1", "--retired", "1",
-            "--summary-out", str(summary)]  # fmt: skip
+    argv = [
+        "--env",
+        "local",
+        "--count",
+        "50",
+        "--seed",
+        "5",
+        "--reference-dir",
+        str(tmp_path / "drop"),
+        "--reference-change-at",
+        "2026-11-24T22:00:00",
+        "--moved",
+        "2",
+        "--added",
+        "1",
+        "--retired",
+        "1",
+        "--summary-out",
+        str(summary),
+    ]
     assert simulate.main(argv) == 0
 
     report = json.loads(summary.read_text())

@@ -32,18 +32,93 @@ LOCATED_CHANGE = (
 RULES = [
     # rule_id, version, active, event_type, metric, code, space_type, condition, low, high, readings, minutes,
     # fires, severity, message
-    ("co2_high", 1, True, "telemetry", "co2", None, "*", "above", None, 1000.0, 1, 0.0, "once_per_run", "warning",
-     "CO2 high"),
-    ("co2_sustained", 1, True, "telemetry", "co2", None, "*", "above", None, 1200.0, 3, 0.0, "once_per_run",
-     "critical", "CO2 sustained"),
-    ("temp_comfort", 1, True, "telemetry", "temperature", None, "office", "outside", 19.0, 26.0, 1, 10.0,
-     "once_per_run", "warning", "Temperature"),
-    ("over_capacity", 1, True, "telemetry", "occupancy", None, "*", "above_capacity", None, None, 1, 0.0,
-     "once_per_run", "warning", "Crowded"),
-    ("door_forced", 1, True, "access", None, "forced", "*", "matches", None, None, 1, 0.0, "each", "critical",
-     "Door forced"),
+    (
+        "co2_high",
+        1,
+        True,
+        "telemetry",
+        "co2",
+        None,
+        "*",
+        "above",
+        None,
+        1000.0,
+        1,
+        0.0,
+        "once_per_run",
+        "warning",
+        "CO2 high",
+    ),
+    (
+        "co2_sustained",
+        1,
+        True,
+        "telemetry",
+        "co2",
+        None,
+        "*",
+        "above",
+        None,
+        1200.0,
+        3,
+        0.0,
+        "once_per_run",
+        "critical",
+        "CO2 sustained",
+    ),
+    (
+        "temp_comfort",
+        1,
+        True,
+        "telemetry",
+        "temperature",
+        None,
+        "office",
+        "outside",
+        19.0,
+        26.0,
+        1,
+        10.0,
+        "once_per_run",
+        "warning",
+        "Temperature",
+    ),
+    (
+        "over_capacity",
+        1,
+        True,
+        "telemetry",
+        "occupancy",
+        None,
+        "*",
+        "above_capacity",
+        None,
+        None,
+        1,
+        0.0,
+        "once_per_run",
+        "warning",
+        "Crowded",
+    ),
+    (
+        "door_forced",
+        1,
+        True,
+        "access",
+        None,
+        "forced",
+        "*",
+        "matches",
+        None,
+        None,
+        1,
+        0.0,
+        "each",
+        "critical",
+        "Door forced",
+    ),
     ("device_alarm", 1, True, "alarm", None, None, "*", "matches", None, None, 1, 0.0, "each", None, "Alarm"),
-]  # fmt: skip
+]
 
 
 def rules(spark: SparkSession) -> DataFrame:
@@ -56,8 +131,20 @@ def empty_state(spark: SparkSession) -> DataFrame:
 
 def reading(device: str, minute: float, metric: str, value: float, event_id: str, space_type: str = "office"):  # type: ignore[no-untyped-def]
     unit = {"co2": "ppm", "temperature": "celsius", "occupancy": "count"}[metric]
-    return (device, T0 + timedelta(minutes=minute), event_id, "telemetry", metric, value, unit, None, None,
-            "s1", space_type, 10)  # fmt: skip
+    return (
+        device,
+        T0 + timedelta(minutes=minute),
+        event_id,
+        "telemetry",
+        metric,
+        value,
+        unit,
+        None,
+        None,
+        "s1",
+        space_type,
+        10,
+    )
 
 
 def evaluate(spark: SparkSession, changes: Sequence[tuple[object, ...]], state: DataFrame | None = None) -> RuleOutcome:
@@ -82,10 +169,14 @@ def test_uuid5_column_equals_python_uuid5(spark: SparkSession) -> None:
 def test_newest_rule_version_wins_and_an_inactive_newest_version_retires_the_rule(spark: SparkSession) -> None:
     base = RULES[0]
     versions = spark.createDataFrame(
-        [base, ("co2_high", 2, True, *base[3:9], 1100.0, *base[10:]),
-         ("door_forced", 1, True, *RULES[4][3:]), ("door_forced", 2, False, *RULES[4][3:])],
+        [
+            base,
+            ("co2_high", 2, True, *base[3:9], 1100.0, *base[10:]),
+            ("door_forced", 1, True, *RULES[4][3:]),
+            ("door_forced", 2, False, *RULES[4][3:]),
+        ],
         CRITICAL_RULE,
-    )  # fmt: skip
+    )
     got = current_rules(versions).select("rule_id", "rule_version", "high")
     expected = spark.createDataFrame([("co2_high", 2, 1100.0)], "rule_id string, rule_version int, high double")
     assert_df_equality(got, expected, ignore_nullable=True)
@@ -101,10 +192,13 @@ def test_each_rules_fire_for_every_event_and_alarms_keep_their_own_severity(spar
     outcome = evaluate(spark, changes)
     got = outcome.critical_events.select("rule_id", "source_event_id", "severity", "space_id", "detected_at")
     expected = spark.createDataFrame(
-        [("door_forced", "a1", "critical", "s1", DETECTED), ("door_forced", "a2", "critical", "s1", DETECTED),
-         ("device_alarm", "al1", "critical", "s1", DETECTED)],
+        [
+            ("door_forced", "a1", "critical", "s1", DETECTED),
+            ("door_forced", "a2", "critical", "s1", DETECTED),
+            ("device_alarm", "al1", "critical", "s1", DETECTED),
+        ],
         "rule_id string, source_event_id string, severity string, space_id string, detected_at timestamp",
-    )  # fmt: skip
+    )
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
     # each-rules keep no state: only the once-per-run rules' readings reach it
     assert outcome.next_state.count() == 0
@@ -178,10 +272,13 @@ def test_reprocessing_a_batch_after_its_state_was_saved_changes_nothing(spark: S
 
 def test_latest_readings_keep_the_newest_event_time_per_metric(spark: SparkSession) -> None:
     changes = spark.createDataFrame(
-        [reading("co2-1", 5, "co2", 700.0, "e5"), reading("co2-1", 1, "co2", 900.0, "e1"),
-         reading("t-1", 2, "temperature", 21.0, "e2")],
+        [
+            reading("co2-1", 5, "co2", 700.0, "e5"),
+            reading("co2-1", 1, "co2", 900.0, "e1"),
+            reading("t-1", 2, "temperature", 21.0, "e2"),
+        ],
         LOCATED_CHANGE,
-    )  # fmt: skip
+    )
     got = changes.transform(latest_readings("space_id")).select("space_id", "metric", "value", "event_id")
     expected = spark.createDataFrame(
         [("s1", "co2", 700.0, "e5"), ("s1", "temperature", 21.0, "e2")],

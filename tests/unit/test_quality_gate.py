@@ -74,32 +74,64 @@ def clean_rows() -> Rows:
 
 def hourly(space: str, metric: str, start: datetime, low: float, high: float) -> dict[str, Any]:
     return {
-        "space_id": space, "building_id": "b1", "metric": metric, "hour_start": start, "local_date": DAY,
-        "readings": 12, "value_min": low, "value_max": high, "value_avg": (low + high) / 2, "value_p95": high,
-    }  # fmt: skip
+        "space_id": space,
+        "building_id": "b1",
+        "metric": metric,
+        "hour_start": start,
+        "local_date": DAY,
+        "readings": 12,
+        "value_min": low,
+        "value_max": high,
+        "value_avg": (low + high) / 2,
+        "value_p95": high,
+    }
 
 
 def space_daily(space: str, building: str) -> dict[str, Any]:
     return {
-        "space_id": space, "building_id": building, "local_date": DAY, "capacity": 10, "peak_occupancy": 8.0,
-        "avg_occupancy": 3.0, "peak_utilisation": 0.8, "avg_utilisation": 0.3, "energy_kwh": 12.5,
-        "occupied_hours": 9, "temperature_comfort_share": 0.9, "co2_comfort_share": 1.0,
-    }  # fmt: skip
+        "space_id": space,
+        "building_id": building,
+        "local_date": DAY,
+        "capacity": 10,
+        "peak_occupancy": 8.0,
+        "avg_occupancy": 3.0,
+        "peak_utilisation": 0.8,
+        "avg_utilisation": 0.3,
+        "energy_kwh": 12.5,
+        "occupied_hours": 9,
+        "temperature_comfort_share": 0.9,
+        "co2_comfort_share": 1.0,
+    }
 
 
 def building_daily(building: str) -> dict[str, Any]:
     return {
-        "building_id": building, "local_date": DAY, "spaces": 2, "capacity": 20, "peak_occupancy": 15.0,
-        "avg_utilisation": 0.25, "energy_kwh": 40.0, "temperature_comfort_share": 0.75, "co2_comfort_share": 0.5,
-    }  # fmt: skip
+        "building_id": building,
+        "local_date": DAY,
+        "spaces": 2,
+        "capacity": 20,
+        "peak_occupancy": 15.0,
+        "avg_utilisation": 0.25,
+        "energy_kwh": 40.0,
+        "temperature_comfort_share": 0.75,
+        "co2_comfort_share": 0.5,
+    }
 
 
 def critical_event(event_id: str, space: str, device: str) -> dict[str, Any]:
     return {
-        "critical_event_id": event_id, "space_id": space, "building_id": "b1", "device_id": device,
-        "rule_id": "co2-high", "rule_version": 1, "severity": "critical", "metric": "co2", "value": 2500.0,
-        "event_time": hour(5), "local_date": DAY,
-    }  # fmt: skip
+        "critical_event_id": event_id,
+        "space_id": space,
+        "building_id": "b1",
+        "device_id": device,
+        "rule_id": "co2-high",
+        "rule_version": 1,
+        "severity": "critical",
+        "metric": "co2",
+        "value": 2500.0,
+        "event_time": hour(5),
+        "local_date": DAY,
+    }
 
 
 def frames(spark: SparkSession, rows: Rows) -> dict[ReportingTable, DataFrame]:

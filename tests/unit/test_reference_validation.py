@@ -13,8 +13,10 @@ from transformations.reference import DEVICES, SPACES, reference_rejects, with_d
 from transformations.schemas import REFERENCE_REJECT
 
 INSTALLED = datetime(2025, 6, 1)
-DEVICE_VERDICT = "device_id string, space_id string, device_type string, model string, installed_at timestamp, " \
-                 "retired_at timestamp, reason string"  # fmt: skip
+DEVICE_VERDICT = (
+    "device_id string, space_id string, device_type string, model string, installed_at timestamp, "
+    "retired_at timestamp, reason string"
+)
 
 
 def test_a_device_in_a_space_the_registry_does_not_have_is_rejected(spark: SparkSession) -> None:
@@ -74,8 +76,9 @@ def test_spaces_are_checked_for_keys_and_required_columns_only(spark: SparkSessi
         ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in SPACES.drop_schema.fields) + ", reason string",
     )
     nothing = spark.createDataFrame([], "space_id string")
-    assert_df_equality(drop.transform(with_drop_verdict(SPACES, nothing)), expected, ignore_nullable=True,
-                       ignore_row_order=True)  # fmt: skip
+    assert_df_equality(
+        drop.transform(with_drop_verdict(SPACES, nothing)), expected, ignore_nullable=True, ignore_row_order=True
+    )
 
 
 def test_rejected_rows_are_recorded_with_reason_drop_time_and_content(spark: SparkSession) -> None:

@@ -164,8 +164,9 @@ def test_current_latest_and_later_versions(spark: SparkSession) -> None:
         [("d1", FEB, None, True, "s2", "M1", None), ("d2", JAN, MAR, False, "s1", "M1", MAR)], HISTORY
     )
     assert_df_equality(current_versions(history), current, ignore_nullable=True)
-    assert_df_equality(history.transform(latest_versions("device_id")), latest, ignore_nullable=True,
-                       ignore_row_order=True)  # fmt: skip
+    assert_df_equality(
+        history.transform(latest_versions("device_id")), latest, ignore_nullable=True, ignore_row_order=True
+    )
     assert_df_equality(versions_after(history, JAN.replace(tzinfo=UTC)), current, ignore_nullable=True)
 
 
@@ -183,8 +184,7 @@ def test_the_read_side_gets_each_devices_newest_version_with_its_retirement(spar
         [("d1", "s2", "temperature", "M1", installed, None), ("d2", "s1", "co2", "M2", installed, MAR)],
         DEVICES.drop_schema,
     )
-    assert_df_equality(history.transform(registry_rows(DEVICES)), expected, ignore_nullable=True,
-                       ignore_row_order=True)  # fmt: skip
+    assert_df_equality(history.transform(registry_rows(DEVICES)), expected, ignore_nullable=True, ignore_row_order=True)
 
 
 def test_histories_have_the_reporting_dimensions_columns() -> None:

@@ -94,9 +94,12 @@ def test_readings_survive_the_kafka_message_round_trip(spark: SparkSession) -> N
     readings = spark.createDataFrame([("r1", "a", "d1", "temperature", 20.5, datetime(2026, 1, 1, 10))], SMOKE_READING)
     messages = readings.transform(to_kafka_messages("device_id"))
     assert [tuple(row) for row in messages.collect()] == [
-        ("d1", '{"run_id":"r1","reading_id":"a","device_id":"d1","metric":"temperature","value":20.5,'
-         '"event_time":"2026-01-01T10:00:00.000Z"}')
-    ]  # fmt: skip
+        (
+            "d1",
+            '{"run_id":"r1","reading_id":"a","device_id":"d1","metric":"temperature","value":20.5,'
+            '"event_time":"2026-01-01T10:00:00.000Z"}',
+        )
+    ]
     from_kafka = messages.selectExpr("key", "CAST(value AS BINARY) AS value", "0 AS partition", "7L AS offset")
     expected = spark.createDataFrame(
         [("r1", "a", "d1", "temperature", 20.5, datetime(2026, 1, 1, 10), 0, 7)],

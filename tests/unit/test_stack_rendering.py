@@ -19,8 +19,15 @@ from smartspaces.stack.server import java_executable, read_jvm_options, render_t
 def test_kafka_properties_describe_one_kraft_node(settings: Settings) -> None:
     assert settings.stack is not None
     kafka = KafkaServer(settings, settings.stack)
-    text = render_template("kafka-server.properties", host="127.0.0.1", broker_port=kafka.broker_port,
-                           controller_port=9093, sasl_port=9094, sasl_password="pw", log_dir="/data")  # fmt: skip
+    text = render_template(
+        "kafka-server.properties",
+        host="127.0.0.1",
+        broker_port=kafka.broker_port,
+        controller_port=9093,
+        sasl_port=9094,
+        sasl_password="pw",
+        log_dir="/data",
+    )
     properties = dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
     assert properties["process.roles"] == "broker,controller"
     assert properties["listeners"] == (

@@ -42,8 +42,12 @@ def encode(event: dict[str, Any]) -> str:
 # (payload, Kafka key, expected reason, expected detail)
 CORPUS: list[tuple[str, str | None, str | None, str | None]] = [
     (encode(telemetry()), "dev-1", None, None),
-    (encode(telemetry(event_type="alarm", metric=..., value=..., unit=..., severity="critical", code="smoke")),
-     "dev-1", None, None),
+    (
+        encode(telemetry(event_type="alarm", metric=..., value=..., unit=..., severity="critical", code="smoke")),
+        "dev-1",
+        None,
+        None,
+    ),
     (encode(telemetry(event_type="access", metric=..., value=..., unit=..., code="forced")), "dev-1", None, None),
     (encode(telemetry(attributes={"pad": "x" * 3000})), "dev-1", Reason.PAYLOAD_TOO_LARGE, None),
     ("{not json", "dev-1", Reason.NOT_JSON, "{not json"),
@@ -67,22 +71,33 @@ CORPUS: list[tuple[str, str | None, str | None, str | None]] = [
     (encode(telemetry(unit=...)), "dev-1", Reason.MISSING_FIELD, "unit"),
     (encode(telemetry(metric="radon", unit="Bq")), "dev-1", Reason.UNKNOWN_METRIC, "radon"),
     (encode(telemetry(unit="percent")), "dev-1", Reason.WRONG_UNIT, "co2 percent"),
-    (encode(telemetry(event_type="alarm", severity="apocalyptic", code="x")), "dev-1", Reason.UNKNOWN_SEVERITY,
-     "apocalyptic"),
+    (
+        encode(telemetry(event_type="alarm", severity="apocalyptic", code="x")),
+        "dev-1",
+        Reason.UNKNOWN_SEVERITY,
+        "apocalyptic",
+    ),
     (encode(telemetry(event_type="access", code="teleported")), "dev-1", Reason.UNKNOWN_CODE, "teleported"),
     (encode(telemetry(value=float("nan"))), "dev-1", Reason.NOT_FINITE, "NaN"),
     (encode(telemetry(value=float("inf"))), "dev-1", Reason.NOT_FINITE, "Infinity"),
     (encode(telemetry(value=-5.0)), "dev-1", Reason.OUT_OF_RANGE, "co2 -5.0"),
-    (encode(telemetry(metric="temperature", unit="celsius", value=120.0)), "dev-1", Reason.OUT_OF_RANGE,
-     "temperature 120.0"),
+    (
+        encode(telemetry(metric="temperature", unit="celsius", value=120.0)),
+        "dev-1",
+        Reason.OUT_OF_RANGE,
+        "temperature 120.0",
+    ),
     (encode(telemetry(event_time="10/03/2026 12:00")), "dev-1", Reason.BAD_EVENT_TIME, "10/03/2026 12:00"),
     (encode(telemetry(event_time="2026-03-10T12:00:00")), "dev-1", Reason.BAD_EVENT_TIME, "2026-03-10T12:00:00"),
-    (encode(telemetry(event_time="2026-03-10T12:06:00Z")), "dev-1", Reason.EVENT_TIME_IN_FUTURE,
-     "2026-03-10T12:06:00Z"),
-    (encode(telemetry(event_time="2026-03-03T11:59:59Z")), "dev-1", Reason.EVENT_TIME_TOO_OLD,
-     "2026-03-03T11:59:59Z"),
+    (
+        encode(telemetry(event_time="2026-03-10T12:06:00Z")),
+        "dev-1",
+        Reason.EVENT_TIME_IN_FUTURE,
+        "2026-03-10T12:06:00Z",
+    ),
+    (encode(telemetry(event_time="2026-03-03T11:59:59Z")), "dev-1", Reason.EVENT_TIME_TOO_OLD, "2026-03-03T11:59:59Z"),
     (encode(telemetry(device_id="ghost")), "ghost", Reason.UNKNOWN_DEVICE, "ghost"),
-]  # fmt: skip
+]
 
 
 def kafka_rows(spark: SparkSession, corpus: list[tuple[str, str | None, str | None, str | None]]) -> DataFrame:
@@ -128,15 +143,28 @@ def test_an_accepted_event_keeps_its_fields_day_and_kafka_coordinates(spark: Spa
     expected = spark.createDataFrame(
         [
             (
-                "dev-1", datetime(2026, 3, 10).date(), datetime(2026, 3, 10, 11, 59, 0, 250000), EVENT_ID, 1,
-                "telemetry", "co2", 612.5, "ppm", None, None, {"firmware": "1.2"}, "events", 0, 0,
+                "dev-1",
+                datetime(2026, 3, 10).date(),
+                datetime(2026, 3, 10, 11, 59, 0, 250000),
+                EVENT_ID,
+                1,
+                "telemetry",
+                "co2",
+                612.5,
+                "ppm",
+                None,
+                None,
+                {"firmware": "1.2"},
+                "events",
+                0,
+                0,
                 ARRIVED.replace(tzinfo=None),
             )
         ],
         "device_id string, day date, event_time timestamp, event_id string, schema_version int, event_type string, "
         "metric string, value double, unit string, severity string, code string, attributes map<string,string>, "
         "kafka_topic string, kafka_partition int, kafka_offset long, ingest_time timestamp",
-    )  # fmt: skip
+    )
     assert_df_equality(accepted, expected, ignore_nullable=True)
 
 
@@ -151,11 +179,23 @@ def test_quarantine_keeps_the_raw_payload_coordinates_and_arrival_date(spark: Sp
     quarantined = verdicts(spark, CORPUS[4:5]).transform(quarantine_records)
     expected = spark.createDataFrame(
         [
-            ("dev-1", "{not json", 9, "events", 0, 0, ARRIVED.replace(tzinfo=None), None, None, "not_json",
-             "{not json", datetime(2026, 3, 10).date())
+            (
+                "dev-1",
+                "{not json",
+                9,
+                "events",
+                0,
+                0,
+                ARRIVED.replace(tzinfo=None),
+                None,
+                None,
+                "not_json",
+                "{not json",
+                datetime(2026, 3, 10).date(),
+            )
         ],
         "key string, payload string, payload_bytes int, kafka_topic string, kafka_partition int, kafka_offset long, "
         "kafka_timestamp timestamp, event_id string, device_id string, reason string, detail string, "
         "ingest_date date",
-    )  # fmt: skip
+    )
     assert_df_equality(quarantined, expected, ignore_nullable=True)

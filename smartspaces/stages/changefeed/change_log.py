@@ -98,11 +98,21 @@ class ChangeLogSource:
         )
         rows = [
             # Naive UTC from the driver, made explicit: Spark would read a naive time in the machine's zone.
-            (row.device_id, as_utc(row.event_time), str(row.event_id), row.event_type, row.metric, row.value,
-             row.unit, row.severity, row.code, as_utc(row.ingest_time))
+            (
+                row.device_id,
+                as_utc(row.event_time),
+                str(row.event_id),
+                row.event_type,
+                row.metric,
+                row.value,
+                row.unit,
+                row.severity,
+                row.code,
+                as_utc(row.ingest_time),
+            )
             for _, result in results
             for row in result
-        ]  # fmt: skip
+        ]
         return local_dataframe(self.spark, rows, CHANGE_EVENT)
 
     def _connector_read(self, taken: Mapping[str, list[int]]) -> DataFrame:
@@ -119,4 +129,3 @@ class ChangeLogSource:
         if not reads:
             return self.spark.createDataFrame([], CHANGE_EVENT)
         return reduce(DataFrame.unionByName, reads)
-

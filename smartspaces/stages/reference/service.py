@@ -100,10 +100,11 @@ def merge_drop(
     rejects = rejected.transform(reference_rejects(table, at)).persist()
     if rejected_count := rejects.count():
         insert_new_rows(rejects, lake.reference_rejects(settings.lake), REJECT_KEY_COLUMNS)
-    print(f"{table.name}: {counts.opened} versions opened, {counts.closed} closed, "
-          f"{counts.unchanged} unchanged, {rejected_count} rejected")  # fmt: skip
+    print(
+        f"{table.name}: {counts.opened} versions opened, {counts.closed} closed, "
+        f"{counts.unchanged} unchanged, {rejected_count} rejected"
+    )
     for row in rejects.limit(SHOWN_REJECTS).collect():  # at most 20 rows
         print(f"  rejected {row.key!r}: {row.reason} {row.row_json}")
     for cached in (checked, changes, rejects):
         cached.unpersist()
-

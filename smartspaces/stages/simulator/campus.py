@@ -169,10 +169,16 @@ def write_reference(campus: Campus, folder: Path) -> tuple[Path, Path]:
         writer = csv.writer(devices_file)
         writer.writerow(DEVICE_COLUMNS)
         writer.writerows(
-            (d.device_id, d.space_id, d.device_type, d.model, d.installed_at.isoformat(),
-             d.retired_at.isoformat() if d.retired_at else None)
+            (
+                d.device_id,
+                d.space_id,
+                d.device_type,
+                d.model,
+                d.installed_at.isoformat(),
+                d.retired_at.isoformat() if d.retired_at else None,
+            )
             for d in campus.devices
-        )  # fmt: skip
+        )
     return spaces_path, devices_path
 
 

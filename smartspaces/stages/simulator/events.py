@@ -29,8 +29,9 @@ DEVICE_WEIGHT = {"door": 0.5, "alarm_panel": 0.05}
 STATUS_SHARE = {"alarm_panel": 0.3}
 DEFAULT_STATUS_SHARE = 0.02
 
-_TELEMETRY, _STATUS, _ACCESS, _ALARM = (kind.value for kind in (EventType.TELEMETRY, EventType.STATUS,
-                                                                 EventType.ACCESS, EventType.ALARM))  # fmt: skip
+_TELEMETRY, _STATUS, _ACCESS, _ALARM = (
+    kind.value for kind in (EventType.TELEMETRY, EventType.STATUS, EventType.ACCESS, EventType.ALARM)
+)
 
 
 def encode(event: Event) -> bytes:
@@ -185,9 +186,14 @@ class EventFactory:
         return self._coded(state, _ALARM, code, t, attributes, severity)
 
     def _coded(
-        self, state: _DeviceState, event_type: str, code: str, t: float, attributes: dict[str, str],
+        self,
+        state: _DeviceState,
+        event_type: str,
+        code: str,
+        t: float,
+        attributes: dict[str, str],
         severity: str | None = None,
-    ) -> Event:  # fmt: skip
+    ) -> Event:
         event: Event = {
             "schema_version": SCHEMA_VERSION,
             "event_id": self.event_id(),

@@ -87,12 +87,13 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
     report = run_simulation(options, settings.kafka)
     print(summary_table(report))
     rate = report.sent_total / report.seconds if report.seconds else 0.0
-    print(f"to topic {options.topic} in {report.seconds:.1f} s ({rate:.0f} messages/s); "
-          f"reference drop in {options.reference_dir}")  # fmt: skip
+    print(
+        f"to topic {options.topic} in {report.seconds:.1f} s ({rate:.0f} messages/s); "
+        f"reference drop in {options.reference_dir}"
+    )
     if options.reference_change is not None:
         print(later_drop_summary(options, report))
     if args.summary_out:
         args.summary_out.parent.mkdir(parents=True, exist_ok=True)
         args.summary_out.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
     return 0 if report.delivery_failures == 0 else 1
-

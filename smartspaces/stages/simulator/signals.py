@@ -28,8 +28,13 @@ WEEKDAY_OCCUPANCY_PCT: dict[str, tuple[int, ...]] = {
 }
 WEEKEND_FACTOR = 0.06
 # How many ppm above outdoor air one person per m² adds; lobbies and corridors are large and well ventilated.
-CO2_PPM_PER_PERSON_PER_M2 = {"office": 6000.0, "meeting_room": 5000.0, "open_space": 6000.0, "lobby": 1500.0,
-                             "corridor": 1000.0}  # fmt: skip
+CO2_PPM_PER_PERSON_PER_M2 = {
+    "office": 6000.0,
+    "meeting_room": 5000.0,
+    "open_space": 6000.0,
+    "lobby": 1500.0,
+    "corridor": 1000.0,
+}
 OUTDOOR_CO2_PPM = 420.0
 # Heating runs to 21 °C from 6 to 20 h on weekdays and is set back to 20 °C otherwise.
 COMFORT_C, SETBACK_C = 21.0, 20.0
@@ -55,8 +60,16 @@ def local_hour_and_weekday(t: float, utc_offset_s: int) -> tuple[float, int]:
 class SpaceSignals:
     """The climate of one space over time: occupancy drives its CO2, temperature and humidity."""
 
-    __slots__ = ("area_m2", "capacity", "co2_per_density", "curve", "humidity_offset", "popularity",
-                 "temperature_offset", "utc_offset_s")  # fmt: skip
+    __slots__ = (
+        "area_m2",
+        "capacity",
+        "co2_per_density",
+        "curve",
+        "humidity_offset",
+        "popularity",
+        "temperature_offset",
+        "utc_offset_s",
+    )
 
     def __init__(self, space: Space, rng: random.Random, utc_offset_s: int) -> None:
         self.capacity = space.capacity

@@ -54,8 +54,11 @@ def run_smoke(settings: Settings, options: SmokeOptions) -> int:
         received = parsed.where(F.col("run_id") == run_id).transform(with_event_day).cache()
         counts["kafka: read back"] = received.count()
 
-        write_delta(received.withColumn("ingest_date", F.current_date()), lake_path(settings.lake, "smoke", "bronze"),
-                    partition_by=("ingest_date",))  # fmt: skip
+        write_delta(
+            received.withColumn("ingest_date", F.current_date()),
+            lake_path(settings.lake, "smoke", "bronze"),
+            partition_by=("ingest_date",),
+        )
         write_cassandra(received, keyspace, SMOKE_READINGS.name)
         stored = read_cassandra(spark, keyspace, SMOKE_READINGS.name).where(F.col("run_id") == run_id).cache()
         counts["cassandra: read back"] = stored.count()
@@ -72,8 +75,12 @@ def run_smoke(settings: Settings, options: SmokeOptions) -> int:
         keys = [SMOKE_DEVICE_LATEST.format(device_id=row.device_id) for row in latest.select("device_id").collect()]
         counts["redis: device keys"] = int(redis_client(settings.redis).exists(*keys)) if keys else 0
 
-    expected = {**dict.fromkeys(("kafka: read back", "cassandra: read back", "postgres: readings summarised"),
-                                options.readings), "redis: device keys": min(options.devices, options.readings)}  # fmt: skip
+    expected = {
+        **dict.fromkeys(
+            ("kafka: read back", "cassandra: read back", "postgres: readings summarised"), options.readings
+        ),
+        "redis: device keys": min(options.devices, options.readings),
+    }
     print(f"smoke run {run_id}: {options.readings} readings from {options.devices} devices")
     for stage, count in counts.items():
         mark = (
@@ -81,4 +88,3 @@ def run_smoke(settings: Settings, options: SmokeOptions) -> int:
         )
         print(f"  {stage:<40} {count:>8}{mark}")
     return 0 if all(counts[stage] == value for stage, value in expected.items()) else 1
-

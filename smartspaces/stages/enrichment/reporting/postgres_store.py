@@ -190,9 +190,18 @@ def _record_run(connection: psycopg.Connection[Any], run: EnrichmentRun, written
         "ON CONFLICT (run_id) DO UPDATE SET window_start = EXCLUDED.window_start, window_end = EXCLUDED.window_end, "
         "time_zone = EXCLUDED.time_zone, started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at, "
         "verdict = EXCLUDED.verdict, rows_written = EXCLUDED.rows_written, data_docs = EXCLUDED.data_docs",
-        (run.run_id, window.start, window.end, window.time_zone, run.started_at, datetime.now(UTC),
-         str(run.verdict), Jsonb(dict(written)), str(run.data_docs) if run.data_docs else None),
-    )  # fmt: skip
+        (
+            run.run_id,
+            window.start,
+            window.end,
+            window.time_zone,
+            run.started_at,
+            datetime.now(UTC),
+            str(run.verdict),
+            Jsonb(dict(written)),
+            str(run.data_docs) if run.data_docs else None,
+        ),
+    )
     connection.execute("DELETE FROM reporting.dq_results WHERE run_id = %s", (run.run_id,))
     with connection.cursor() as cursor:
         cursor.executemany(
@@ -200,12 +209,22 @@ def _record_run(connection: psycopg.Connection[Any], run: EnrichmentRun, written
             "observed, details, window_start, window_end, checked_at) "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             [
-                (run.run_id, str(result.expectation), result.table_name, result.column_name or "",
-                 str(result.severity), result.success, result.observed, Jsonb(_json_ready(result.details)),
-                 window.start, window.end, run.checked_at)
+                (
+                    run.run_id,
+                    str(result.expectation),
+                    result.table_name,
+                    result.column_name or "",
+                    str(result.severity),
+                    result.success,
+                    result.observed,
+                    Jsonb(_json_ready(result.details)),
+                    window.start,
+                    window.end,
+                    run.checked_at,
+                )
                 for result in run.expectations
             ],
-        )  # fmt: skip
+        )
 
 
 def _json_ready(value: Any) -> Any:
