@@ -21,9 +21,7 @@ class CheckpointStore:
         self.table = CHANGE_FEED_CHECKPOINTS.qualified(keyspace)
 
     def load(self) -> dict[str, str]:
-        rows = self.session.execute(
-            f"SELECT source, position FROM {self.table} WHERE consumer = %s", (self.consumer,)
-        )
+        rows = self.session.execute(f"SELECT source, position FROM {self.table} WHERE consumer = %s", (self.consumer,))
         return {row.source: row.position for row in rows}
 
     def commit(self, positions: Mapping[str, str]) -> None:

@@ -161,7 +161,6 @@ class DriverPageSource:
         self._cluster.shutdown()
 
 
-
 def change_event_row(row: Mapping[str, Any]) -> tuple[Any, ...]:
     """An events_by_device_day row as a CHANGE_EVENT tuple (event_id as text, timestamps in UTC)."""
     value = row.get("value")

@@ -27,7 +27,6 @@ WRITE_CONCURRENCY = 32
 StateRow = tuple[str, str, datetime | None, int | None, datetime | None, bool | None]
 
 
-
 def _instant(text: str | None) -> datetime | None:
     return None if text is None else datetime.fromisoformat(text)
 
@@ -43,9 +42,7 @@ class RuleStateStore:
             f"INSERT INTO {table} (consumer, {', '.join(STATE_COLUMNS)}) "
             f"VALUES (?, {', '.join('?' for _ in STATE_COLUMNS)})"
         )
-        rows = session.execute(
-            f"SELECT {', '.join(STATE_COLUMNS)} FROM {table} WHERE consumer = %s", (consumer,)
-        )
+        rows = session.execute(f"SELECT {', '.join(STATE_COLUMNS)} FROM {table} WHERE consumer = %s", (consumer,))
         self.rows: dict[tuple[str, str], StateRow] = {
             (row.device_id, row.rule_id): (
                 row.device_id,
