@@ -17,6 +17,7 @@ pytest_plugins = [
     "tests.integration.changefeed_fixtures",
     "tests.integration.serving_fixtures",
     "tests.integration.reporting_fixtures",
+    "tests.integration.exploration_fixtures",
 ]
 
 # Few shuffle partitions: test DataFrames are tiny, and each partition is a task on 2 cores.

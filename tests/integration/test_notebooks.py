@@ -26,9 +26,6 @@ from smartspaces.connectors.postgres import connect
 from smartspaces.notebooks import ThisInterpreterKernel, execute
 from transformations.redis_keys import SPACE_CRITICAL_INDEX
 
-# The stores of the notebook tests, with their rows (reporting_fixtures: the migrated database they use).
-pytest_plugins = ["tests.integration.reporting_fixtures", "tests.integration.exploration_fixtures"]
-
 SUMMARY_LINE = re.compile(r"^run \S+: cassandra=\d+ postgres_devices=\d+ redis_keys=\d+ delta=\d+$")
 COMFORT_LINE = re.compile(
     r"^comfort (?P<building>\S+) (?P<day>\S+): spaces=(?P<spaces>\d+) space_hours temperature=(?P<temperature>\d+)"
