@@ -46,6 +46,15 @@ def _stack(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if all(server.state == "running" for server in report) or args.action == "status" else 1
 
 
+def _status(args: argparse.Namespace, settings: Settings) -> int:
+    from smartspaces.status.collect import collect_status
+    from smartspaces.status.render import render_json, render_text
+
+    report = collect_status(settings)
+    print(json.dumps(render_json(report), indent=2) if args.json else render_text(report))
+    return 0 if report.ok else 1
+
+
 def _schema(args: argparse.Namespace, settings: Settings) -> int:
     from smartspaces.bootstrap import apply_all
 
@@ -110,6 +119,14 @@ def _parser() -> argparse.ArgumentParser:
     stack.add_argument("action", choices=["up", "down", "status", "fetch"])
     stack.add_argument("--only", nargs="+", choices=["kafka", "cassandra", "postgres", "redis"])
     stack.set_defaults(handler=_stack)
+
+    status = commands.add_parser(
+        "status",
+        help="one screen: servers, each stream's last micro-batch, the change feed's backlog, the last enrichment "
+        "run, Redis keys; exit 1 when something is down or behind",
+    )
+    status.add_argument("--json", action="store_true", help="the same as JSON, for machines")
+    status.set_defaults(handler=_status)
 
     schema = commands.add_parser("schema", help="apply the Cassandra CQL files and PostgreSQL migrations")
     schema.add_argument("action", choices=["apply"])
