@@ -38,6 +38,7 @@ from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent_with_args
 
 from bench.resources import ResourceSampler
+from smartspaces import progress
 from smartspaces.bootstrap.cassandra import apply_cassandra
 from smartspaces.config import PROJECT_ROOT, Settings, load_settings
 from smartspaces.connectors.cassandra import cassandra_cluster
@@ -214,10 +215,13 @@ def measure(
     api: subprocess.Popen[bytes], port: int, endpoint: str, kind: str, paths: Sequence[str], concurrency: int
 ) -> Run:
     marker = {"hit": '"source":"cache"', "miss": '"source":"cassandra"', "floor": '"status":"live"'}[kind]
-    with ResourceSampler({"api": api.pid}, interval_s=0.2) as sampler:
-        driven = drive(port, paths, concurrency, marker)
-    latencies = driven.latencies_ms
-    cut = quantiles(latencies, n=100, method="inclusive")
+    name = f"api bench: {endpoint} {kind}, {concurrency} connection(s)"
+    with progress.step(name, total=len(paths), unit="requests") as requesting:
+        with ResourceSampler({"api": api.pid}, interval_s=0.2) as sampler:
+            driven = drive(port, paths, concurrency, marker)
+        latencies = driven.latencies_ms
+        cut = quantiles(latencies, n=100, method="inclusive")
+        requesting.update(len(latencies), detail=f"p99 {cut[98]:.3f} ms")
     return Run(
         endpoint=endpoint,
         kind=kind,
@@ -262,14 +266,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         session = cluster.connect()
         seeding = time.monotonic()
-        seed(session, settings.cassandra.keyspace, devices=ids, spaces=ids, events_per_space=args.events_per_space)
+        with progress.step("api bench: seed Cassandra"):
+            seed(session, settings.cassandra.keyspace, devices=ids, spaces=ids, events_per_space=args.events_per_space)
         print(
             f"seeded {ids} devices and {ids} spaces ({args.events_per_space} events each) "
             f"in {time.monotonic() - seeding:.1f} s",
             file=sys.stderr,
         )
         port = free_port()
-        api = start_api(settings, port)
+        with progress.step("api bench: start the API"):
+            api = start_api(settings, port)
         endpoints = {
             "device_latest": "/devices/bench-dev-{}/latest",
             "critical_events": "/spaces/bench-space-{}/critical-events",
@@ -277,7 +283,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         runs: list[Run] = []
         for endpoint, template in endpoints.items():
             hot = [template.format(n) for n in range(HOT_IDS)]
-            drive(port, hot, 4, '"source":"cassandra"')  # warm-up: fills the hot ids
+            with progress.step(f"api bench: {endpoint} warm-up"):
+                drive(port, hot, 4, '"source":"cassandra"')  # fills the hot ids
             hits = [hot[n % HOT_IDS] for n in range(args.hit_requests)]
             for level, concurrency in enumerate(args.concurrency):
                 # Ids past the hot ones, a fresh slice per run: never requested, never cached.

@@ -20,6 +20,7 @@ from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent_with_args
 from confluent_kafka import Consumer
 
+from smartspaces import progress
 from smartspaces.config import CassandraSettings, KafkaSettings
 from smartspaces.connectors.cassandra import cassandra_cluster
 from smartspaces.stages.simulator.producer import SimulationOptions, generate_messages
@@ -30,6 +31,9 @@ INSERT = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 REQUIRED = ("schema_version", "event_id", "device_id", "event_type", "event_time")
+# The raw ceiling writes its rows in chunks of this many; the parent reads the rows written this often.
+RAW_CHUNK_ROWS = 20_000
+RAW_PROGRESS_S = 1.0
 Row = tuple[object, ...]
 
 
@@ -94,15 +98,18 @@ def plain_consumer_load(
     kafka: KafkaSettings, topic: str, expected: int, session: Session, table: str
 ) -> tuple[int, float]:
     """Loads the topic into the table the way a hand-written consumer would; returns (rows, seconds)."""
-    started, written = time.monotonic(), 0
-    for rows in consume(kafka, topic, expected):
-        written += write_rows(session, table, rows, concurrency=256)
-    return written, time.monotonic() - started
+    with progress.step("plain consumer load", total=expected, unit="rows") as loading:
+        started, written = time.monotonic(), 0
+        for rows in consume(kafka, topic, expected):
+            written += write_rows(session, table, rows, concurrency=256)
+            loading.update(written)
+        return written, time.monotonic() - started
 
 
-def _raw_writer(job: tuple[SimulationOptions, CassandraSettings, str, int, int, Any]) -> tuple[int, float]:
-    """One writer process: parses its share of the events, waits for the others, then writes and times it."""
-    options, cassandra, table, worker, workers, start_line = job
+def _raw_writer(job: tuple[SimulationOptions, CassandraSettings, str, int, int, Any, Any]) -> tuple[int, float]:
+    """One writer process: parses its share of the events, waits for the others, then writes and times it
+    (its rows written so far in loaded[worker] after each chunk, for the progress)."""
+    options, cassandra, table, worker, workers, start_line, loaded = job
     rows = [
         row
         for index, message in enumerate(generate_messages(options))
@@ -114,8 +121,9 @@ def _raw_writer(job: tuple[SimulationOptions, CassandraSettings, str, int, int, 
         start_line.wait()
         started = time.monotonic()
         written = 0
-        for start in range(0, len(rows), 20_000):
-            written += write_rows(session, table, rows[start : start + 20_000], concurrency=512)
+        for start in range(0, len(rows), RAW_CHUNK_ROWS):
+            written += write_rows(session, table, rows[start : start + RAW_CHUNK_ROWS], concurrency=512)
+            loaded[worker] = written
         return written, time.monotonic() - started
     finally:
         cluster.shutdown()
@@ -126,10 +134,15 @@ def raw_ceiling_load(options: SimulationOptions, cassandra: CassandraSettings, t
     GIL, so one process would measure the driver, not Cassandra); returns (rows, seconds of the slowest)."""
     workers = os.cpu_count() or 1
     context = multiprocessing.get_context("fork")
-    with context.Manager() as manager:
+    with context.Manager() as manager, progress.step("raw ceiling load", total=options.count, unit="rows") as loading:
         start_line = manager.Barrier(workers)
+        loaded = manager.dict()
         with context.Pool(workers) as pool:
-            results = pool.map(
-                _raw_writer, [(options, cassandra, table, w, workers, start_line) for w in range(workers)]
-            )
+            jobs = [(options, cassandra, table, w, workers, start_line, loaded) for w in range(workers)]
+            running = pool.map_async(_raw_writer, jobs)
+            while not running.ready():
+                running.wait(RAW_PROGRESS_S)
+                loading.update(sum(loaded.values()))
+            results = running.get()
+        loading.update(sum(rows for rows, _ in results))
     return sum(rows for rows, _ in results), max(seconds for _, seconds in results)

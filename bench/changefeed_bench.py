@@ -36,6 +36,7 @@ from pyspark.sql import functions as F
 
 from bench.ingest_bench import RESULTS, bench_environment, fresh_keyspace, load_reference
 from bench.resources import percentiles
+from smartspaces import progress
 from smartspaces.config import PROJECT_ROOT, Settings, load_settings
 from smartspaces.connectors.cassandra import cassandra_cluster
 from smartspaces.connectors.redis import redis_client
@@ -116,8 +117,9 @@ def measure_lag(settings: Settings, run: str, rate: float, seconds: float, inter
     producer = SimulationOptions(count=int(rate * seconds), rate=rate, seed=7, buildings=2, topic=topic,
                                  now=datetime.now(UTC), reference_dir=reference_dir)  # fmt: skip
     # The campus's reference drop first (with one event), so both jobs know every device.
-    run_simulation(replace(producer, count=1, rate=0.0), settings.kafka)
-    load_reference(reference_dir, environment)
+    with progress.step("changefeed bench: reference drop"):
+        run_simulation(replace(producer, count=1, rate=0.0), settings.kafka)
+        load_reference(reference_dir, environment)
     watcher = CriticalEventWatcher(lag_settings.model_copy(
         update={"redis": settings.redis.model_copy(update={"db": BENCH_REDIS_DB})}))  # fmt: skip
     watcher.client.flushdb()
@@ -133,16 +135,21 @@ def measure_lag(settings: Settings, run: str, rate: float, seconds: float, inter
         )
         for job in ("ingest", "changefeed")
     ]
-    time.sleep(30)  # both JVMs started and idle before the first event
-    run_simulation(producer, settings.kafka)
-    logs = [job.communicate()[1] for job in jobs]
-    watcher.stopping.set()
-    watcher.join()
+    with progress.step("changefeed bench: the jobs start"):
+        time.sleep(30)  # both JVMs started and idle before the first event
+    with progress.step(f"changefeed bench: lag at {rate:g} events/s") as measuring:
+        run_simulation(producer, settings.kafka)
+        measuring.detail = "waiting for the jobs to end"
+        logs = [job.communicate()[1] for job in jobs]
+        watcher.stopping.set()
+        watcher.join()
+        measuring.detail = f"{len(watcher.first_seen)} critical events seen"
     for job, log in zip(jobs, logs, strict=True):
         if job.returncode != 0:
             raise RuntimeError(f"{job.args!r} failed:\n{log[-3000:]}")
     seen = list(watcher.first_seen.values())
-    written = source_write_times(lag_settings, [event for _, event in seen])
+    with progress.step("changefeed bench: source write times", total=len(seen), unit="events", show_rate=False):
+        written = source_write_times(lag_settings, [event for _, event in seen])
     lags = sorted(appeared - source for (appeared, _), source in zip(seen, written, strict=True) if source)
     batch_seconds = [float(s) for s in re.findall(r'"event": "changefeed_batch".*?"seconds": ([0-9.]+)', logs[1])]
     return {
@@ -169,7 +176,9 @@ def bench_readings(spark: SparkSession, keys: int) -> DataFrame:
     )
 
 
-def plain_python_load(client: redis.Redis, rows: list[dict[str, Any]], ttl_s: int) -> None:
+def plain_python_load(
+    client: redis.Redis, rows: list[dict[str, Any]], ttl_s: int, looping: progress.Step | None = None
+) -> None:
     """The baseline a developer would write first: a loop over the rows, the same Lua script once per reading
     (update_latest, one key per EVALSHA), on a pipeline executed every PLAIN_PIPELINE_ROWS readings."""
     pipeline = client.pipeline(transaction=False)
@@ -178,7 +187,11 @@ def plain_python_load(client: redis.Redis, rows: list[dict[str, Any]], ttl_s: in
         if number % PLAIN_PIPELINE_ROWS == 0:
             pipeline.execute()
             pipeline = client.pipeline(transaction=False)
+            if looping is not None:
+                looping.update(number)
     pipeline.execute()
+    if looping is not None:
+        looping.update(len(rows))
 
 
 def redis_benchmark(settings: Settings, requests: int, command: list[str]) -> float:
@@ -227,9 +240,11 @@ def measure_loader(settings: Settings, keys: int) -> dict[str, Any]:
     with spark_session(settings, "smartspaces-bench-loader") as spark:
         readings = bench_readings(spark, keys).persist()
         readings.count()
-        started = time.monotonic()
-        load_latest_readings(readings, DEVICE_LATEST, "device_id", loader_redis, settings.cache, complete=False)
-        loader_s = time.monotonic() - started
+        with progress.step("changefeed bench: Spark cache loader", total=keys, unit="keys") as loading:
+            started = time.monotonic()
+            load_latest_readings(readings, DEVICE_LATEST, "device_id", loader_redis, settings.cache, complete=False)
+            loader_s = time.monotonic() - started
+            loading.update(keys)
         # The same rows in the driver for the plain loop (a benchmark's input, not a job's: collected on purpose).
         rows = [row.asDict() for row in cached_columns(readings, READING_FIELDS).collect()]
         readings.unpersist()
@@ -237,20 +252,23 @@ def measure_loader(settings: Settings, keys: int) -> dict[str, Any]:
     sample = [DEVICE_LATEST.format(device_id=row["device_id"]) for row in rows[:: max(len(rows) // 100, 1)]]
     loader_sample = [client.hgetall(key) for key in sample]
     client.flushdb()
-    started = time.monotonic()
-    plain_python_load(client, rows, settings.cache.latest_ttl_s)
-    plain_s = time.monotonic() - started
+    with progress.step("changefeed bench: plain Python loop", total=len(rows), unit="keys") as looping:
+        started = time.monotonic()
+        plain_python_load(client, rows, settings.cache.latest_ttl_s, looping)
+        plain_s = time.monotonic() - started
     plain_written = client.dbsize()
     if plain_written != loader_written or [client.hgetall(key) for key in sample] != loader_sample:
         raise RuntimeError("the loader and the plain Python loop left different keys")
     client.flushdb()
-    script_calls_per_s = redis_benchmark(
-        settings,
-        max(keys // ENTRIES_PER_CALL, 1),
-        scripted_benchmark_command(client, rows[0], settings.cache.latest_ttl_s),
-    )
+    with progress.step("changefeed bench: redis-benchmark, the loader's script"):
+        script_calls_per_s = redis_benchmark(
+            settings,
+            max(keys // ENTRIES_PER_CALL, 1),
+            scripted_benchmark_command(client, rows[0], settings.cache.latest_ttl_s),
+        )
     client.flushdb()
-    sets_per_s = redis_benchmark(settings, keys, ["SET", "key:__rand_int__", "xxx"])
+    with progress.step("changefeed bench: redis-benchmark, SETs"):
+        sets_per_s = redis_benchmark(settings, keys, ["SET", "key:__rand_int__", "xxx"])
     client.flushdb()
     client.close()
     loader_keys_per_s = loader_written / loader_s

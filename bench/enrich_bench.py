@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ from zoneinfo import ZoneInfo
 from bench.ingest_bench import RESULTS, load_reference
 from bench.postgres_write_bench import COPY_PATH, STORE_PATH
 from bench.resources import ResourceSampler
+from smartspaces import progress
 from smartspaces.bootstrap.postgres import apply_postgres
 from smartspaces.config import PROJECT_ROOT, Settings, load_settings
 from smartspaces.connectors.cassandra import cassandra_cluster
@@ -70,10 +72,20 @@ def drop_keyspace(settings: Settings, keyspace: str) -> None:
 
 
 def run_job(module: str, args: list[str], environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", module, *args], cwd=PROJECT_ROOT, env={**os.environ, **environment},
-        capture_output=True, text=True,
+    """Runs a module as its own process, relaying its progress lines; its output is in the result."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", module, *args], cwd=PROJECT_ROOT,
+        env={**os.environ, **environment, **progress.child_environment()},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+    errors: list[str] = []
+    relaying = threading.Thread(target=progress.relay_lines, args=(process.stderr, errors), daemon=True)
+    relaying.start()
+    assert process.stdout is not None
+    output = process.stdout.read()
+    process.wait()
+    relaying.join()
+    result = subprocess.CompletedProcess(process.args, process.returncode, output, "".join(errors))
     if result.returncode != 0:
         raise RuntimeError(f"{module} {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-3000:]}"
                            f"\n{result.stderr[-3000:]}")  # fmt: skip
@@ -92,28 +104,35 @@ def enrich_size(settings: Settings, events: int, days: int, buildings: int, run:
         "SMARTSPACES__ENRICHMENT__QUALITY__DATA_DOCS_DIR": str(folder / "data-docs"),
     }
     reference_dir = folder / "reference"
-    load = run_job("bench.event_loader", ["--events", str(events), "--days", str(days), "--buildings",
-                                          str(buildings), "--keyspace", keyspace, "--reference-dir",
-                                          str(reference_dir)], {})  # fmt: skip
-    loaded = json.loads(load.stdout[load.stdout.index("{") :])
-    # The registry is valid from before the events: each device's first version reaches back.
-    load_reference(reference_dir, environment)
+    with progress.step(f"enrich bench: load {label} events"):
+        load = run_job("bench.event_loader", ["--events", str(events), "--days", str(days), "--buildings",
+                                              str(buildings), "--keyspace", keyspace, "--reference-dir",
+                                              str(reference_dir)], {})  # fmt: skip
+        loaded = json.loads(load.stdout[load.stdout.index("{") :])
+        # The registry is valid from before the events: each device's first version reaches back.
+        load_reference(reference_dir, environment)
     zone = ZoneInfo(settings.enrichment.time_zone)
     today = datetime.now(UTC).astimezone(zone).date()
     window = ["--date", str(today - timedelta(days=days)), "--to", str(today - timedelta(days=1))]
-    started = time.monotonic()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jobs.enrich", *window], cwd=PROJECT_ROOT, env={**os.environ, **environment},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    driver = java_descendant(process.pid)
-    processes = {"enrich_process_tree": process.pid, **({"spark_driver_jvm": driver} if driver else {})}
-    try:
-        with ResourceSampler(processes) as sampler:
-            output, _ = process.communicate()
-    finally:
-        drop_keyspace(settings, keyspace)
-    seconds = time.monotonic() - started
+    with progress.step(f"enrich bench: enrich {label} events"):
+        started = time.monotonic()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "jobs.enrich", *window], cwd=PROJECT_ROOT,
+            env={**os.environ, **environment, **progress.child_environment()},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        driver = java_descendant(process.pid)
+        processes = {"enrich_process_tree": process.pid, **({"spark_driver_jvm": driver} if driver else {})}
+        try:
+            with ResourceSampler(processes) as sampler:
+                lines: list[str] = []
+                assert process.stdout is not None
+                progress.relay_lines(process.stdout, lines)
+                process.wait()
+                output = "".join(lines)
+        finally:
+            drop_keyspace(settings, keyspace)
+        seconds = time.monotonic() - started
     if process.returncode not in (0, 3):
         raise RuntimeError(f"enrich failed ({process.returncode}):\n{output[-4000:]}")
     summary = [
@@ -133,8 +152,9 @@ def enrich_size(settings: Settings, events: int, days: int, buildings: int, run:
 
 def jdbc_against_copy(rows: int, database: str) -> dict[str, Any]:
     out = WORK / f"postgres-{uuid.uuid4().hex[:8]}.json"
-    run_job("bench.postgres_write_bench", ["--rows", str(rows), "--repeat", "2", "--json", str(out)],
-            {"SMARTSPACES__POSTGRES__DATABASE": database})  # fmt: skip
+    with progress.step("enrich bench: JDBC against COPY"):
+        run_job("bench.postgres_write_bench", ["--rows", str(rows), "--repeat", "2", "--json", str(out)],
+                {"SMARTSPACES__POSTGRES__DATABASE": database})  # fmt: skip
     return dict(json.loads(out.read_text()))
 
 

@@ -20,6 +20,7 @@ import json
 import math
 import random
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -34,6 +35,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from bench.ingest_bench import fresh_keyspace
+from smartspaces import progress
 from smartspaces.cassandra_tables import EVENTS
 from smartspaces.config import PROJECT_ROOT, CassandraSettings, load_settings
 from smartspaces.connectors.cassandra import write_cassandra
@@ -66,6 +68,9 @@ ALARM_ZONES = 8
 INGEST_DELAY_MS = (50, 2000)
 # Spark tasks of about this many events: small enough to retry, large enough to batch well.
 EVENTS_PER_TASK = 500_000
+# How often a load reads its write's finished tasks for the progress, and the job group it reads them by.
+TASK_PROGRESS_S = 2.0
+JOB_GROUP_PROPERTY = "spark.jobGroup.id"
 
 # Measured with 200 000 events (2 shared cores, one node with a 1 GiB heap) over 4-32 batches in flight per task
 # and 8-32 KiB batches: 16 x 8 KiB (~60 rows of one partition) was among the fastest, 5-10 % ahead of 8 x 8 KiB;
@@ -395,6 +400,11 @@ def _with_code(seed: int) -> Callable[[DataFrame], DataFrame]:
     return transform
 
 
+def load_tasks(spark: SparkSession, events: int) -> int:
+    """The Spark tasks that generate and write the events: every core busy, about EVENTS_PER_TASK each."""
+    return max(spark.sparkContext.defaultParallelism, math.ceil(events / EVENTS_PER_TASK))
+
+
 def _placed_events(
     spark: SparkSession, campus: Campus, window_start: datetime, window_end: datetime, events: int, seed: int,
     time_zone: str,
@@ -410,9 +420,8 @@ def _placed_events(
     # Each event sits in its own slot of the device's share of the window, so a device's times increase.
     in_slot = 0.1 + 0.6 * F.col("phase") + 0.2 * _uniform(seed, "time")
     slot = F.floor((F.col("sequence") + in_slot) * (length_ms / F.col("events")))
-    tasks = max(spark.sparkContext.defaultParallelism, math.ceil(events / EVENTS_PER_TASK))
     return (
-        spark.range(0, events, numPartitions=tasks)
+        spark.range(0, events, numPartitions=load_tasks(spark, events))
         .withColumn("device_index", device_index.cast("int"))
         .withColumn("sequence", sequence)
         # The broadcast join keeps the ids' order, so each task still writes device after device.
@@ -508,6 +517,39 @@ def session_conf(spark: SparkSession, conf: dict[str, str]) -> Iterator[None]:
                 spark.conf.set(key, old)
 
 
+@contextmanager
+def rows_by_finished_tasks(spark: SparkSession, loading: progress.Step, rows: int, tasks: int) -> Iterator[None]:
+    """Updates `loading` while the block's write runs, from its finished tasks: each of the `tasks` tasks writes
+    an equal share of the rows (spark.range splits them evenly), so finished tasks tell the rows written."""
+    context = spark.sparkContext
+    group = f"bench-load-{uuid.uuid4().hex[:8]}"
+    previous = context.getLocalProperty(JOB_GROUP_PROPERTY)
+    context.setJobGroup(group, "bench event load")
+    tracker = context.statusTracker()
+    stopping = threading.Event()
+
+    def watch() -> None:
+        while not stopping.wait(TASK_PROGRESS_S):
+            finished = 0
+            for job_id in tracker.getJobIdsForGroup(group):
+                job = tracker.getJobInfo(job_id)
+                for stage_id in job.stageIds if job else ():
+                    stage = tracker.getStageInfo(stage_id)
+                    # The write's stage (the registry's broadcast runs as a job of one task).
+                    if stage is not None and stage.numTasks == tasks:
+                        finished = max(finished, stage.numCompletedTasks)
+            loading.update(rows * finished // tasks)
+
+    watcher = threading.Thread(target=watch, name="load-progress", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stopping.set()
+        watcher.join()
+        context.setLocalProperty(JOB_GROUP_PROPERTY, previous)  # type: ignore[arg-type]  # None clears it
+
+
 def load_events(
     spark: SparkSession,
     cassandra_settings: CassandraSettings,
@@ -526,12 +568,16 @@ def load_events(
     The keyspace and its tables must exist.
     """
     rows = bench_events(spark, campus, window_start, window_end, events, seed, time_zone)
-    with session_conf(spark, load_conf(cassandra_settings)):
+    loading_step = progress.step("load events", total=events, unit="rows")
+    with loading_step as loading, session_conf(spark, load_conf(cassandra_settings)):
         started = time.monotonic()
-        write_cassandra(rows, keyspace, EVENTS_TABLE)
+        with rows_by_finished_tasks(spark, loading, events, load_tasks(spark, events)):
+            write_cassandra(rows, keyspace, EVENTS_TABLE)
         seconds = time.monotonic() - started
+        loading.update(events, detail="counting (device, day) partitions")
         # A count of (device, day) pairs: the generation again, without the values.
         partitions = rows.select("device_id", "day").distinct().count()
+        loading.detail = f"{partitions} (device, day) partitions"
     devices = len(device_plans(campus, window_start, window_end, events, seed, time_zone))
     return LoadReport(keyspace, events, seconds, window_start, window_end, devices, partitions)
 

@@ -36,6 +36,7 @@ from bench.hotpath_pipeline import BenchPipeline, StepResult
 from bench.hotpath_report import plot_latency, summary
 from bench.ingest_bench import RESULTS
 from bench.resources import percentiles
+from smartspaces import progress
 from smartspaces.config import load_settings
 from smartspaces.stack import local_stack
 
@@ -69,11 +70,14 @@ def search_capacity(
     trials: list[dict[str, Any]] = []
     sustained, failed = 0.0, math.inf
     rate = start_rate
+    stage = "ingest alone" if ingest_only else "pipeline"
     while len(trials) < max_trials:
-        result = pipeline.run_step(rate, step_s, ingest_only=ingest_only)
+        name = f"hotpath bench: {stage} trial {len(trials) + 1}/{max_trials} at {rate:.0f} events/s"
+        with progress.step(name) as trial:
+            result = pipeline.run_step(rate, step_s, ingest_only=ingest_only)
+            outcome = "sustained" if result.sustained else "not sustained"
+            trial.detail = f"{outcome} ({result.verdict})"
         trials.append(result.trial_summary())
-        stage = "ingest alone" if ingest_only else "pipeline"
-        outcome = "sustained" if result.sustained else "not sustained"
         print(f"hotpath: {stage} at {rate:.0f} events/s: {outcome} ({result.verdict})", flush=True)
         if result.sustained:
             sustained = rate
@@ -177,7 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "forced_door_fraction": args.forced_door_fraction,
     }
     with BenchPipeline(settings, run, args.forced_door_fraction) as pipeline:
-        pipeline.start(changefeed=True)
+        with progress.step("hotpath bench: start the services"):
+            pipeline.start(changefeed=True)
         pipeline.warm_up()
         capacity = search_capacity(pipeline, args.start_rate, args.step_s, args.max_trials, ingest_only=False)
         result["capacity_events_per_s"] = capacity.capacity
@@ -186,7 +191,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         steps: dict[str, StepResult] = {}
         if capacity.capacity > 0:
             for label, share in (("25", 0.25), ("50", 0.5)):
-                steps[label] = pipeline.run_step(capacity.capacity * share, args.step_s, ingest_only=False)
+                with progress.step(f"hotpath bench: {label} % of capacity") as measuring:
+                    steps[label] = pipeline.run_step(capacity.capacity * share, args.step_s, ingest_only=False)
+                    measuring.detail = steps[label].verdict
                 result.update(step_fields(steps[label], label))
                 print(f"hotpath: {label} % step: {steps[label].verdict}", flush=True)
         pipeline.stop_changefeed()
@@ -199,7 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         result["ingest_alone_is_lower_bound"] = not alone.bracketed
         pipeline.stop_jobs()
         floor_rate = capacity.capacity * 0.25 if capacity.capacity else pipeline.min_rate
-        floor = pipeline.measure_floor(floor_rate, args.step_s)
+        with progress.step(f"hotpath bench: floor at {floor_rate:.0f} events/s"):
+            floor = pipeline.measure_floor(floor_rate, args.step_s)
         result.update({f"floor_{name}_s": value for name, value in latency_figures(floor).items()})
         result["floor_rate_events_per_s"] = round(floor_rate, 1)
     result["targets"] = verdicts(result)

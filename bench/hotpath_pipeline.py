@@ -30,6 +30,7 @@ from bench.hotpath_probes import (
     stored_events,
 )
 from bench.ingest_bench import bench_environment, fresh_keyspace, load_reference
+from smartspaces import progress
 from smartspaces.config import PROJECT_ROOT, Settings
 from smartspaces.connectors.cassandra import cassandra_cluster
 from smartspaces.connectors.kafka_admin import ensure_topic
@@ -286,10 +287,13 @@ class BenchPipeline:
 
     def warm_up(self, ingest_only: bool = False) -> None:
         """A step that is not counted: the JVMs load and compile the hot code; then its backlog drains."""
-        result = self.run_step(WARM_UP_RATE, WARM_UP_S, ingest_only=ingest_only)
-        print(f"hotpath: warm-up at {WARM_UP_RATE:g} events/s: {result.verdict}", flush=True)
-        wait = self._wait_for_forced_rows if ingest_only else self._wait_for_forced_redis
-        wait(result.started, result.forced_doors_sent, time.time() + WARM_UP_DRAIN_S)
+        with progress.step(f"hotpath bench: warm-up at {WARM_UP_RATE:g} events/s") as warming:
+            result = self.run_step(WARM_UP_RATE, WARM_UP_S, ingest_only=ingest_only)
+            print(f"hotpath: warm-up at {WARM_UP_RATE:g} events/s: {result.verdict}", flush=True)
+            warming.detail = "waiting for its backlog to drain"
+            wait = self._wait_for_forced_rows if ingest_only else self._wait_for_forced_redis
+            wait(result.started, result.forced_doors_sent, time.time() + WARM_UP_DRAIN_S)
+            warming.detail = result.verdict
 
     def run_step(self, rate: float, seconds: float, ingest_only: bool) -> StepResult:
         offsets = {name: service.log_size() for name, service in self.services.items()}
@@ -391,7 +395,15 @@ class BenchPipeline:
         a fresh epoch if they do not within RECOVER_WAIT_S."""
         deadline = time.time() + RECOVER_WAIT_S
         wait = self._wait_for_forced_rows if failed.ingest_only else self._wait_for_forced_redis
-        arrived, _ = wait(failed.started, failed.forced_doors_sent, deadline)
+        backlog = progress.step(
+            "hotpath bench: the failed trial's backlog",
+            total=failed.forced_doors_sent,
+            unit="forced doors",
+            show_rate=False,
+        )
+        with backlog as draining:
+            arrived, _ = wait(failed.started, failed.forced_doors_sent, deadline)
+            draining.update(arrived)
         if arrived >= failed.forced_doors_sent:
             time.sleep(5.0)  # the rest of the step's last micro-batches
             return

@@ -27,6 +27,7 @@ from typing import Any
 
 from bench.cassandra_loaders import plain_consumer_load, raw_ceiling_load
 from bench.resources import ResourceSampler, percentiles
+from smartspaces import progress
 from smartspaces.bootstrap.cassandra import apply_cassandra
 from smartspaces.cassandra_tables import EVENTS
 from smartspaces.config import PROJECT_ROOT, Settings, load_settings
@@ -37,6 +38,8 @@ from smartspaces.stages.simulator.producer import SimulationOptions, run_simulat
 RESULTS = PROJECT_ROOT / "bench" / "results"
 TABLE = EVENTS.name
 TRIGGER_S = 1.0
+# The name of the benchmark's progress steps.
+PHASE = "ingest bench"
 
 
 def bench_environment(run: str, lake_root: Path, keyspace: str, topic: str) -> dict[str, str]:
@@ -50,15 +53,21 @@ def bench_environment(run: str, lake_root: Path, keyspace: str, topic: str) -> d
 def run_ingest(
     environment: dict[str, str], args: list[str], settings: Settings
 ) -> tuple[float, float, dict[str, dict[str, float]]]:
-    """Runs the ingest job as its own process; returns (seconds processing, seconds wall, resources)."""
+    """Runs the ingest job as its own process, relaying its progress; returns (seconds processing, seconds wall,
+    resources)."""
     started = time.monotonic()
     process = subprocess.Popen(
-        [sys.executable, "-m", "jobs.ingest", *args], cwd=PROJECT_ROOT, env={**os.environ, **environment},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "jobs.ingest", *args], cwd=PROJECT_ROOT,
+        env={**os.environ, **environment, **progress.child_environment()},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     servers = {s.name: s.pid for s in local_stack.status(settings, ("cassandra", "kafka")) if s.pid}
     with ResourceSampler({"spark_ingest": process.pid, **servers}) as sampler:
-        _, log = process.communicate()
+        lines: list[str] = []
+        assert process.stderr is not None
+        progress.relay_lines(process.stderr, lines)
+        process.wait()
+    log = "".join(lines)
     if process.returncode != 0:
         raise RuntimeError(f"ingest failed:\n{log[-3000:]}")
     wall = time.monotonic() - started
@@ -105,46 +114,54 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The events, once, in Kafka (400-byte events: the simulator pads attributes to that size).
     options = SimulationOptions(count=args.events, seed=42, buildings=4, topic=topic,
                                 reference_dir=reference_dir, now=datetime.now(UTC), payload_bytes=400)  # fmt: skip
-    loaded = run_simulation(options, settings.kafka)
+    with progress.step(f"{PHASE} 1/6: events into Kafka"):
+        loaded = run_simulation(options, settings.kafka)
     events = loaded.sent_total
 
     # 1. Spark ingest.
-    spark_keyspace = f"bench_spark_{run}"
-    fresh_keyspace(settings, spark_keyspace)
-    spark_env = bench_environment("spark", lake_root / run, spark_keyspace, topic)
-    load_reference(reference_dir, spark_env)
-    processing_s, wall_s, resources = run_ingest(spark_env, ["--drain"], settings)
+    with progress.step(f"{PHASE} 2/6: Spark ingest (drain)") as ingesting:
+        spark_keyspace = f"bench_spark_{run}"
+        fresh_keyspace(settings, spark_keyspace)
+        spark_env = bench_environment("spark", lake_root / run, spark_keyspace, topic)
+        load_reference(reference_dir, spark_env)
+        processing_s, wall_s, resources = run_ingest(spark_env, ["--drain"], settings)
+        ingesting.detail = f"{events / processing_s:.0f} events/s"
 
     # 2. Plain consumer and raw ceiling, into identical tables.
-    plain = fresh_keyspace(settings, f"bench_plain_{run}")
-    cluster = cassandra_cluster(settings.cassandra)
-    session = cluster.connect()
-    plain_rows, plain_s = plain_consumer_load(
-        settings.kafka, topic, events, session, f"{plain.cassandra.keyspace}.{TABLE}"
-    )
-    cluster.shutdown()
-    raw = fresh_keyspace(settings, f"bench_raw_{run}")
-    raw_rows, raw_s = raw_ceiling_load(options, settings.cassandra, f"{raw.cassandra.keyspace}.{TABLE}")
+    with progress.step(f"{PHASE} 3/6: plain consumer"):
+        plain = fresh_keyspace(settings, f"bench_plain_{run}")
+        cluster = cassandra_cluster(settings.cassandra)
+        session = cluster.connect()
+        plain_rows, plain_s = plain_consumer_load(
+            settings.kafka, topic, events, session, f"{plain.cassandra.keyspace}.{TABLE}"
+        )
+        cluster.shutdown()
+    with progress.step(f"{PHASE} 4/6: raw ceiling"):
+        raw = fresh_keyspace(settings, f"bench_raw_{run}")
+        raw_rows, raw_s = raw_ceiling_load(options, settings.cassandra, f"{raw.cassandra.keyspace}.{TABLE}")
 
     spark_rate = events / processing_s
     # 3. Latency at half the measured Spark rate, streaming with a 1 s trigger.
-    latency_keyspace = f"bench_latency_{run}"
-    latency_settings = fresh_keyspace(settings, latency_keyspace)
-    latency_topic = f"bench.latency_{run}"
-    latency_env = bench_environment("latency", lake_root / run, latency_keyspace, latency_topic)
-    latency_env["SMARTSPACES__INGEST__TRIGGER_INTERVAL_S"] = str(TRIGGER_S)
-    rate = max(1, int(spark_rate / 2))
-    # The same seed and size as the loaded campus, so every device is in the registry.
-    producer = SimulationOptions(count=int(rate * args.latency_seconds), rate=rate, seed=42, buildings=4,
-                                 topic=latency_topic, now=datetime.now(UTC), payload_bytes=400)  # fmt: skip
-    load_reference(reference_dir, latency_env)
-    stream = subprocess.Popen([sys.executable, "-m", "jobs.ingest", "--run-for-s", str(args.latency_seconds + 60)],
-                              cwd=PROJECT_ROOT, env={**os.environ, **latency_env},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    time.sleep(40)  # the stream's JVM starts and reaches the topic's end before the clock starts
-    run_simulation(producer, settings.kafka)
-    stream.wait()
-    lags = sorted(latencies(latency_settings))
+    with progress.step(f"{PHASE} 5/6: latency while streaming"):
+        latency_keyspace = f"bench_latency_{run}"
+        latency_settings = fresh_keyspace(settings, latency_keyspace)
+        latency_topic = f"bench.latency_{run}"
+        latency_env = bench_environment("latency", lake_root / run, latency_keyspace, latency_topic)
+        latency_env["SMARTSPACES__INGEST__TRIGGER_INTERVAL_S"] = str(TRIGGER_S)
+        rate = max(1, int(spark_rate / 2))
+        # The same seed and size as the loaded campus, so every device is in the registry.
+        producer = SimulationOptions(count=int(rate * args.latency_seconds), rate=rate, seed=42, buildings=4,
+                                     topic=latency_topic, now=datetime.now(UTC), payload_bytes=400)  # fmt: skip
+        load_reference(reference_dir, latency_env)
+        stream = subprocess.Popen([sys.executable, "-m", "jobs.ingest", "--run-for-s", str(args.latency_seconds + 60)],
+                                  cwd=PROJECT_ROOT, env={**os.environ, **latency_env},
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        time.sleep(40)  # the stream's JVM starts and reaches the topic's end before the clock starts
+        run_simulation(producer, settings.kafka)
+        stream.wait()
+    with progress.step(f"{PHASE} 6/6: latencies from Cassandra", unit="rows") as reading:
+        lags = sorted(latencies(latency_settings))
+        reading.update(len(lags))
 
     result = {
         "events": events,

@@ -32,6 +32,7 @@ from psycopg import sql
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from smartspaces import progress
 from smartspaces.config import PostgresSettings, load_settings
 from smartspaces.connectors.postgres import connect, jdbc_properties, jdbc_url
 from smartspaces.session import spark_session
@@ -183,13 +184,19 @@ def measure(spark: SparkSession, pg: PostgresSettings, count: int, tuning: JdbcT
     for variant in sweep_variants(tuning) if sweep else []:
         writes[variant.describe()] = (jdbc, partial(variant.write, rows, pg, jdbc.staging))
     try:
-        cold_s = timed(jdbc, count, writes[STORE_PATH][1])
-        for table, write in writes.values():
-            timed(table, count, write)
+        with progress.step("postgres bench: untimed first writes", total=len(writes) + 1, unit="writes") as warming:
+            cold_s = timed(jdbc, count, writes[STORE_PATH][1])
+            warming.advance()
+            for table, write in writes.values():
+                timed(table, count, write)
+                warming.advance()
         best = dict.fromkeys(writes, float("inf"))
-        for _ in range(repeat):
-            for name, (table, write) in writes.items():
-                best[name] = min(best[name], timed(table, count, write))
+        for round_number in range(1, repeat + 1):
+            rounds = f"postgres bench: round {round_number}/{repeat}"
+            with progress.step(rounds, total=len(writes), unit="writes") as timing:
+                for name, (table, write) in writes.items():
+                    best[name] = min(best[name], timed(table, count, write))
+                    timing.advance()
     finally:
         with connect(pg, autocommit=True) as connection:
             drop_staging_tables(connection, [jdbc.staging.name, copy.staging.name])

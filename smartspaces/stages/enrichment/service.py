@@ -5,7 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from smartspaces import lake
+from pyspark.sql import DataFrame
+
+from smartspaces import lake, progress
 from smartspaces.config import Settings
 from smartspaces.connectors.delta import replace_where
 from smartspaces.session import spark_session
@@ -22,6 +24,7 @@ from smartspaces.stages.enrichment.reporting.postgres_store import (
 from smartspaces.stages.enrichment.reporting.runs import EnrichmentRun
 from smartspaces.stages.enrichment.reporting.staging import JdbcTuning
 from transformations.report_window import ReportWindow
+from transformations.reporting_schemas import ReportingTable
 from transformations.space_facts import ComfortBand
 from transformations.star_schema import star_schema, unattributed_events
 
@@ -35,23 +38,46 @@ def run_enrichment(settings: Settings, window: ReportWindow, started: datetime) 
     run_id = uuid.uuid4()
     print(f"enrichment run {run_id}: window {window.describe()}")
     with spark_session(settings, "smartspaces-enrich") as spark:
-        inputs = read_window_inputs(spark, settings, window)
-        attributed = inputs.attributed_events.persist()
-        unattributed = unattributed_events(attributed, window).persist()
-        replace_where(unattributed, lake.unattributed_events(settings.lake), window_predicate(window))
-        unattributed_count = unattributed.count()
-        band = ComfortBand(**enrichment.comfort.model_dump())
-        tables = star_schema(attributed, inputs.critical_events, inputs.devices, inputs.spaces, window, band)
-        tables = {table: rows.persist() for table, rows in tables.items()}
-        previous = fact_row_counts(settings.postgres, window.previous())
-        gate = check_enriched(
-            tables, enrichment.quality, window, previous, newest_event_time(attributed, window), run_id
-        )
+        with progress.step("enrich: read"):
+            inputs = read_window_inputs(spark, settings, window)
+        with progress.step("enrich: attribute") as attributing:
+            attributed = inputs.attributed_events.persist()
+            unattributed = unattributed_events(attributed, window).persist()
+            replace_where(unattributed, lake.unattributed_events(settings.lake), window_predicate(window))
+            unattributed_count = unattributed.count()
+            attributing.detail = f"{unattributed_count} events placed in no space"
+        with progress.step("enrich: facts", unit="tables") as building:
+            band = ComfortBand(**enrichment.comfort.model_dump())
+            tables = star_schema(attributed, inputs.critical_events, inputs.devices, inputs.spaces, window, band)
+            tables = computed_tables(tables, building)
+            previous = fact_row_counts(settings.postgres, window.previous())
+        with progress.step("enrich: quality gate") as gating:
+            gate = check_enriched(
+                tables, enrichment.quality, window, previous, newest_event_time(attributed, window), run_id
+            )
+            gating.detail = gate.verdict.value
         run = EnrichmentRun(run_id, window, started, gate.verdict, datetime.now(UTC), gate.results, gate.data_docs)
         if gate.verdict == Verdict.FAILED:
             record_failed_run(settings.postgres, run)
             print_summary(run, gate.reasons, unattributed_count, {}, {})
             return GATE_STOPPED
-        written = write_window(tables, window, settings.postgres, JdbcTuning.from_settings(enrichment), run)
+        with progress.step("enrich: write", unit="rows", show_rate=False) as writing:
+            written = write_window(tables, window, settings.postgres, JdbcTuning.from_settings(enrichment), run)
+            writing.update(sum(written.values()), detail=f"{len(written)} tables")
         print_summary(run, gate.reasons, unattributed_count, written, table_row_counts(settings.postgres))
     return 0
+
+
+def computed_tables(
+    tables: dict[ReportingTable, DataFrame], building: progress.Step
+) -> dict[ReportingTable, DataFrame]:
+    """Each table cached and computed now (a count fills the cache), so the gate and the write read it back;
+    the facts step counts the tables and their rows."""
+    building.update(total=len(tables))
+    computed: dict[ReportingTable, DataFrame] = {}
+    rows_computed = 0
+    for table, rows in tables.items():
+        computed[table] = rows.persist()
+        rows_computed += computed[table].count()
+        building.update(len(computed), detail=f"{rows_computed} rows")
+    return computed

@@ -60,6 +60,50 @@ class RunTotals:
         return "\n".join(lines)
 
 
+@dataclass
+class DrainProgress:
+    """How far a drained query is: messages processed, and those left up to the offsets it drains to.
+
+    A drain (availableNow) reads Kafka's end offsets when it starts and stops there; each micro-batch's
+    progress reports them as its source's `latestOffset`, next to the `endOffset` it has reached."""
+
+    batches: int = 0
+    messages: int = 0
+    remaining: int | None = None
+    _last_batch_id: int = -1
+
+    def add(self, progress: dict[str, Any]) -> None:
+        """Counts one of the query's progress reports (StreamingQuery.recentProgress); a report seen before is
+        skipped, so the reports can be handed over as often as they are read."""
+        batch_id = int(progress["batchId"])
+        if batch_id <= self._last_batch_id:
+            return
+        self._last_batch_id = batch_id
+        rows = int(progress.get("numInputRows") or 0)
+        if rows:
+            self.batches += 1
+            self.messages += rows
+        left = [_offsets_behind(source.get("endOffset"), source.get("latestOffset")) for source in progress["sources"]]
+        if all(count is not None for count in left):
+            self.remaining = sum(count for count in left if count is not None)
+
+    @property
+    def total(self) -> int | None:
+        """Messages of the drain: processed plus remaining (None until the first report)."""
+        return None if self.remaining is None else self.messages + self.remaining
+
+
+def _offsets_behind(reached: Any, latest: Any) -> int | None:
+    """Offsets from `reached` to `latest` over every partition ({"topic": {"0": offset}}, as Spark reports them)."""
+    if not isinstance(reached, dict) or not isinstance(latest, dict):
+        return None
+    return sum(
+        max(0, int(offset) - int(reached.get(topic, {}).get(partition, offset)))
+        for topic, partitions in latest.items()
+        for partition, offset in partitions.items()
+    )
+
+
 class ProgressLogger(StreamingQueryListener):
     """Logs Spark's own progress of each trigger: input rate against processing rate, and durations."""
 

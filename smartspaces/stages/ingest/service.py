@@ -5,17 +5,22 @@ from __future__ import annotations
 import json
 import logging
 import math
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 
 from pyspark.sql import SparkSession
 from pyspark.sql.streaming.query import StreamingQuery
 
+from smartspaces import progress
 from smartspaces.config import Settings
 from smartspaces.session import MICRO_BATCH_CONF, spark_session
+from smartspaces.stages.ingest.metrics import DrainProgress
 from smartspaces.stages.ingest.pipeline import EventIngest
 
 logger = logging.getLogger("smartspaces.stages.ingest")
+# How often a drain reads its queries' progress (each read is one call to the JVM per retained report).
+DRAIN_PROGRESS_S = 2
 
 
 @dataclass(frozen=True)
@@ -32,13 +37,41 @@ class IngestMode:
         return not self.drain and self.replay_from is None
 
 
+def await_drain(queries: list[StreamingQuery]) -> None:
+    """Until every query has caught up (a failed query's error is raised), with a progress step per query:
+    its micro-batches, and the messages it has processed of those it drains."""
+    with ExitStack() as steps:
+        drains = {
+            query: (DrainProgress(), steps.enter_context(progress.step(f"ingest drain: {query.name}", unit="messages")))
+            for query in queries
+        }
+
+        def show() -> None:
+            for query, (drain, step) in drains.items():
+                for report in query.recentProgress:
+                    drain.add(report)
+                ended = not query.isActive
+                if drain.total is not None:
+                    detail = f"{drain.batches} micro-batch(es)"
+                else:
+                    detail = "nothing to drain" if ended else "starting"
+                step.update(drain.messages, drain.total, detail)
+                # A failed query's step ends with its error, raised by awaitTermination.
+                if ended and query.exception() is None:
+                    step.end()
+
+        for query in queries:
+            while not query.awaitTermination(DRAIN_PROGRESS_S):
+                show()
+        show()
+
+
 def run_streams(spark: SparkSession, queries: list[StreamingQuery], drain: bool, run_for_s: float | None) -> None:
     """Drained: until every query has caught up. Streaming: until run_for_s (or for ever), or the first
     query that fails (its error is raised), then every query stops."""
     try:
         if drain:
-            for query in queries:
-                query.awaitTermination()
+            await_drain(queries)
         else:
             spark.streams.awaitAnyTermination(None if run_for_s is None else math.ceil(run_for_s))
     finally:

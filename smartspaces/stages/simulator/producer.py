@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import random
-import sys
 import threading
 import time
 from bisect import bisect_right
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 
 from confluent_kafka import KafkaError, Producer
 
+from smartspaces import progress
 from smartspaces.config import IngestSettings, KafkaSettings
 from smartspaces.connectors.kafka_admin import client_config, ensure_topic
 from smartspaces.stages.simulator.bad_input import BAD_INPUT, BAD_KINDS, HOUR_S, BadInputContext
@@ -35,7 +36,8 @@ from smartspaces.stages.simulator.events import EventFactory, encode_padded
 NOMINAL_RATE = 50_000.0
 # Duplicates resend one of the last good messages.
 RECENT_GOOD = 1024
-PROGRESS_EVERY_S = 5.0
+# How often a run updates its progress step (the display decides what to show).
+PROGRESS_EVERY_S = 0.5
 FLUSH_TIMEOUT_S = 120.0
 LATE_BY_S = (1 * HOUR_S, 6 * HOUR_S)
 # The later drop's folder below the reference folder, unless given.
@@ -325,28 +327,49 @@ def run_simulation(
             failures.append(error)
 
     producer = Producer({**producer_config(kafka, options.idempotent), "on_delivery": delivered})
-    started = last_progress = time.monotonic()
-    deadline = started + options.duration_s if options.duration_s is not None else float("inf")
-    for message in generate_messages(options):
-        elapsed = time.monotonic()
-        if elapsed >= deadline or (stop is not None and stop.is_set()):
-            break
-        if options.rate:
-            wait = started + report.sent_total / options.rate - elapsed
-            if wait > 0:
-                producer.poll(wait)
-        _produce(producer, options.topic, message)
-        report.count(message)
-        if report.sent_total % 1024 == 0:
-            producer.poll(0)  # serves delivery reports
-        if elapsed - last_progress >= PROGRESS_EVERY_S:
-            last_progress = elapsed
-            rate = report.sent_total / (elapsed - started)
-            print(f"simulate: {report.sent_total} sent, {rate:.0f} messages/s", file=sys.stderr, flush=True)
-    undelivered = producer.flush(FLUSH_TIMEOUT_S)
-    report.seconds = round(time.monotonic() - started, 3)
-    report.delivery_failures = len(failures) + undelivered
+    with _sending_step(options) as sending:
+        started = last_progress = time.monotonic()
+        deadline = started + options.duration_s if options.duration_s is not None else float("inf")
+        for message in generate_messages(options):
+            elapsed = time.monotonic()
+            if elapsed >= deadline or (stop is not None and stop.is_set()):
+                break
+            if options.rate:
+                wait = started + report.sent_total / options.rate - elapsed
+                if wait > 0:
+                    producer.poll(wait)
+            _produce(producer, options.topic, message)
+            report.count(message)
+            if report.sent_total % 1024 == 0:
+                producer.poll(0)  # serves delivery reports
+            if elapsed - last_progress >= PROGRESS_EVERY_S:
+                last_progress = elapsed
+                _show_progress(sending, options, report, elapsed - started)
+        _show_progress(sending, options, report, time.monotonic() - started, "flushing")
+        undelivered = producer.flush(FLUSH_TIMEOUT_S)
+        report.seconds = round(time.monotonic() - started, 3)
+        report.delivery_failures = len(failures) + undelivered
+        _show_progress(sending, options, report, report.seconds, f"{report.delivery_failures} delivery failures")
     return report
+
+
+def _sending_step(options: SimulationOptions) -> AbstractContextManager[progress.Step]:
+    """The run's progress: messages sent of `count`, or (a duration alone) seconds of `duration_s`."""
+    if options.count is not None:
+        return progress.step("simulate", total=options.count, unit="messages")
+    return progress.step("simulate", total=options.duration_s, unit="s", show_rate=False)
+
+
+def _show_progress(
+    sending: progress.Step, options: SimulationOptions, report: SimulationReport, elapsed_s: float, detail: str = ""
+) -> None:
+    if options.count is not None:
+        sending.update(report.sent_total, detail=detail)
+        return
+    rate = report.sent_total / elapsed_s if elapsed_s > 0 else 0.0
+    figures = f"{report.sent_total} messages sent, {rate:.0f} messages/s"
+    seconds = min(round(elapsed_s, 1), options.duration_s or 0.0)
+    sending.update(seconds, detail=", ".join(part for part in (figures, detail) if part))
 
 
 def _produce(producer: Producer, topic: str, message: SimMessage) -> None:
