@@ -98,11 +98,25 @@ def seed(session: Session, keyspace: str, devices: int, spaces: int, events_per_
         for m, (metric, unit) in enumerate(METRICS)
     ]
     critical_rows = [
-        (f"bench-space-{n}", now - timedelta(seconds=e), uuid.uuid4(), f"bench-dev-{n}", "co2-high", 1, "critical",
-         "co2", 2500.0 + e, "ppm", "co2_high", f"CO2 above 2000 ppm ({e})", uuid.uuid4(), now)
+        (
+            f"bench-space-{n}",
+            now - timedelta(seconds=e),
+            uuid.uuid4(),
+            f"bench-dev-{n}",
+            "co2-high",
+            1,
+            "critical",
+            "co2",
+            2500.0 + e,
+            "ppm",
+            "co2_high",
+            f"CO2 above 2000 ppm ({e})",
+            uuid.uuid4(),
+            now,
+        )
         for n in range(spaces)
         for e in range(events_per_space)
-    ]  # fmt: skip
+    ]
     statements = {
         f"INSERT INTO {keyspace}.spaces (space_id, building_id, floor, name, space_type, area_m2, capacity) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)": space_rows,

@@ -45,11 +45,23 @@ def event_row(payload: bytes, topic: str, partition: int, offset: int, timestamp
             return None
         event_time = datetime.fromisoformat(event["event_time"]).astimezone(UTC)
         return (
-            event["device_id"], event_time.date(), event_time, uuid.UUID(event["event_id"]), event["schema_version"],
-            event["event_type"], event.get("metric"), event.get("value"), event.get("unit"), event.get("severity"),
-            event.get("code"), event.get("attributes"), topic, partition, offset,
+            event["device_id"],
+            event_time.date(),
+            event_time,
+            uuid.UUID(event["event_id"]),
+            event["schema_version"],
+            event["event_type"],
+            event.get("metric"),
+            event.get("value"),
+            event.get("unit"),
+            event.get("severity"),
+            event.get("code"),
+            event.get("attributes"),
+            topic,
+            partition,
+            offset,
             datetime.fromtimestamp(timestamp_ms / 1000, UTC),
-        )  # fmt: skip
+        )
     except (ValueError, TypeError, KeyError):
         return None
 
@@ -85,8 +97,13 @@ def consume(kafka: KafkaSettings, topic: str, expected: int, idle_timeout_s: flo
                 if message.error():
                     continue
                 seen += 1
-                row = event_row(message.value() or b"", message.topic() or topic, message.partition() or 0,
-                                message.offset() or 0, message.timestamp()[1])  # fmt: skip
+                row = event_row(
+                    message.value() or b"",
+                    message.topic() or topic,
+                    message.partition() or 0,
+                    message.offset() or 0,
+                    message.timestamp()[1],
+                )
                 if row is not None:
                     rows.append(row)
             yield rows

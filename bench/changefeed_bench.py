@@ -114,14 +114,22 @@ def measure_lag(settings: Settings, run: str, rate: float, seconds: float, inter
         "SMARTSPACES__REDIS__DB": str(BENCH_REDIS_DB),
     }
     reference_dir = lake_root / run / "reference"
-    producer = SimulationOptions(count=int(rate * seconds), rate=rate, seed=7, buildings=2, topic=topic,
-                                 now=datetime.now(UTC), reference_dir=reference_dir)  # fmt: skip
+    producer = SimulationOptions(
+        count=int(rate * seconds),
+        rate=rate,
+        seed=7,
+        buildings=2,
+        topic=topic,
+        now=datetime.now(UTC),
+        reference_dir=reference_dir,
+    )
     # The campus's reference drop first (with one event), so both jobs know every device.
     with progress.step("changefeed bench: reference drop"):
         run_simulation(replace(producer, count=1, rate=0.0), settings.kafka)
         load_reference(reference_dir, environment)
-    watcher = CriticalEventWatcher(lag_settings.model_copy(
-        update={"redis": settings.redis.model_copy(update={"db": BENCH_REDIS_DB})}))  # fmt: skip
+    watcher = CriticalEventWatcher(
+        lag_settings.model_copy(update={"redis": settings.redis.model_copy(update={"db": BENCH_REDIS_DB})})
+    )
     watcher.client.flushdb()
     watcher.start()
     jobs = [

@@ -74,10 +74,13 @@ def drop_keyspace(settings: Settings, keyspace: str) -> None:
 def run_job(module: str, args: list[str], environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
     """Runs a module as its own process, relaying its progress lines; its output is in the result."""
     process = subprocess.Popen(
-        [sys.executable, "-m", module, *args], cwd=PROJECT_ROOT,
+        [sys.executable, "-m", module, *args],
+        cwd=PROJECT_ROOT,
         env={**os.environ, **environment, **progress.child_environment()},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     errors: list[str] = []
     relaying = threading.Thread(target=progress.relay_lines, args=(process.stderr, errors), daemon=True)
     relaying.start()
@@ -87,8 +90,9 @@ def run_job(module: str, args: list[str], environment: dict[str, str]) -> subpro
     relaying.join()
     result = subprocess.CompletedProcess(process.args, process.returncode, output, "".join(errors))
     if result.returncode != 0:
-        raise RuntimeError(f"{module} {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-3000:]}"
-                           f"\n{result.stderr[-3000:]}")  # fmt: skip
+        raise RuntimeError(
+            f"{module} {' '.join(args)} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
     return result
 
 
@@ -105,9 +109,22 @@ def enrich_size(settings: Settings, events: int, days: int, buildings: int, run:
     }
     reference_dir = folder / "reference"
     with progress.step(f"enrich bench: load {label} events"):
-        load = run_job("bench.event_loader", ["--events", str(events), "--days", str(days), "--buildings",
-                                              str(buildings), "--keyspace", keyspace, "--reference-dir",
-                                              str(reference_dir)], {})  # fmt: skip
+        load = run_job(
+            "bench.event_loader",
+            [
+                "--events",
+                str(events),
+                "--days",
+                str(days),
+                "--buildings",
+                str(buildings),
+                "--keyspace",
+                keyspace,
+                "--reference-dir",
+                str(reference_dir),
+            ],
+            {},
+        )
         loaded = json.loads(load.stdout[load.stdout.index("{") :])
         # The registry is valid from before the events: each device's first version reaches back.
         load_reference(reference_dir, environment)
@@ -117,10 +134,13 @@ def enrich_size(settings: Settings, events: int, days: int, buildings: int, run:
     with progress.step(f"enrich bench: enrich {label} events"):
         started = time.monotonic()
         process = subprocess.Popen(
-            [sys.executable, "-m", "jobs.enrich", *window], cwd=PROJECT_ROOT,
+            [sys.executable, "-m", "jobs.enrich", *window],
+            cwd=PROJECT_ROOT,
             env={**os.environ, **environment, **progress.child_environment()},
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         driver = java_descendant(process.pid)
         processes = {"enrich_process_tree": process.pid, **({"spark_driver_jvm": driver} if driver else {})}
         try:
@@ -153,8 +173,11 @@ def enrich_size(settings: Settings, events: int, days: int, buildings: int, run:
 def jdbc_against_copy(rows: int, database: str) -> dict[str, Any]:
     out = WORK / f"postgres-{uuid.uuid4().hex[:8]}.json"
     with progress.step("enrich bench: JDBC against COPY"):
-        run_job("bench.postgres_write_bench", ["--rows", str(rows), "--repeat", "2", "--json", str(out)],
-                {"SMARTSPACES__POSTGRES__DATABASE": database})  # fmt: skip
+        run_job(
+            "bench.postgres_write_bench",
+            ["--rows", str(rows), "--repeat", "2", "--json", str(out)],
+            {"SMARTSPACES__POSTGRES__DATABASE": database},
+        )
     return dict(json.loads(out.read_text()))
 
 
@@ -194,11 +217,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "small": small,
         "large": large,
         "postgres": postgres,
-    }  # fmt: skip
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "enrich.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({key: value for key, value in result.items() if key not in ("small", "large", "postgres")},
-                     indent=2))  # fmt: skip
+    print(
+        json.dumps({key: value for key, value in result.items() if key not in ("small", "large", "postgres")}, indent=2)
+    )
     return 0
 
 

@@ -238,8 +238,14 @@ def reading_terms(plan: DevicePlan) -> ReadingTerms | None:
     """The terms of a sensor's readings; None for energy meters (cumulative) and devices without readings."""
     space, metric = plan.space, plan.device.device_type
     if metric == "temperature":
-        return ReadingTerms(signals.SETBACK_C + space.temperature_offset, signals.COMFORT_C - signals.SETBACK_C,
-                            2.0, 0.3, 2, *PLAUSIBLE_RANGES[metric])  # fmt: skip
+        return ReadingTerms(
+            signals.SETBACK_C + space.temperature_offset,
+            signals.COMFORT_C - signals.SETBACK_C,
+            2.0,
+            0.3,
+            2,
+            *PLAUSIBLE_RANGES[metric],
+        )
     if metric == "humidity":
         return ReadingTerms(40.0 + space.humidity_offset, 0.0, 10.0, 2.0, 1, *PLAUSIBLE_RANGES[metric])
     if metric == "co2":
@@ -263,16 +269,37 @@ def _plan_rows(spark: SparkSession, plans: list[DevicePlan]) -> DataFrame:
         metric = METRICS.get(plan.device.device_type)
         terms = reading_terms(plan)
         reading = (
-            (terms.base, terms.heating, terms.per_occupancy, terms.per_noise, 10.0**terms.decimals, terms.low,
-             terms.high) if terms else (None,) * 7
-        )  # fmt: skip
+            (
+                terms.base,
+                terms.heating,
+                terms.per_occupancy,
+                terms.per_noise,
+                10.0**terms.decimals,
+                terms.low,
+                terms.high,
+            )
+            if terms
+            else (None,) * 7
+        )
         meter = plan.meter
         energy = (meter.installed_s, meter.start_kwh, meter.base_kw, meter.peak_kw) if meter else (None,) * 4
-        rows.append((
-            plan.device_index, plan.device.device_id, plan.device.device_type, plan.event_type.value,
-            metric.unit if metric else None, plan.events, plan.phase, plan.firmware, list(plan.space.curve),
-            plan.space.popularity, *reading, *energy, plan.reset_at.timestamp() if plan.reset_at else None,
-        ))  # fmt: skip
+        rows.append(
+            (
+                plan.device_index,
+                plan.device.device_id,
+                plan.device.device_type,
+                plan.event_type.value,
+                metric.unit if metric else None,
+                plan.events,
+                plan.phase,
+                plan.firmware,
+                list(plan.space.curve),
+                plan.space.popularity,
+                *reading,
+                *energy,
+                plan.reset_at.timestamp() if plan.reset_at else None,
+            )
+        )
     return spark.createDataFrame(rows, schema)
 
 
@@ -378,8 +405,9 @@ def _with_value(utc_offset_s: int) -> Callable[[DataFrame], DataFrame]:
 def _with_code(seed: int) -> Callable[[DataFrame], DataFrame]:
     """Adds severity and code: an alarm's with the simulator's shares, a door's verdict by the building's state."""
     shares = {severity: share for severity, _, share in signals.ALARMS}
-    codes = F.create_map(*[part for severity, codes, _ in signals.ALARMS
-                           for part in (F.lit(severity), F.array(*map(F.lit, codes)))])  # fmt: skip
+    codes = F.create_map(
+        *[part for severity, codes, _ in signals.ALARMS for part in (F.lit(severity), F.array(*map(F.lit, codes)))]
+    )
 
     def transform(events: DataFrame) -> DataFrame:
         alarm = F.col("event_type") == EventType.ALARM.value
@@ -406,9 +434,14 @@ def load_tasks(spark: SparkSession, events: int) -> int:
 
 
 def _placed_events(
-    spark: SparkSession, campus: Campus, window_start: datetime, window_end: datetime, events: int, seed: int,
+    spark: SparkSession,
+    campus: Campus,
+    window_start: datetime,
+    window_end: datetime,
+    events: int,
+    seed: int,
     time_zone: str,
-) -> DataFrame:  # fmt: skip
+) -> DataFrame:
     """Event ids 0..events-1, each with its device's plan and its time (event_ms) in its own slot of the window."""
     plans = _plan_rows(spark, device_plans(campus, window_start, window_end, events, seed, time_zone))
     start_ms = int(window_start.timestamp() * 1000)
@@ -604,8 +637,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     write_reference(campus, reference_dir)
 
     with spark_session(settings, "bench-event-loader") as spark:
-        report = load_events(spark, settings.cassandra, keyspace, campus, window.start, window.end, args.events,
-                             args.seed, time_zone)  # fmt: skip
+        report = load_events(
+            spark, settings.cassandra, keyspace, campus, window.start, window.end, args.events, args.seed, time_zone
+        )
     print(json.dumps({**report.as_dict(), "reference_dir": str(reference_dir), "buildings": args.buildings}, indent=2))
     return 0
 

@@ -57,10 +57,13 @@ def run_ingest(
     resources)."""
     started = time.monotonic()
     process = subprocess.Popen(
-        [sys.executable, "-m", "jobs.ingest", *args], cwd=PROJECT_ROOT,
+        [sys.executable, "-m", "jobs.ingest", *args],
+        cwd=PROJECT_ROOT,
         env={**os.environ, **environment, **progress.child_environment()},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     servers = {s.name: s.pid for s in local_stack.status(settings, ("cassandra", "kafka")) if s.pid}
     with ResourceSampler({"spark_ingest": process.pid, **servers}) as sampler:
         lines: list[str] = []
@@ -112,8 +115,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     topic = f"bench.events_{run}"
 
     # The events, once, in Kafka (400-byte events: the simulator pads attributes to that size).
-    options = SimulationOptions(count=args.events, seed=42, buildings=4, topic=topic,
-                                reference_dir=reference_dir, now=datetime.now(UTC), payload_bytes=400)  # fmt: skip
+    options = SimulationOptions(
+        count=args.events,
+        seed=42,
+        buildings=4,
+        topic=topic,
+        reference_dir=reference_dir,
+        now=datetime.now(UTC),
+        payload_bytes=400,
+    )
     with progress.step(f"{PHASE} 1/6: events into Kafka"):
         loaded = run_simulation(options, settings.kafka)
     events = loaded.sent_total
@@ -150,12 +160,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         latency_env["SMARTSPACES__INGEST__TRIGGER_INTERVAL_S"] = str(TRIGGER_S)
         rate = max(1, int(spark_rate / 2))
         # The same seed and size as the loaded campus, so every device is in the registry.
-        producer = SimulationOptions(count=int(rate * args.latency_seconds), rate=rate, seed=42, buildings=4,
-                                     topic=latency_topic, now=datetime.now(UTC), payload_bytes=400)  # fmt: skip
+        producer = SimulationOptions(
+            count=int(rate * args.latency_seconds),
+            rate=rate,
+            seed=42,
+            buildings=4,
+            topic=latency_topic,
+            now=datetime.now(UTC),
+            payload_bytes=400,
+        )
         load_reference(reference_dir, latency_env)
-        stream = subprocess.Popen([sys.executable, "-m", "jobs.ingest", "--run-for-s", str(args.latency_seconds + 60)],
-                                  cwd=PROJECT_ROOT, env={**os.environ, **latency_env},
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        stream = subprocess.Popen(
+            [sys.executable, "-m", "jobs.ingest", "--run-for-s", str(args.latency_seconds + 60)],
+            cwd=PROJECT_ROOT,
+            env={**os.environ, **latency_env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(40)  # the stream's JVM starts and reaches the topic's end before the clock starts
         run_simulation(producer, settings.kafka)
         stream.wait()
@@ -192,11 +213,17 @@ def summary(result: dict[str, Any]) -> str:
     """The results as a short markdown page."""
     loaders = [
         ("Spark ingest (validation, quarantine, bronze, Cassandra)", result["spark_events_per_s"], 1.0),
-        ("Plain consumer (confluent-kafka + cassandra-driver, async)", result["plain_consumer_events_per_s"],
-         result["ratio_spark_to_plain"]),
-        ("Raw Cassandra ceiling (pre-parsed rows, no Kafka)", result["raw_ceiling_events_per_s"],
-         result["ratio_spark_to_raw_ceiling"]),
-    ]  # fmt: skip
+        (
+            "Plain consumer (confluent-kafka + cassandra-driver, async)",
+            result["plain_consumer_events_per_s"],
+            result["ratio_spark_to_plain"],
+        ),
+        (
+            "Raw Cassandra ceiling (pre-parsed rows, no Kafka)",
+            result["raw_ceiling_events_per_s"],
+            result["ratio_spark_to_raw_ceiling"],
+        ),
+    ]
     cpu = ", ".join(f"{name} {usage['cpu_share_cores']}" for name, usage in result["resources"].items())
     lines = [
         "# Ingest benchmark",

@@ -50,8 +50,20 @@ METRICS = ("temperature", "co2", "humidity")
 HOURS = 30 * 24
 FIRST_HOUR = datetime(2026, 10, 1, tzinfo=UTC)
 # The binary COPY's types, in the contract's column order.
-COPY_TYPES = ("text", "text", "text", "text", "timestamptz", "date", "int4", "int8",
-              "float8", "float8", "float8", "float8")  # fmt: skip
+COPY_TYPES = (
+    "text",
+    "text",
+    "text",
+    "text",
+    "timestamptz",
+    "date",
+    "int4",
+    "int8",
+    "float8",
+    "float8",
+    "float8",
+    "float8",
+)
 
 
 def hourly_rows(spark: SparkSession, count: int) -> DataFrame:
@@ -144,8 +156,12 @@ class JdbcVariant:
         url = jdbc_url(pg)
         if not self.rewrite:
             url = url.replace("reWriteBatchedInserts=true", "reWriteBatchedInserts=false")
-        properties = {**jdbc_properties(pg), "batchsize": str(self.batch_size),
-                      "numPartitions": str(self.partitions), "stringtype": "unspecified"}  # fmt: skip
+        properties = {
+            **jdbc_properties(pg),
+            "batchsize": str(self.batch_size),
+            "numPartitions": str(self.partitions),
+            "stringtype": "unspecified",
+        }
         source = rows.repartition(self.partitions) if self.repartition else rows
         source.write.jdbc(url, staging.qualified_name, mode="append", properties=properties)
 
@@ -165,8 +181,9 @@ STORE_PATH = "JDBC staging path"
 COPY_PATH = "binary COPY"
 
 
-def measure(spark: SparkSession, pg: PostgresSettings, count: int, tuning: JdbcTuning, repeat: int = 1,
-            sweep: bool = False) -> dict[str, Any]:  # fmt: skip
+def measure(
+    spark: SparkSession, pg: PostgresSettings, count: int, tuning: JdbcTuning, repeat: int = 1, sweep: bool = False
+) -> dict[str, Any]:
     """Rows/s of the store's JDBC staging write, of binary COPY and of the JDBC variants: best of repeat.
 
     Every write runs once untimed first (the JVM's very first is reported apart), then each round times

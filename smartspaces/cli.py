@@ -83,8 +83,16 @@ def _pins(args: argparse.Namespace, settings: Settings) -> int:
         for name, version in compose_env().items():
             print(f"{name}={version}")
     else:
-        print(json.dumps({"python": pins.python, "spark_packages": list(pins.spark_packages),
-                          "servers": {n: s.version for n, s in pins.servers.items()}}, indent=2))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "python": pins.python,
+                    "spark_packages": list(pins.spark_packages),
+                    "servers": {n: s.version for n, s in pins.servers.items()},
+                },
+                indent=2,
+            )
+        )
     return 0
 
 

@@ -229,9 +229,11 @@ class EventIngest:
         self.check_registry()
         bronze = read_delta(self.spark, lake.bronze_events(self.settings.lake))
         window = bronze.where(
-            (F.col("ingest_date") >= F.lit(start.date())) & (F.col("ingest_date") <= F.lit(end.date()))
-            & (F.col("timestamp") >= F.lit(start)) & (F.col("timestamp") < F.lit(end))
-        ).drop("ingest_date")  # fmt: skip
+            (F.col("ingest_date") >= F.lit(start.date()))
+            & (F.col("ingest_date") <= F.lit(end.date()))
+            & (F.col("timestamp") >= F.lit(start))
+            & (F.col("timestamp") < F.lit(end))
+        ).drop("ingest_date")
         counts = self.store(self.verdicts(window), REPLAY_BATCH_ID)
         counts.log()
         self.totals.add(counts)

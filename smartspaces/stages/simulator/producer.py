@@ -234,8 +234,9 @@ def generate_messages(options: SimulationOptions) -> Iterator[SimMessage]:
     step = options.span_s / max(expected, 1)
     start = now - options.span_s
     # Generous allowance: the run may be slower than planned.
-    context = BadInputContext(factory, clock=start, now=now, limits=options.limits,
-                              run_allowance_s=2 * planned_seconds(options) + 600.0)  # fmt: skip
+    context = BadInputContext(
+        factory, clock=start, now=now, limits=options.limits, run_allowance_s=2 * planned_seconds(options) + 600.0
+    )
     bad_input = {kind.value: make for kind, make in BAD_INPUT.items()}
     labels, bounds = _categories(options)
     special = bounds[-1]
