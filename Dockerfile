@@ -18,15 +18,18 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends python3.11 python3.11-venv \
     && rm -rf /var/lib/apt/lists/* \
     && python3.11 -m venv /opt/venv
+# LOG4J_CONFIGURATION_FILE: the driver's and the executors' JVMs log with the platform's log4j2 configuration
+# (the same file local sessions pass with -Dlog4j2.configurationFile).
 ENV PATH=/opt/venv/bin:$PATH \
     PYSPARK_PYTHON=/opt/venv/bin/python \
     PYSPARK_DRIVER_PYTHON=/opt/venv/bin/python \
-    SMARTSPACES_CONF_DIR=/opt/smartspaces/conf
+    SMARTSPACES_CONF_DIR=/opt/smartspaces/conf \
+    LOG4J_CONFIGURATION_FILE=/opt/smartspaces/smartspaces/log4j2.properties
 WORKDIR /opt/smartspaces
 # The pinned dependencies first, in a layer of their own that code changes do not rebuild.
 COPY smartspaces/pins/requirements.txt /tmp/requirements.txt
 RUN pip install --no-cache-dir -r /tmp/requirements.txt
-COPY pyproject.toml setup.cfg README.md ./
+COPY pyproject.toml setup.cfg README.md LICENSE ./
 COPY conf ./conf
 COPY jobs ./jobs
 COPY transformations ./transformations

@@ -7,9 +7,12 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from importlib import metadata
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from smartspaces.config import CassandraSettings, ConfigError, Settings
+from smartspaces.connector_jars import connector_jars
+from smartspaces.logs import log4j2_java_option
 from smartspaces.pins import load_pins
 
 if TYPE_CHECKING:
@@ -24,6 +27,13 @@ DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 CASSANDRA_CATALOG = "com.datastax.spark.connector.datasource.CassandraCatalog"
 # Tables can be named cassandra.<keyspace>.<table> in Spark SQL.
 CASSANDRA_CATALOG_NAME = "cassandra"
+JAVA_OPTIONS_KEYS = ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions")
+# Settings whose value is a list, by separator: an override (spark.extra_conf, a job's settings) adds to the
+# platform's list instead of replacing it, and wins where both set the same JVM property.
+LIST_SETTINGS = {**dict.fromkeys(JAVA_OPTIONS_KEYS, " "), "spark.jars": ","}
+# A local session's driver binds to loopback, like the local stack (Spark would otherwise pick the first
+# non-loopback interface and warn that the hostname resolves to a loopback address).
+LOCAL_IP = "127.0.0.1"
 
 
 # Streaming micro-batches of a few hundred rows, every second: what costs is Spark's fixed work per query, not
@@ -59,6 +69,15 @@ def cassandra_conf(cassandra: CassandraSettings) -> dict[str, str]:
     return conf
 
 
+def with_overrides(conf: Mapping[str, str], overrides: Mapping[str, str]) -> dict[str, str]:
+    """conf updated with overrides, except that lists (jars, JVM options) are appended to instead of replaced."""
+    merged = {**conf, **overrides}
+    for key, separator in LIST_SETTINGS.items():
+        if key in conf and key in overrides:
+            merged[key] = f"{conf[key]}{separator}{overrides[key]}"
+    return merged
+
+
 def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
     """Every Spark setting the session is built with (pure: a test can check it without a JVM)."""
     spark = settings.spark
@@ -80,12 +99,18 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         conf["spark.master"] = spark.master
     if spark.driver_memory:
         conf["spark.driver.memory"] = spark.driver_memory
-    if spark.resolve_packages:
-        conf["spark.jars.packages"] = ",".join(load_pins().spark_packages)
-        if spark.ivy_cache_dir:
-            conf["spark.jars.ivy"] = str(spark.ivy_cache_dir)
     conf.update(cassandra_conf(settings.cassandra))
-    conf.update(spark.extra_conf)
+    return with_overrides(conf, spark.extra_conf)
+
+
+def jvm_launch_conf(jars: Sequence[Path]) -> dict[str, str]:
+    """The settings that count only when the session starts its JVM (not under spark-submit, which has started it).
+
+    jars: local jars for the classpath (the resolved connectors). Spark logs with the platform's log4j2
+    configuration: warnings about the run, not its start-up chatter."""
+    conf = dict.fromkeys(JAVA_OPTIONS_KEYS, log4j2_java_option())
+    if jars:
+        conf["spark.jars"] = ",".join(str(jar) for jar in jars)
     return conf
 
 
@@ -109,10 +134,15 @@ def build_spark_session(settings: Settings, app_name: str, job_conf: Mapping[str
         # Python workers run the driver's interpreter, so they see the same installed packages
         # (PySpark reads only this variable when it starts a session in-process).
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    builder = SparkSession.builder
+        os.environ.setdefault("SPARK_LOCAL_IP", LOCAL_IP)
     conf = spark_conf(settings, app_name)
-    conf.update({key: value for key, value in (job_conf or {}).items() if key not in settings.spark.extra_conf})
-    for key, value in conf.items():
+    # Under spark-submit the JVM is already running, with the classpath and options spark-submit gave it.
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:
+        jars = connector_jars(settings.spark) if settings.spark.resolve_packages else []
+        conf = with_overrides(jvm_launch_conf(jars), conf)
+    job_overrides = {key: value for key, value in (job_conf or {}).items() if key not in settings.spark.extra_conf}
+    builder = SparkSession.builder
+    for key, value in with_overrides(conf, job_overrides).items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel(settings.spark.log_level)

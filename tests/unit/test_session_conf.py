@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from smartspaces.config import load_settings
 from smartspaces.connectors.kafka import kafka_options
-from smartspaces.pins import load_pins
-from smartspaces.session import spark_conf
+from smartspaces.logs import log4j2_config_file
+from smartspaces.session import jvm_launch_conf, spark_conf, with_overrides
 
 
-def test_local_session_resolves_pinned_packages_into_the_project_ivy_cache() -> None:
+def test_local_session_settings() -> None:
     settings = load_settings("local", environ={})
     conf = spark_conf(settings, "app")
-    assert conf["spark.jars.packages"].split(",") == list(load_pins().spark_packages)
-    assert settings.stack is not None
-    assert conf["spark.jars.ivy"] == str(settings.stack.data_dir / "ivy")
     assert conf["spark.master"] == "local[2]"
     assert conf["spark.sql.shuffle.partitions"] == str(2 * (os.cpu_count() or 1))
     assert conf["spark.sql.extensions"] == (
@@ -25,6 +23,33 @@ def test_local_session_resolves_pinned_packages_into_the_project_ivy_cache() -> 
     assert conf["spark.cassandra.connection.host"] == "127.0.0.1"
     assert conf["spark.cassandra.connection.ssl.enabled"] == "false"
     assert "spark.cassandra.auth.username" not in conf
+
+
+def test_no_session_resolves_packages_when_it_starts() -> None:
+    for environment, environ in (("local", {}), ("aks", {"SMARTSPACES__CASSANDRA__PASSWORD": "key"})):
+        conf = spark_conf(load_settings(environment, environ=environ), "app")
+        assert not {"spark.jars.packages", "spark.jars.ivy"} & conf.keys(), environment
+
+
+def test_a_session_that_starts_its_jvm_puts_the_resolved_jars_and_the_log4j2_configuration_on_it() -> None:
+    option = f"-Dlog4j2.configurationFile={log4j2_config_file().as_uri()}"
+    assert jvm_launch_conf([Path("/ivy/jars/a.jar"), Path("/ivy/jars/b.jar")]) == {
+        "spark.jars": "/ivy/jars/a.jar,/ivy/jars/b.jar",
+        "spark.driver.extraJavaOptions": option,
+        "spark.executor.extraJavaOptions": option,
+    }
+    assert "spark.jars" not in jvm_launch_conf([])
+
+
+def test_an_operator_adds_jars_and_jvm_options_to_the_platform_ones_and_replaces_other_settings() -> None:
+    platform = {"spark.jars": "/a.jar", "spark.driver.extraJavaOptions": "-Dlog=x", "spark.task.maxFailures": "4"}
+    operator = {"spark.jars": "/b.jar", "spark.driver.extraJavaOptions": "-Dlog=y", "spark.task.maxFailures": "11"}
+    assert with_overrides(platform, operator) == {
+        "spark.jars": "/a.jar,/b.jar",
+        # The JVM takes the last of two values of a property: the operator's.
+        "spark.driver.extraJavaOptions": "-Dlog=x -Dlog=y",
+        "spark.task.maxFailures": "11",
+    }
 
 
 def test_aks_session_uses_baked_jars_and_cosmos_db_settings() -> None:
