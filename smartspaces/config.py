@@ -41,8 +41,8 @@ class SparkSettings(_Section):
     driver_memory: MemorySize | None = None
     # "auto": twice the machine's cores, enough to keep every core busy with small shuffles.
     shuffle_partitions: int | Literal["auto"] = "auto"
-    # True: connectors come through spark.jars.packages, cached in ivy_cache_dir.
-    # False: they are already on the classpath (baked into the image).
+    # True: the connectors are resolved once per pin set (Spark's own resolver, into ivy_cache_dir) and sessions
+    # start with them as spark.jars. False: they are already on the classpath (baked into the image).
     resolve_packages: bool = True
     ivy_cache_dir: Path | None = None
     ui_enabled: bool = True

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from smartspaces.config import ConfigError, Settings, load_settings
+from smartspaces.logs import configure_logging
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -32,12 +33,6 @@ def job_parser(name: str, description: str | None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--env", help="configuration environment: conf/<env>.yaml (default: $SMARTSPACES_ENV or local)")
     return parser
-
-
-def configure_logging() -> None:
-    """The platform's own lines at INFO on stderr, everything else from WARNING."""
-    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
-    logger.setLevel(logging.INFO)
 
 
 Job = Callable[[argparse.Namespace, Settings], int]

@@ -44,10 +44,19 @@ def resolve_jars(artifacts: tuple[str, ...], folder: Path) -> Path:
     with tempfile.TemporaryDirectory() as build:
         (Path(build) / "pom.xml").write_text(maven_pom(artifacts))
         result = subprocess.run(
-            [maven, "-q", "-B", "dependency:copy-dependencies", "-DincludeScope=runtime",
-             f"-DoutputDirectory={folder}"],
-            cwd=build, capture_output=True, text=True, check=False,
-        )  # fmt: skip
+            [
+                maven,
+                "-q",
+                "-B",
+                "dependency:copy-dependencies",
+                "-DincludeScope=runtime",
+                f"-DoutputDirectory={folder}",
+            ],
+            cwd=build,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     if result.returncode != 0:
         raise StackError(f"Maven could not resolve {', '.join(artifacts)}:\n{result.stdout[-3000:]}")
     stamp.write_text(wanted)

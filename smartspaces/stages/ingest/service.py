@@ -8,6 +8,7 @@ import math
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
+from importlib import resources
 
 from pyspark.sql import SparkSession
 from pyspark.sql.streaming.query import StreamingQuery
@@ -19,6 +20,8 @@ from smartspaces.stages.ingest.metrics import DrainProgress
 from smartspaces.stages.ingest.pipeline import EventIngest
 
 logger = logging.getLogger("smartspaces.stages.ingest")
+# Declares the archive's pool (pipeline.BRONZE_POOL) to the fair scheduler.
+FAIR_SCHEDULER_FILE = "fair-scheduler.xml"
 # How often a drain reads its queries' progress (each read is one call to the JVM per retained report).
 DRAIN_PROGRESS_S = 2
 
@@ -79,10 +82,24 @@ def run_streams(spark: SparkSession, queries: list[StreamingQuery], drain: bool,
             query.stop()
 
 
+def ingest_spark_conf(mode: IngestMode) -> dict[str, str]:
+    """The ingest's own Spark settings: the archive's scheduler pool; for the streams, adaptive execution off.
+
+    Spark cannot use adaptive execution in a streaming query (it says so at each start), and a continuous
+    stream's small micro-batches also run best uncompiled (MICRO_BATCH_CONF); a replay is a batch job.
+    """
+    conf = {"spark.scheduler.allocation.file": str(resources.files(__package__).joinpath(FAIR_SCHEDULER_FILE))}
+    if mode.streaming:
+        return {**conf, **MICRO_BATCH_CONF}
+    if mode.drain:
+        return {**conf, "spark.sql.adaptive.enabled": "false"}
+    return conf
+
+
 def run_ingest(settings: Settings, mode: IngestMode) -> int:
     """Runs the ingest in its mode, then prints what it accepted, quarantined and skipped."""
     # A continuous stream runs small micro-batches every trigger; a drain or a replay runs large ones.
-    with spark_session(settings, "smartspaces-ingest", MICRO_BATCH_CONF if mode.streaming else None) as spark:
+    with spark_session(settings, "smartspaces-ingest", ingest_spark_conf(mode)) as spark:
         ingest = EventIngest(spark, settings)
         try:
             if mode.replay_from is not None and mode.replay_to is not None:
