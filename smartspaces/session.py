@@ -78,14 +78,24 @@ def with_overrides(conf: Mapping[str, str], overrides: Mapping[str, str]) -> dic
     return merged
 
 
-def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
-    """Every Spark setting the session is built with (pure: a test can check it without a JVM)."""
-    spark = settings.spark
-    conf = {
-        "spark.app.name": app_name,
+def connector_conf(settings: Settings) -> dict[str, str]:
+    """The settings of the Delta and Cassandra connectors: their extensions, catalogs and connection."""
+    return {
         "spark.sql.extensions": ",".join(SPARK_EXTENSIONS),
         "spark.sql.catalog.spark_catalog": DELTA_CATALOG,
         f"spark.sql.catalog.{CASSANDRA_CATALOG_NAME}": CASSANDRA_CATALOG,
+        **cassandra_conf(settings.cassandra),
+    }
+
+
+def spark_conf(settings: Settings, app_name: str, with_connectors: bool = True) -> dict[str, str]:
+    """Every Spark setting the session is built with (pure: a test can check it without a JVM).
+
+    with_connectors False: a plain Spark (no Delta, Cassandra or Kafka), for work on DataFrames alone."""
+    spark = settings.spark
+    conf = {
+        "spark.app.name": app_name,
+        **(connector_conf(settings) if with_connectors else {}),
         "spark.sql.shuffle.partitions": str(shuffle_partitions(settings)),
         # Event times are stored and compared in UTC whatever the machine's zone.
         "spark.sql.session.timeZone": "UTC",
@@ -99,7 +109,6 @@ def spark_conf(settings: Settings, app_name: str) -> dict[str, str]:
         conf["spark.master"] = spark.master
     if spark.driver_memory:
         conf["spark.driver.memory"] = spark.driver_memory
-    conf.update(cassandra_conf(settings.cassandra))
     return with_overrides(conf, spark.extra_conf)
 
 
@@ -122,11 +131,14 @@ def check_pyspark_version() -> None:
         raise ConfigError(f"pyspark {installed} is installed but {pinned} is pinned: run `make install`")
 
 
-def build_spark_session(settings: Settings, app_name: str, job_conf: Mapping[str, str] | None = None) -> SparkSession:
+def build_spark_session(
+    settings: Settings, app_name: str, job_conf: Mapping[str, str] | None = None, with_connectors: bool = True
+) -> SparkSession:
     """Returns the process's SparkSession, creating it from the settings if none is active.
 
     job_conf: settings a job needs for the shape of its work (below the environment's spark.extra_conf,
-    which an operator can always use to override them)."""
+    which an operator can always use to override them). with_connectors False: no connector jars, a lean
+    Spark for work on DataFrames alone (the unit tests)."""
     from pyspark.sql import SparkSession
 
     check_pyspark_version()
@@ -135,10 +147,10 @@ def build_spark_session(settings: Settings, app_name: str, job_conf: Mapping[str
         # (PySpark reads only this variable when it starts a session in-process).
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("SPARK_LOCAL_IP", LOCAL_IP)
-    conf = spark_conf(settings, app_name)
+    conf = spark_conf(settings, app_name, with_connectors)
     # Under spark-submit the JVM is already running, with the classpath and options spark-submit gave it.
     if "PYSPARK_GATEWAY_PORT" not in os.environ:
-        jars = connector_jars(settings.spark) if settings.spark.resolve_packages else []
+        jars = connector_jars(settings.spark) if settings.spark.resolve_packages and with_connectors else []
         conf = with_overrides(jvm_launch_conf(jars), conf)
     job_overrides = {key: value for key, value in (job_conf or {}).items() if key not in settings.spark.extra_conf}
     builder = SparkSession.builder

@@ -30,7 +30,10 @@ def settings() -> Settings:
 
 
 @pytest.fixture(scope="session")
-def spark(settings: Settings) -> Iterator[SparkSession]:
-    session = build_spark_session(settings, "smartspaces-tests")
+def spark(settings: Settings, request: pytest.FixtureRequest) -> Iterator[SparkSession]:
+    # One JVM per run, so its classpath is fixed at start: the connectors' jars only when an integration test
+    # was collected; the unit tests alone (make test-unit) start a lean Spark without them.
+    with_connectors = any(item.get_closest_marker("integration") for item in request.session.items)
+    session = build_spark_session(settings, "smartspaces-tests", with_connectors=with_connectors)
     yield session
     session.stop()
