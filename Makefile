@@ -70,8 +70,9 @@ serve: schema
 	$(BIN)/smartspaces serve
 
 # The integration tests start whatever part of the stack is not running, and stop only that at the end.
+# Two workers: the integration tests (one unit of work, in order, on the shared stack) beside the unit tests.
 test: install
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 # The inner loop: the unit tests alone, no server needed, one lean Spark session without connector jars.
 test-unit: install

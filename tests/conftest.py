@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from pyspark.sql import SparkSession
@@ -19,6 +20,9 @@ pytest_plugins = [
     "tests.integration.reporting_fixtures",
     "tests.integration.exploration_fixtures",
 ]
+
+# The tests of the shared local stack: one unit of work under pytest-xdist (make test).
+INTEGRATION_TESTS = "tests/integration/"
 
 # Few shuffle partitions: test DataFrames are tiny, and each partition is a task on 2 cores.
 TEST_OVERRIDES = {"SMARTSPACES__SPARK__SHUFFLE_PARTITIONS": "2", "SMARTSPACES__SPARK__UI_ENABLED": "false"}
@@ -37,3 +41,20 @@ def spark(settings: Settings, request: pytest.FixtureRequest) -> Iterator[SparkS
     session = build_spark_session(settings, "smartspaces-tests", with_connectors=with_connectors)
     yield session
     session.stop()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """make test runs two workers: every integration test in one of them, in order, on the shared stack (their
+    fixtures share Redis databases and topics), and the unit tests in the other, beside them.
+
+    A scheduler of scopes rather than xdist's `loadgroup`: that one marks a group by rewriting `item._nodeid`,
+    which pytest 9 no longer reads, so its groups are silently split across workers.
+    """
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedStackScheduling(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            return INTEGRATION_TESTS if nodeid.startswith(INTEGRATION_TESTS) else nodeid
+
+    return SharedStackScheduling(config, log)
