@@ -103,6 +103,9 @@ CHANGE_LOG = CassandraTable(
     """),
 )
 
+# A change-log reader's position for a writer it has not read yet: before the writer's first batch.
+NO_BATCH = -1
+
 CHANGE_LOG_COMMITS = CassandraTable(
     "change_log_commits",
     ("writer_id",),

@@ -36,6 +36,11 @@ def reference_landing(lake: LakeSettings) -> str:
     return lake_path(lake, "landing", "reference")
 
 
+def checkpoints(lake: LakeSettings) -> str:
+    """The folder of every streaming query's checkpoint."""
+    return lake_path(lake, "_checkpoints")
+
+
 def checkpoint(lake: LakeSettings, stream: str) -> str:
     """A streaming query's checkpoint: its Kafka offsets and batch log, so a restart resumes."""
     return lake_path(lake, "_checkpoints", stream)

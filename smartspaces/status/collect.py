@@ -25,7 +25,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from smartspaces import lake
-from smartspaces.cassandra_tables import CHANGE_FEED_CHECKPOINTS, CHANGE_LOG_COMMITS
+from smartspaces.cassandra_tables import CHANGE_FEED_CHECKPOINTS, CHANGE_LOG_COMMITS, NO_BATCH
 from smartspaces.config import Settings
 from smartspaces.connectors.cassandra import cassandra_cluster
 from smartspaces.connectors.kafka_admin import client_config
@@ -60,8 +60,6 @@ PENDING_BATCH_CAP = 10_000
 # Redis keys examined per SCAN call, and in all: beyond the cap the family counts cover the first keys only.
 REDIS_SCAN_COUNT = 1000
 REDIS_SCAN_CAP = 100_000
-# The change log's position of a writer the consumer has not read yet (as the change feed's reader takes it).
-NO_BATCH = -1
 # The layouts whose keys are counted, by the name the status shows.
 KEY_FAMILIES = {
     "critical index": redis_keys.SPACE_CRITICAL_INDEX,
@@ -144,8 +142,8 @@ def read_servers(settings: Settings) -> ServersSection:
 
 
 def checkpoints_root(settings: Settings) -> str:
-    """The folder of every query's checkpoint: lake.checkpoint's parent (the checkpoint of no stream)."""
-    return lake.checkpoint(settings.lake, "").rstrip("/")
+    """The folder of every query's checkpoint."""
+    return lake.checkpoints(settings.lake)
 
 
 def read_streams(settings: Settings) -> StreamsSection:

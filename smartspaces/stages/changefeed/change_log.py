@@ -22,15 +22,12 @@ from cassandra.concurrent import execute_concurrent_with_args
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from smartspaces.cassandra_tables import CHANGE_LOG, CHANGE_LOG_COMMITS
+from smartspaces.cassandra_tables import CHANGE_LOG, CHANGE_LOG_COMMITS, NO_BATCH
 from smartspaces.connectors.cassandra import read_cassandra
 from smartspaces.instants import as_utc
 from smartspaces.session import local_dataframe
 from smartspaces.stages.changefeed.source import ChangeSet
 from transformations.schemas import CHANGE_EVENT
-
-# A source's position: the last batch id it has been read up to; a new writer starts before its first batch.
-NO_BATCH = -1
 
 
 class ChangeLogSource:
