@@ -55,7 +55,7 @@ METRICS: dict[str, Metric] = {
 
 # Codes of status and access events.
 STATUS_CODES = ("online", "offline", "battery_low", "tamper")
-ACCESS_CODES = ("granted", "denied", "forced", "held_open")
+ACCESS_CODES = ("granted", "denied", "forced", "held_open", "closed")
 
 REQUIRED_FIELDS = ("schema_version", "event_id", "device_id", "event_type", "event_time")
 REQUIRED_BY_EVENT_TYPE: dict[EventType, tuple[str, ...]] = {

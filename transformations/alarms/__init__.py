@@ -1,0 +1,1 @@
+"""Alarms: the rules model, the lifecycle each rule drives, and its replay over stored events."""
