@@ -6,6 +6,9 @@ and is meant to be quarantined with its own reason. Prints what was sent by cate
 With --reference-change-at, the campus changes at that time (devices moved within their building, added,
 retired): events after it come from the changed campus, whose drop (effective at that time) is written to
 --next-reference-dir. Load the first drop, then the second with --effective-at set to that time.
+
+With --scenario, sends scripted alarm scenarios (--list-scenarios lists them with the alarms each must
+produce) from the campus's devices, all ending now, and prints the alarms they must produce.
 """
 
 from __future__ import annotations
@@ -33,6 +36,14 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--forced-door-fraction", type=float, default=0.0, help="share of messages that are forced doors (critical)"
     )
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="send a scripted alarm scenario instead of the random mix (repeatable; 'all' for every one)",
+    )
+    parser.add_argument("--list-scenarios", action="store_true", help="list the scenarios and their alarms, and exit")
     parser.add_argument("--live", action="store_true", help="event times follow the wall clock (a real-time stream)")
     parser.add_argument("--topic", help="Kafka topic (default: the ingest's topic, ingest.topic, 'events' locally)")
     parser.add_argument("--partitions", type=int, default=3, help="partitions of the topic if it is created")

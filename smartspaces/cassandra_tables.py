@@ -167,6 +167,75 @@ CRITICAL_EVENTS = CassandraTable(
     """),
 )
 
+# An alarm's lifecycle columns (the change feed writes them) and its acknowledgement's (the read API writes them).
+ALARM_LIFECYCLE_COLUMNS = (
+    "rule_id",
+    "rule_version",
+    "scope",
+    "source_id",
+    "building_id",
+    "space_id",
+    "device_id",
+    "severity",
+    "raised_severity",
+    "message",
+    "metric",
+    "raised_at",
+    "escalated_at",
+    "cleared_at",
+    "peak_value",
+    "last_value",
+)
+ALARM_ACKNOWLEDGEMENT_COLUMNS = ("acknowledged_at", "acknowledged_by")
+_ALARM_TYPES = dict(
+    _columns("""
+        alarm_id uuid
+        rule_id text
+        rule_version int
+        scope text
+        source_id text
+        building_id text
+        space_id text
+        device_id text
+        severity text
+        raised_severity text
+        message text
+        metric text
+        raised_at timestamp
+        escalated_at timestamp
+        cleared_at timestamp
+        peak_value double
+        last_value double
+        acknowledged_at timestamp
+        acknowledged_by text
+    """)
+)
+
+
+def _alarm_table(name: str, partition_key: tuple[str, ...], clustering_key: tuple[str, ...]) -> CassandraTable:
+    """An alarms table: its key columns first, then every other alarm column in the catalog's order."""
+    key = partition_key + clustering_key
+    order = (*key, *(name for name in _ALARM_TYPES if name not in key))
+    return CassandraTable(
+        name, partition_key, clustering_key, tuple((column, _ALARM_TYPES[column]) for column in order)
+    )
+
+
+ALARMS = _alarm_table("alarms", ("alarm_id",), ())
+ALARMS_BY_SPACE = _alarm_table("alarms_by_space", ("space_id",), ("raised_at", "alarm_id"))
+
+ALARM_STATE = CassandraTable(
+    "alarm_state",
+    ("consumer",),
+    ("rule_id", "source_id"),
+    _columns("""
+        consumer text
+        rule_id text
+        source_id text
+        state text
+    """),
+)
+
 DEVICE_LATEST = CassandraTable(
     "device_latest",
     ("device_id",),
@@ -241,4 +310,7 @@ TABLES = (
     SPACE_LATEST,
     SPACES,
     DEVICES,
+    ALARMS,
+    ALARMS_BY_SPACE,
+    ALARM_STATE,
 )

@@ -143,6 +143,11 @@ class ChangeFeedSettings(_Section):
     driver_read_max_rows: int = Field(default=20_000, ge=0)
     # Critical-event rules: a CSV of versioned rules (reference data), a local path or an abfss:// URL.
     rules_file: str
+    # Alarm rules (docs/alarms.md): a YAML file, local path or abfss:// URL; None: no alarms.
+    alarm_rules_file: str | None = None
+    # How far the live alarm watermark trails event time: events this late still count before a device is
+    # declared silent or a door left open.
+    alarm_grace_s: float = Field(default=60.0, ge=0)
     # The table whose changes the cosmos backend reads, and its page size.
     cosmos_table: str = EVENTS.name
     cosmos_page_size: int = Field(default=5000, ge=1)

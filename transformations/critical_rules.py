@@ -85,18 +85,19 @@ def current_rules(rules: DataFrame) -> DataFrame:
 
 
 def located_devices(spaces: DataFrame) -> Callable[[DataFrame], DataFrame]:
-    """Devices (registry rows) → device_id with its space_id, space_type and capacity."""
+    """Devices (registry rows) → device_id with its space_id, space_type, capacity and building_id."""
 
     def transform(devices: DataFrame) -> DataFrame:
         return devices.select("device_id", "space_id").join(
-            spaces.select("space_id", "space_type", "capacity"), "space_id", "left"
+            spaces.select("space_id", "space_type", "capacity", "building_id"), "space_id", "left"
         )
 
     return transform
 
 
 def attach_space(located: DataFrame) -> Callable[[DataFrame], DataFrame]:
-    """Adds each change's space_id, space_type and capacity (from located_devices; null for an unknown device)."""
+    """Adds each change's space_id, space_type, capacity and building_id (from located_devices; null for an unknown
+    device)."""
 
     def transform(changes: DataFrame) -> DataFrame:
         return changes.join(F.broadcast(located), "device_id", "left")

@@ -8,7 +8,7 @@ processor compute them in one job and write them from the driver, instead of one
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from enum import StrEnum
 
 from pyspark.sql import Column, DataFrame
@@ -25,6 +25,19 @@ from transformations.critical_rules import (
 # Times in the payloads: ISO 8601 with microseconds and the UTC offset (the session time zone is UTC).
 PAYLOAD_TIME_FORMAT = "yyyy-MM-dd'T'HH:mm:ss.SSSSSSxxx"
 _LATEST_COLUMNS = ("device_id", "space_id", "metric", "value", "unit", "event_time", "event_id")
+# What the alarm rules read of a located change (transformations.alarms.lifecycle.Reading).
+ALARM_READING_COLUMNS = (
+    "event_time",
+    "event_id",
+    "device_id",
+    "space_id",
+    "building_id",
+    "space_type",
+    "event_type",
+    "metric",
+    "value",
+    "code",
+)
 
 
 class FeedOutput(StrEnum):
@@ -36,6 +49,7 @@ class FeedOutput(StrEnum):
     DEVICE_LATEST = "device_latest"
     SPACE_LATEST = "space_latest"
     RULE_STATE = "rule_state"
+    ALARM_READING = "alarm_reading"
 
 
 def _packed(kind: FeedOutput, rows: DataFrame, columns: tuple[str, ...]) -> DataFrame:
@@ -68,12 +82,20 @@ def matched_changes(rules: DataFrame) -> Callable[[DataFrame], DataFrame]:
     return transform
 
 
-def feed_batch_outputs(located: DataFrame, matched: DataFrame, state: DataFrame, detected_at: Column) -> DataFrame:
-    """The micro-batch's counts, critical events, latest readings and next rule state as (kind, payload) rows.
+def feed_batch_outputs(
+    located: DataFrame,
+    matched: DataFrame,
+    state: DataFrame,
+    detected_at: Column,
+    alarm_event_types: Collection[str] = (),
+) -> DataFrame:
+    """The micro-batch's counts, critical events, latest readings, next rule state and alarm readings as
+    (kind, payload) rows.
 
     located comes from located_changes, matched from matched_changes over it (the caller may keep both in
     memory: every output starts from one of them); state holds the consumer's RULE_STATE rows (those of
-    devices outside the batch are left as they are).
+    devices outside the batch are left as they are). The attributed changes of alarm_event_types go to the
+    driver as they are, for the alarm rules' lifecycle (transformations.alarms).
     """
     is_attributed = F.col("space_id").isNotNull()
     attributed = located.where(is_attributed)
@@ -86,6 +108,9 @@ def feed_batch_outputs(located: DataFrame, matched: DataFrame, state: DataFrame,
         _packed(FeedOutput.SPACE_LATEST, attributed.transform(latest_readings("space_id")), _LATEST_COLUMNS),
         _packed(FeedOutput.RULE_STATE, outcome.next_state, tuple(outcome.next_state.columns)),
     ]
+    if alarm_event_types:
+        is_alarm_input = F.col("event_type").isin(*sorted(alarm_event_types))
+        outputs.append(_packed(FeedOutput.ALARM_READING, attributed.where(is_alarm_input), ALARM_READING_COLUMNS))
     combined = outputs[0]
     for output in outputs[1:]:
         combined = combined.unionByName(output)

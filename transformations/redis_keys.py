@@ -21,3 +21,7 @@ DEVICE_LATEST = "smartspaces:v1:device:{device_id}:latest"
 SPACE_LATEST = "smartspaces:v1:space:{space_id}:latest"
 # The hash field that marks a latest-readings hash as complete (filled from Cassandra or the warm-up).
 COMPLETE_FIELD = "_complete"
+
+# A space's active alarms: a hash alarm_id -> the alarm as JSON (lifecycle and acknowledgement), with
+# COMPLETE_FIELD once filled from Cassandra; the change feed adds and removes alarms as they raise and clear.
+SPACE_ACTIVE_ALARMS = "smartspaces:v1:space:{space_id}:alarms:active"

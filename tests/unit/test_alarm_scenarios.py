@@ -1,4 +1,4 @@
-"""The alarm scenarios produce exactly their expected alarms, live (arrival batches, a moving watermark) and on replay."""
+"""Each alarm scenario gives exactly its expected alarms, live (arrival batches, a moving watermark) and on replay."""
 
 from __future__ import annotations
 

@@ -296,13 +296,14 @@ def merge_state(spark: SparkSession, older: DataFrame, newer: DataFrame) -> Data
 def test_changes_are_located_in_their_device_space_and_unknown_devices_get_none(spark: SparkSession) -> None:
     devices = spark.createDataFrame([("co2-1", "s1", "co2")], "device_id string, space_id string, device_type string")
     spaces = spark.createDataFrame(
-        [("s1", "office", 12, 30.0)], "space_id string, space_type string, capacity int, a double"
+        [("s1", "office", 12, "b1", 30.0)],
+        "space_id string, space_type string, capacity int, building_id string, a double",
     )
     changes = spark.createDataFrame([("co2-1", "e1"), ("gone-1", "e2")], "device_id string, event_id string")
     got = changes.transform(attach_space(devices.transform(located_devices(spaces))))
     expected = spark.createDataFrame(
-        [("co2-1", "e1", "s1", "office", 12), ("gone-1", "e2", None, None, None)],
-        "device_id string, event_id string, space_id string, space_type string, capacity int",
+        [("co2-1", "e1", "s1", "office", 12, "b1"), ("gone-1", "e2", None, None, None, None)],
+        "device_id string, event_id string, space_id string, space_type string, capacity int, building_id string",
     )
     assert_df_equality(got, expected, ignore_row_order=True, ignore_column_order=True, ignore_nullable=True)
 

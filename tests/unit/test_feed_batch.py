@@ -49,7 +49,7 @@ RULES = [
         "Door forced",
     ),
 ]
-LOCATED = [("d-co2", "s1", "office", 10), ("d-door", "s1", "office", 10)]
+LOCATED = [("d-co2", "s1", "office", 10, "b1"), ("d-door", "s1", "office", 10, "b1")]
 DOOR_EVENT = "00000000-0000-0000-0000-00000000000a"
 OLD_CO2, NEW_CO2, GHOST = (f"00000000-0000-0000-0000-00000000000{n}" for n in "bcd")
 
@@ -70,11 +70,16 @@ def change(device: str, minute: int, event_id: str, event_type: str, **fields: o
     )
 
 
-def outputs_of(spark: SparkSession, changes: list[tuple[object, ...]]) -> FeedBatchOutputs:
-    registry = spark.createDataFrame(LOCATED, "device_id string, space_id string, space_type string, capacity int")
+def outputs_of(
+    spark: SparkSession, changes: list[tuple[object, ...]], alarm_event_types: tuple[str, ...] = ()
+) -> FeedBatchOutputs:
+    registry = spark.createDataFrame(
+        LOCATED, "device_id string, space_id string, space_type string, capacity int, building_id string"
+    )
     located = spark.createDataFrame(changes, CHANGE_EVENT).transform(located_changes(registry))
     matched = located.transform(matched_changes(spark.createDataFrame(RULES, CRITICAL_RULE)))
-    frame = feed_batch_outputs(located, matched, spark.createDataFrame([], RULE_STATE), F.lit(DETECTED))
+    state = spark.createDataFrame([], RULE_STATE)
+    frame = feed_batch_outputs(located, matched, state, F.lit(DETECTED), alarm_event_types)
     return FeedBatchOutputs.from_rows(frame.collect())
 
 
@@ -116,3 +121,29 @@ def test_one_frame_holds_every_output_of_the_batch(spark: SparkSession) -> None:
 
 def test_an_empty_batch_counts_zero_and_yields_nothing(spark: SparkSession) -> None:
     assert outputs_of(spark, []) == FeedBatchOutputs()
+
+
+def test_the_located_changes_of_the_alarm_rules_event_types_go_to_the_driver(spark: SparkSession) -> None:
+    outputs = outputs_of(
+        spark,
+        [
+            change("d-door", 1, DOOR_EVENT, "access", code="held_open"),
+            change("d-co2", 2, OLD_CO2, "telemetry", metric="co2", value=900.0, unit="ppm"),
+            change("ghost", 3, GHOST, "telemetry", metric="co2", value=2000.0, unit="ppm"),
+        ],
+        alarm_event_types=("telemetry",),
+    )
+    assert outputs.alarm_readings == [
+        {
+            "event_time": "2026-11-25T09:02:00.000000+00:00",
+            "event_id": OLD_CO2,
+            "device_id": "d-co2",
+            "space_id": "s1",
+            "building_id": "b1",
+            "space_type": "office",
+            "event_type": "telemetry",
+            "metric": "co2",
+            "value": 900.0,
+            "code": None,
+        }
+    ]

@@ -111,6 +111,18 @@ class AlarmRules:
     def by_id(self) -> dict[str, AlarmRule]:
         return {rule.rule_id: rule for rule in self.rules}
 
+    def event_types(self) -> frozenset[str]:
+        """The event types some rule reads."""
+        types: set[str] = set()
+        for rule in self.rules:
+            if rule.kind is AlarmKind.THRESHOLD:
+                types.add(EventType.TELEMETRY.value)
+            elif rule.kind is AlarmKind.HELD_OPEN:
+                types.add(EventType.ACCESS.value)
+            else:
+                types.update([rule.event_type.value] if rule.event_type else [t.value for t in EventType])
+        return frozenset(types)
+
 
 class _LineLoader(yaml.SafeLoader):
     """Safe YAML whose mappings remember the line they start on (as `__line__`)."""

@@ -14,7 +14,7 @@ from transformations.feed_batch import FeedOutput
 
 @dataclass
 class FeedBatchOutputs:
-    """Counts, critical events, latest readings (per device and per space) and the next rule state.
+    """Counts, critical events, latest readings (per device and per space), the next rule state, alarm readings.
 
     Rows are dicts of JSON types: ids as strings, times as ISO 8601 UTC strings with microseconds (the
     cache's own spelling), so the Redis writers take them as they are.
@@ -26,6 +26,7 @@ class FeedBatchOutputs:
     device_latest: list[dict[str, Any]] = field(default_factory=list)
     space_latest: list[dict[str, Any]] = field(default_factory=list)
     rule_state: list[dict[str, Any]] = field(default_factory=list)
+    alarm_readings: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def from_rows(cls, rows: Iterable[Row]) -> FeedBatchOutputs:
@@ -35,6 +36,7 @@ class FeedBatchOutputs:
             FeedOutput.DEVICE_LATEST: outputs.device_latest,
             FeedOutput.SPACE_LATEST: outputs.space_latest,
             FeedOutput.RULE_STATE: outputs.rule_state,
+            FeedOutput.ALARM_READING: outputs.alarm_readings,
         }
         for row in rows:
             kind = FeedOutput(row.kind)

@@ -28,6 +28,7 @@ from redis import Redis
 
 from smartspaces.config import Settings
 from smartspaces.session import MICRO_BATCH_CONF
+from smartspaces.stages.changefeed.alarms import AlarmStage, reading_from_payload
 from smartspaces.stages.changefeed.checkpoints import CheckpointStore
 from smartspaces.stages.changefeed.outputs import FeedBatchOutputs
 from smartspaces.stages.changefeed.reference import FeedReference
@@ -63,6 +64,8 @@ class FeedBatchReport:
     compute_s: float = 0.0
     write_s: float = 0.0
     pending_after: bool = False
+    # Alarms written (open, cleared) and alarm readings skipped as already applied.
+    alarms: dict[str, int] = field(default_factory=dict)
 
     def log(self) -> None:
         log.info(json.dumps({"event": "changefeed_batch", **asdict(self)}))
@@ -81,6 +84,7 @@ class CriticalEventProcessor:
         source: ChangeFeedSource,
         session: Session,
         redis: Redis,
+        alarms: AlarmStage | None = None,
         hold_before_commit_s: float = 0.0,
     ) -> None:
         self.spark = spark
@@ -92,6 +96,7 @@ class CriticalEventProcessor:
         self.rule_state = RuleStateStore(session, keyspace, consumer)
         self.cassandra_sink = CassandraFeedSink(session, keyspace)
         self.redis_sink = RedisFeedSink(redis, settings.cache)
+        self.alarms = alarms
         # Fault injection for tests and drills: wait between the writes and the commit.
         self.hold_before_commit_s = hold_before_commit_s
         self.totals: Counter[str] = Counter()
@@ -106,12 +111,15 @@ class CriticalEventProcessor:
             pending_after=change_set.pending_after,
         )
         if change_set.is_empty:
+            # No new changes, but time passes: a silent device or an open door may raise its alarm now.
+            self._process_alarms(FeedBatchOutputs(), report)
             report.seconds = round(time.monotonic() - started, 3)
             return report
         report.read_s = round(time.monotonic() - started, 3)
         outputs = self._compute(change_set.changes)
         report.compute_s = round(time.monotonic() - started - report.read_s, 3)
         self._write(outputs)
+        self._process_alarms(outputs, report)
         report.write_s = round(time.monotonic() - started - report.read_s - report.compute_s, 3)
         if self.hold_before_commit_s:
             log.warning(json.dumps({"event": "changefeed_holding_before_commit", "s": self.hold_before_commit_s}))
@@ -133,7 +141,8 @@ class CriticalEventProcessor:
         matched = located.transform(matched_changes(rules)).persist()
         try:
             state = self.rule_state.as_dataframe(self.spark)
-            outputs = feed_batch_outputs(located, matched, state, F.lit(datetime.now(UTC)))
+            alarm_event_types = self.alarms.rules.event_types() if self.alarms else ()
+            outputs = feed_batch_outputs(located, matched, state, F.lit(datetime.now(UTC)), alarm_event_types)
             return FeedBatchOutputs.from_rows(outputs.collect())
         finally:
             matched.unpersist()
@@ -144,6 +153,12 @@ class CriticalEventProcessor:
         self.redis_sink.write(outputs)
         # After the sinks: a crash before this point re-applies the same readings to the old state.
         self.rule_state.save(outputs.rule_state)
+
+    def _process_alarms(self, outputs: FeedBatchOutputs, report: FeedBatchReport) -> None:
+        if self.alarms is not None:
+            alarms = self.alarms.process([reading_from_payload(row) for row in outputs.alarm_readings])
+            report.alarms = asdict(alarms)
+            self.totals.update({"alarms_open": alarms.open, "alarms_cleared": alarms.cleared})
 
     def run(self, interval_s: float, run_for_s: float | None = None, once: bool = False) -> None:
         """Micro-batches every interval_s (at once while a backlog remains); once=True drains and returns."""

@@ -11,9 +11,16 @@ from pyspark.sql import DataFrame, SparkSession
 from smartspaces import lake
 from smartspaces.config import Settings
 from smartspaces.connectors.delta import file_version, read_delta, table_version
+from transformations.alarms.rules import AlarmRules, parse_alarm_rules
 from transformations.critical_rules import located_devices
 from transformations.scd2 import current_versions
 from transformations.schemas import CRITICAL_RULE
+
+
+def read_alarm_rules(spark: SparkSession, rules_file: str) -> AlarmRules:
+    """The alarm rules file (YAML, local or in the lake), validated; AlarmRulesError names each bad line."""
+    text = spark.read.text(rules_file, wholetext=True).first()
+    return parse_alarm_rules("" if text is None else text[0], rules_file)
 
 
 def read_rules(spark: SparkSession, rules_file: str) -> DataFrame:

@@ -5,17 +5,26 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from datetime import timedelta
+
+from cassandra.cluster import Session
+from pyspark.sql import SparkSession
+from redis import Redis
 
 from smartspaces.config import Settings
 from smartspaces.connectors.cassandra import cassandra_cluster
 from smartspaces.connectors.redis import redis_client
+from smartspaces.entrypoint import JobSetupError
 from smartspaces.session import spark_session
+from smartspaces.stages.changefeed.alarms import AlarmStage
 from smartspaces.stages.changefeed.backends import change_feed_source
 from smartspaces.stages.changefeed.processor import MICRO_BATCH_SPARK_CONF, CriticalEventProcessor
+from smartspaces.stages.changefeed.reference import read_alarm_rules
+from transformations.alarms.rules import AlarmRulesError
 
 logger = logging.getLogger("smartspaces.stages.changefeed")
 # Totals that are not a severity of critical events.
-_NOT_SEVERITIES = ("changes", "unattributed")
+_NOT_SEVERITIES = ("changes", "unattributed", "alarms_open", "alarms_cleared")
 
 
 def totals_line(totals: Mapping[str, int]) -> str:
@@ -24,7 +33,28 @@ def totals_line(totals: Mapping[str, int]) -> str:
     by_severity = ", ".join(f"{name} {count}" for name, count in sorted(severities.items()))
     return (
         f"changefeed: {totals.get('changes', 0)} changes, {sum(severities.values())} critical events "
-        f"({by_severity or 'none'}), {totals.get('unattributed', 0)} unattributed"
+        f"({by_severity or 'none'}), {totals.get('unattributed', 0)} unattributed; alarms written: "
+        f"{totals.get('alarms_open', 0)} open, {totals.get('alarms_cleared', 0)} cleared"
+    )
+
+
+def alarm_stage(spark: SparkSession, settings: Settings, session: Session, redis: Redis) -> AlarmStage | None:
+    """The consumer's alarm lifecycle, or None when the configuration names no alarm rules."""
+    feed = settings.changefeed
+    if feed.alarm_rules_file is None:
+        return None
+    try:
+        rules = read_alarm_rules(spark, feed.alarm_rules_file)
+    except AlarmRulesError as error:
+        raise JobSetupError(f"changefeed.alarm_rules_file is not usable:\n{error}") from error
+    return AlarmStage(
+        rules,
+        session,
+        settings.cassandra.keyspace,
+        feed.consumer,
+        redis,
+        settings.cache.critical_ttl_s,
+        timedelta(seconds=feed.alarm_grace_s),
     )
 
 
@@ -35,8 +65,15 @@ def run_changefeed(settings: Settings, once: bool, run_for_s: float | None, hold
         with spark_session(settings, "smartspaces-changefeed", MICRO_BATCH_SPARK_CONF) as spark:
             source = change_feed_source(spark, settings, cluster.connect())
             redis = redis_client(settings.redis)
+            session = cluster.connect()
             processor = CriticalEventProcessor(
-                spark, settings, source, cluster.connect(), redis, hold_before_commit_s=hold_before_commit_s
+                spark,
+                settings,
+                source,
+                session,
+                redis,
+                alarms=alarm_stage(spark, settings, session, redis),
+                hold_before_commit_s=hold_before_commit_s,
             )
             try:
                 processor.run(settings.changefeed.interval_s, run_for_s=run_for_s, once=once)

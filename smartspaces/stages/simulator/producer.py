@@ -30,7 +30,8 @@ from smartspaces.config import IngestSettings, KafkaSettings
 from smartspaces.connectors.kafka_admin import client_config, ensure_topic
 from smartspaces.stages.simulator.bad_input import BAD_INPUT, BAD_KINDS, HOUR_S, BadInputContext
 from smartspaces.stages.simulator.campus import Campus, build_campus, device_changes, evolve_campus, write_reference
-from smartspaces.stages.simulator.events import EventFactory, encode_padded
+from smartspaces.stages.simulator.events import EventFactory, encode, encode_padded
+from smartspaces.stages.simulator.scenarios import SCENARIOS, ScenarioRun
 
 # Rate assumed for a run "as fast as possible", to size the simulated clock and the future-event margin.
 NOMINAL_RATE = 50_000.0
@@ -99,6 +100,8 @@ class SimulationOptions:
     # Event times follow the wall clock as messages are made (a real-time stream, not reproducible) instead of
     # spreading over span_s before `now`.
     live: bool = False
+    # Scripted alarm scenarios (scenarios.SCENARIOS) to send instead of the random mix, all ending at `now`.
+    scenarios: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.count is None and self.duration_s is None:
@@ -123,6 +126,9 @@ class SimulationOptions:
             raise ValueError(f"payload_bytes {self.payload_bytes} would make good events too large for the ingest")
         if self.rate < 0:
             raise ValueError(f"rate must not be negative, got {self.rate}")
+        unknown = [name for name in self.scenarios if name not in SCENARIOS]
+        if unknown:
+            raise ValueError(f"unknown scenario(s) {', '.join(unknown)}: choose from {', '.join(SCENARIOS)}")
 
 
 class SimMessage(NamedTuple):
@@ -207,11 +213,27 @@ def planned_seconds(options: SimulationOptions) -> float:
     return (options.count or 0) / (options.rate or NOMINAL_RATE)
 
 
+def scenario_runs(options: SimulationOptions) -> list[ScenarioRun]:
+    """The run's scenarios placed on its campus, all ending at its `now`."""
+    options = resolved(options)
+    assert options.now is not None
+    return [SCENARIOS[name].place(campus_for(options), options.now) for name in options.scenarios]
+
+
+def _scenario_messages(options: SimulationOptions) -> Iterator[SimMessage]:
+    for run in scenario_runs(options):
+        for event in run.events():
+            yield SimMessage(event["device_id"].encode(), encode(event), None, False, False)
+
+
 def generate_messages(options: SimulationOptions) -> Iterator[SimMessage]:
     """The messages of a run, in sending order: endless when only a duration is set.
 
     Pure unless options.live: then event times are read from the wall clock as each message is made.
     """
+    if options.scenarios:
+        yield from _scenario_messages(options)
+        return
     options = resolved(options)
     assert options.now is not None
     # Live runs draw fresh event ids (and readings) each run; the campus still comes from the seed.

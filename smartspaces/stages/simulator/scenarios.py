@@ -59,7 +59,9 @@ class Scenario:
     script: Callable[[_Script], tuple[ExpectedAlarm, ...]]
 
     def place(self, campus: Campus, end: datetime) -> ScenarioRun:
-        """The scenario on a campus, ending at `end` (so scenarios placed together end together)."""
+        """The scenario on a campus, ending at `end` in whole seconds (so scenarios placed together end together,
+        and the stores' millisecond times hold its times exactly)."""
+        end = end.replace(microsecond=0)
         length = timedelta(minutes=self._last_minute(campus) + END_AFTER_LAST_MIN)
         script = _Script(self.name, campus, end - length)
         expected = self.script(script)

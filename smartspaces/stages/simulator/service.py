@@ -4,20 +4,32 @@ from __future__ import annotations
 
 import argparse
 import json
+from datetime import UTC, datetime, timedelta
+from functools import cache
 from pathlib import Path
 
 from smartspaces import lake
 from smartspaces.config import Settings
 from smartspaces.entrypoint import JobSetupError
+from smartspaces.stages.simulator.campus import Campus, build_campus
 from smartspaces.stages.simulator.producer import (
     ReferenceChange,
     SimulationOptions,
     SimulationReport,
     next_reference_dir,
     run_simulation,
+    scenario_runs,
 )
+from smartspaces.stages.simulator.scenarios import SCENARIOS, ExpectedAlarm
 
 DEFAULT_COUNT = 10_000
+# Where scenarios are placed to count or list their events: their script does not depend on the campus.
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@cache
+def _placement_campus() -> Campus:
+    return build_campus(2, seed=1, now=EPOCH)
 
 
 def simulation_options(args: argparse.Namespace, settings: Settings) -> SimulationOptions:
@@ -28,7 +40,10 @@ def simulation_options(args: argparse.Namespace, settings: Settings) -> Simulati
         if "://" in landing:
             raise JobSetupError(f"the lake ({landing}) is not a local folder: give --reference-dir")
         reference_dir = Path(landing)
+    scenarios = tuple(SCENARIOS) if "all" in args.scenario else tuple(args.scenario)
     count = args.count if args.count is not None or args.duration_s is not None else DEFAULT_COUNT
+    if scenarios:
+        count = sum(1 for name in scenarios for _ in SCENARIOS[name].place(_placement_campus(), EPOCH).events())
     change = None
     if args.reference_change_at is not None:
         change = ReferenceChange(args.reference_change_at, args.moved, args.added, args.retired)
@@ -50,6 +65,7 @@ def simulation_options(args: argparse.Namespace, settings: Settings) -> Simulati
         limits=settings.ingest,
         reference_change=change,
         next_reference_dir=args.next_reference_dir,
+        scenarios=scenarios,
     )
 
 
@@ -81,10 +97,42 @@ def later_drop_summary(options: SimulationOptions, report: SimulationReport) -> 
     return "\n".join(lines)
 
 
+def scenario_list() -> str:
+    """Every scenario with its description and the alarms it must produce (minutes after its start)."""
+    lines = []
+    for scenario in SCENARIOS.values():
+        lines.append(f"{scenario.name}: {scenario.description}")
+        for alarm in scenario.place(_placement_campus(), EPOCH).expected:
+            lines.append("  " + expected_line(alarm))
+    return "\n".join(lines)
+
+
+def expected_line(alarm: ExpectedAlarm, start: datetime | None = None) -> str:
+    """`co2_high on b01-f1-s02: warning, raised 15, cleared 40` (minutes after start, or times)."""
+
+    def when(minutes: float | None) -> str:
+        if minutes is None:
+            return "-"
+        return f"{minutes:g} min" if start is None else (start + timedelta(minutes=minutes)).isoformat()
+
+    escalated = f", escalated {when(alarm.escalated_at_min)}" if alarm.escalated_at_min is not None else ""
+    return (
+        f"{alarm.rule_id} on {alarm.source_id}: {alarm.severity}, raised {when(alarm.raised_at_min)}"
+        f"{escalated}, cleared {when(alarm.cleared_at_min)}"
+    )
+
+
 def simulate(args: argparse.Namespace, settings: Settings) -> int:
     """Runs the simulation the arguments describe; 1 when a message could not be delivered."""
+    if args.list_scenarios:
+        print(scenario_list())
+        return 0
     options = simulation_options(args, settings)
     report = run_simulation(options, settings.kafka)
+    if options.scenarios:
+        print("alarms these scenarios must produce:")
+        for run in scenario_runs(options):
+            print("\n".join(f"  {run.name}: {expected_line(alarm, run.start)}" for alarm in run.expected))
     print(summary_table(report))
     rate = report.sent_total / report.seconds if report.seconds else 0.0
     print(
