@@ -172,6 +172,10 @@ class ApiSettings(_Section):
     redis_retry_after_s: float = Field(default=5.0, ge=0)
     # How often the web page refreshes.
     page_refresh_s: float = Field(default=5.0, gt=0)
+    # Operators allowed to acknowledge alarms: `name:key` pairs separated by commas (a secret: environment only).
+    operator_keys: SecretStr | None = None
+    # How many of a space's alarms `?state=all` returns, newest raised first.
+    alarm_history_limit: int = Field(default=100, ge=1, le=1000)
 
 
 class ComfortBands(_Section):
@@ -255,6 +259,7 @@ SECRET_KEYS = frozenset(
         ("cassandra", "password"),
         ("postgres", "password"),
         ("redis", "password"),
+        ("api", "operator_keys"),
     }
 )
 # Relative paths in a file are taken from the folder above conf/, so every command sees the same folders.

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
 
 from smartspaces.stages.cache.lua import lua_script
 from transformations.redis_keys import COMPLETE_FIELD, SPACE_ACTIVE_ALARMS
@@ -75,27 +76,26 @@ def update_active_alarms(client: Redis, alarms: Iterable[Mapping[str, Any]], ttl
     return written
 
 
-def fill_active_alarms(client: Redis, space_id: str, alarms: Iterable[Mapping[str, Any]], ttl_s: int) -> None:
-    """Replaces the space's hash with its active alarms read from Cassandra, marked complete, in one transaction."""
+def queue_fill_active_alarms(pipe: Redis, space_id: str, alarms: Iterable[Mapping[str, Any]], ttl_s: int) -> None:
+    """Queues the replacement of the space's hash by its active alarms read from Cassandra, marked complete."""
     key = active_alarms_key(space_id)
     fields = {alarm["alarm_id"]: json.dumps(alarm, sort_keys=True) for alarm in alarms}
     fields[COMPLETE_FIELD] = "1"
-    pipeline = client.pipeline(transaction=True)
-    pipeline.delete(key)
-    pipeline.hset(key, mapping=fields)
-    pipeline.expire(key, ttl_s)
-    pipeline.execute()
+    pipe.delete(key)
+    pipe.hset(key, mapping=fields)
+    pipe.expire(key, ttl_s)
 
 
-def read_active_alarms(client: Redis, space_id: str) -> list[dict[str, Any]] | None:
-    """The space's active alarms, newest raised first; None on a miss (not filled since it expired)."""
-    stored = client.hgetall(active_alarms_key(space_id))
-    if COMPLETE_FIELD.encode() not in stored:
+async def read_active_alarms(client: AsyncRedis, space_id: str) -> list[dict[str, Any]] | None:
+    """The space's active alarms as stored (newest raised first); None on a miss (not filled since it expired)."""
+    stored = await client.hgetall(active_alarms_key(space_id))
+    complete = COMPLETE_FIELD.encode()
+    if complete not in stored:
         return None
-    alarms = [json.loads(value) for field, value in stored.items() if field != COMPLETE_FIELD.encode()]
+    alarms = [json.loads(value) for field, value in stored.items() if field != complete]
     return sorted(alarms, key=lambda alarm: (alarm["raised_at"], alarm["alarm_id"]), reverse=True)
 
 
-def forget_active_alarms(client: Redis, space_id: str) -> None:
+async def forget_active_alarms(client: AsyncRedis, space_id: str) -> None:
     """Drops the space's hash: the next read fills it from Cassandra (after an acknowledgement, say)."""
-    client.delete(active_alarms_key(space_id))
+    await client.delete(active_alarms_key(space_id))

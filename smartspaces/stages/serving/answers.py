@@ -12,6 +12,7 @@ from smartspaces.stages.serving.reads import Served, UnknownIdError
 # Space and device ids as the API accepts them; anything else is answered 422 before any lookup.
 ID_CHARACTERS = r"[A-Za-z0-9_.:-]{1,64}"
 ID_PATTERN = rf"^{ID_CHARACTERS}$"
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 # The liveness probe's answer: constant, so it also measures what the server costs without any read.
 LIVE_BODY = b'{"status":"live"}'
 
@@ -43,3 +44,9 @@ def error_answer(error: UnknownIdError | StoreUnavailableError) -> Answer:
     if isinstance(error, UnknownIdError):
         return Answer(404, body)
     return Answer(503, body, (("Retry-After", "1"),))
+
+
+def refusal(status: int, detail: str) -> Answer:
+    """401 (with the scheme to use) or 403: the caller may not do this."""
+    headers = (("WWW-Authenticate", "Bearer"),) if status == 401 else ()
+    return Answer(status, orjson.dumps({"detail": detail}), headers)

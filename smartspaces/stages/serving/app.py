@@ -1,4 +1,5 @@
-"""The read API: critical events of a space, latest readings of a device, health, and a live web page.
+"""The read API: critical events and alarms of a space, latest readings of a device, acknowledging an alarm,
+health, and a live web page.
 
 create_app builds the app only; connections to Redis and Cassandra open when it starts (its lifespan).
 Handlers are coroutines on the server's event loop: Redis through its asyncio client, Cassandra through the
@@ -15,9 +16,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from string import Template
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Header, Query, Request
 from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -27,16 +28,29 @@ from redis.retry import Retry
 from smartspaces.config import Settings
 from smartspaces.connectors.cassandra import cassandra_cluster
 from smartspaces.connectors.redis import redis_client
-from smartspaces.stages.serving.answers import ID_PATTERN, LIVE_BODY, Answer, error_answer, served_answer
+from smartspaces.stages.serving.answers import (
+    ID_PATTERN,
+    LIVE_BODY,
+    UUID_PATTERN,
+    Answer,
+    error_answer,
+    refusal,
+    served_answer,
+)
 from smartspaces.stages.serving.breaker import CircuitBreaker
 from smartspaces.stages.serving.cache_client import async_redis_client
 from smartspaces.stages.serving.cassandra_reader import CASSANDRA_ERRORS, CassandraReader, StoreUnavailableError
 from smartspaces.stages.serving.hot_path import LIVE_PATH, HotPath
+from smartspaces.stages.serving.operators import OperatorKeys
 from smartspaces.stages.serving.reads import CacheAsideReads, UnknownIdError
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 SpaceId = Annotated[str, PathParam(pattern=ID_PATTERN, description="a space id")]
+AlarmId = Annotated[str, PathParam(pattern=UUID_PATTERN, description="an alarm id (a UUID)")]
+AlarmStateFilter = Annotated[
+    Literal["active", "all"], Query(description="active: open alarms (active or acknowledged); all: the history")
+]
 DeviceId = Annotated[str, PathParam(pattern=ID_PATTERN, description="a device id")]
 
 
@@ -67,6 +81,9 @@ def create_app(settings: Settings) -> HotPath:
     page = Template((STATIC_DIR / "critical_events.html").read_text(encoding="utf-8"))
     refresh_s = f"{settings.api.page_refresh_s:g}"
     keep = settings.cache.critical_per_space
+    history_limit = settings.api.alarm_history_limit
+    keys = settings.api.operator_keys
+    operators = OperatorKeys.parse(None if keys is None else keys.get_secret_value())
 
     def reads(request: Request) -> CacheAsideReads:
         service: CacheAsideReads = request.app.state.reads
@@ -88,6 +105,37 @@ def create_app(settings: Settings) -> HotPath:
     ) -> Response:
         served = await reads(request).critical_events(space_id, limit or keep)
         return response(served_answer("space_id", space_id, served, "critical_events"))
+
+    @app.get("/spaces/{space_id}/alarms")
+    async def space_alarms(request: Request, space_id: SpaceId, state: AlarmStateFilter = "active") -> Response:
+        service = reads(request)
+        if state == "active":
+            served = await service.active_alarms(space_id, history_limit)
+        else:
+            served = await service.space_alarms(space_id, history_limit)
+        return response(served_answer("space_id", space_id, served, "alarms"))
+
+    @app.get("/alarms/{alarm_id}")
+    async def alarm(request: Request, alarm_id: AlarmId) -> Response:
+        served = await reads(request).alarm(alarm_id)
+        return response(served_answer("alarm_id", alarm_id, served, "alarm"))
+
+    @app.post("/alarms/{alarm_id}/acknowledge")
+    async def acknowledge(
+        request: Request,
+        alarm_id: AlarmId,
+        authorization: Annotated[str | None, Header(description="Bearer <operator key>")] = None,
+        x_api_key: Annotated[str | None, Header(description="or the operator key alone")] = None,
+    ) -> Response:
+        """Acknowledges the alarm for the operator whose key the request carries (401 without one, 403 when no
+        operator may acknowledge); the first acknowledgement stands."""
+        if not operators.configured:
+            return response(refusal(403, "acknowledgement is disabled: no operator keys are configured"))
+        principal = operators.principal(authorization, x_api_key)
+        if principal is None:
+            return response(refusal(401, "an operator key is required (Authorization: Bearer <key>)"))
+        served = await reads(request).acknowledge(alarm_id, principal)
+        return response(served_answer("alarm_id", alarm_id, served, "alarm"))
 
     @app.get("/devices/{device_id}/latest")
     async def device_latest(request: Request, device_id: DeviceId) -> Response:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import datetime
 from typing import Any
 
 from cassandra import DriverException, RequestExecutionException, RequestValidationException
@@ -10,9 +12,10 @@ from cassandra.cluster import NoHostAvailable, Session
 from cassandra.connection import ConnectionException
 from cassandra.query import PreparedStatement
 
-from smartspaces.cassandra_tables import CRITICAL_EVENTS, DEVICE_LATEST, DEVICES, SPACES
+from smartspaces.cassandra_tables import ALARMS, ALARMS_BY_SPACE, CRITICAL_EVENTS, DEVICE_LATEST, DEVICES, SPACES
 from smartspaces.stages.cache.critical_events import newest_first
 from smartspaces.stages.cache.encoding import iso_utc
+from smartspaces.stages.serving.alarm_views import ALARM_FIELDS, alarm_view
 from smartspaces.stages.serving.known_ids import KnownIds
 
 # A request waits at most this long for Cassandra before it is answered 503.
@@ -57,6 +60,17 @@ class CassandraReader:
         self._space = session.prepare(f"SELECT space_id FROM {SPACES.qualified(keyspace)} WHERE space_id = ?")
         self._device = session.prepare(f"SELECT device_id FROM {DEVICES.qualified(keyspace)} WHERE device_id = ?")
         self._version = session.prepare("SELECT release_version FROM system.local")
+        alarm_columns = ", ".join(ALARM_FIELDS)
+        self._space_alarms = session.prepare(
+            f"SELECT {alarm_columns} FROM {ALARMS_BY_SPACE.qualified(keyspace)} WHERE space_id = ? LIMIT ?"
+        )
+        self._alarm = session.prepare(f"SELECT {alarm_columns} FROM {ALARMS.qualified(keyspace)} WHERE alarm_id = ?")
+        acknowledgement = "SET acknowledged_at = ?, acknowledged_by = ?"
+        self._acknowledge = session.prepare(f"UPDATE {ALARMS.qualified(keyspace)} {acknowledgement} WHERE alarm_id = ?")
+        self._acknowledge_in_space = session.prepare(
+            f"UPDATE {ALARMS_BY_SPACE.qualified(keyspace)} {acknowledgement} "
+            "WHERE space_id = ? AND raised_at = ? AND alarm_id = ?"
+        )
         self._known_spaces = KnownIds()
         self._known_devices = KnownIds()
 
@@ -106,6 +120,29 @@ class CassandraReader:
             for row in rows
         }
 
+    async def space_alarms(self, space_id: str, limit: int) -> list[dict[str, Any]] | None:
+        """The space's newest-raised `limit` alarms (alarm_view); None for an unknown space."""
+        rows = await self._rows_of_known(
+            self._space_alarms, (space_id, limit), self._space, self._known_spaces, space_id
+        )
+        return None if rows is None else [alarm_view(row._asdict()) for row in rows]
+
+    async def alarm(self, alarm_id: str) -> dict[str, Any] | None:
+        """The alarm (alarm_view), or None when no alarm has this id."""
+        rows = await self._start(self._alarm, (uuid.UUID(alarm_id),))
+        return alarm_view(rows[0]._asdict()) if rows and rows[0].raised_at is not None else None
+
+    async def acknowledge(self, alarm: dict[str, Any], principal: str, at: datetime) -> None:
+        """Records who acknowledged the alarm and when, by id and in its space's list (upserts: a retry is safe)."""
+        alarm_id = uuid.UUID(alarm["alarm_id"])
+        writes = [self._start(self._acknowledge, (at, principal, alarm_id))]
+        if alarm["space_id"] is not None:
+            raised_at = datetime.fromisoformat(alarm["raised_at"])
+            writes.append(
+                self._start(self._acknowledge_in_space, (at, principal, alarm["space_id"], raised_at, alarm_id))
+            )
+        await asyncio.gather(*writes)
+
     async def release_version(self) -> str:
         """Cassandra's version: the health check's proof that it answers."""
         rows = await self._start(self._version, ())
@@ -129,7 +166,8 @@ class CassandraReader:
         return rows
 
     def _start(self, query: PreparedStatement, parameters: tuple[object, ...]) -> asyncio.Future[list[Any]]:
-        """Sends the query; the future gets its rows (one page: every query here is far below the fetch size)."""
+        """Sends the query; the future gets its rows (one page: every query here is far below the fetch size; none
+        for a write)."""
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[list[Any]] = loop.create_future()
         try:
@@ -138,7 +176,7 @@ class CassandraReader:
             raise StoreUnavailableError(f"cassandra: {error}") from error
         # The callbacks run on the driver's I/O thread: they only schedule the outcome on the event loop.
         request.add_callbacks(
-            lambda rows: loop.call_soon_threadsafe(_settle, answer, list(rows), None),
+            lambda rows: loop.call_soon_threadsafe(_settle, answer, list(rows or ()), None),
             lambda error: loop.call_soon_threadsafe(_settle, answer, [], error),
         )
         return answer

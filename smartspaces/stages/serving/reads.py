@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, TypeVar
 
 import orjson
@@ -13,20 +14,28 @@ from redis import Redis, RedisError
 from redis.asyncio import Redis as AsyncRedis
 
 from smartspaces.config import CacheSettings
+from smartspaces.stages.cache.active_alarms import (
+    forget_active_alarms,
+    queue_fill_active_alarms,
+    read_active_alarms,
+)
 from smartspaces.stages.cache.critical_events import (
     add_critical_events,
     mark_critical_complete,
     read_served_critical_events,
 )
 from smartspaces.stages.cache.latest_readings import mark_latest_complete, read_served_latest, update_latest
+from smartspaces.stages.serving.alarm_views import alarm_view
 from smartspaces.stages.serving.breaker import CircuitBreaker
 from smartspaces.stages.serving.single_flight import SingleFlight
+from transformations.alarms.lifecycle import AlarmState
 from transformations.redis_keys import DEVICE_LATEST
 
 T = TypeVar("T")
 Source = Literal["cache", "cassandra"]
 CriticalEvents = list[dict[str, Any]]
 Readings = dict[str, dict[str, Any]]
+Alarms = list[dict[str, Any]]
 
 log = logging.getLogger("smartspaces.stages.serving")
 
@@ -39,6 +48,12 @@ class ServingStore(Protocol):
     async def device_latest(self, device_id: str) -> Readings | None: ...
 
     async def release_version(self) -> str: ...
+
+    async def space_alarms(self, space_id: str, limit: int) -> Alarms | None: ...
+
+    async def alarm(self, alarm_id: str) -> dict[str, Any] | None: ...
+
+    async def acknowledge(self, alarm: dict[str, Any], principal: str, at: datetime) -> None: ...
 
 
 class UnknownIdError(LookupError):
@@ -79,6 +94,7 @@ class CacheAsideReads:
         self._breaker = breaker
         self._critical_flights: SingleFlight[CriticalEvents] = SingleFlight()
         self._latest_flights: SingleFlight[Readings] = SingleFlight()
+        self._alarm_flights: SingleFlight[Alarms] = SingleFlight()
 
     async def critical_events(self, space_id: str, limit: int) -> Served:
         """The space's newest `limit` (1..K) critical events, newest first; UnknownIdError for an unknown space."""
@@ -97,6 +113,56 @@ class CacheAsideReads:
             return Served(cached, "cache")
         readings = await self._latest_flights.run(device_id, lambda: self._load_device_latest(device_id))
         return Served(orjson.dumps(readings, option=orjson.OPT_SORT_KEYS), "cassandra")
+
+    async def active_alarms(self, space_id: str, history_limit: int) -> Served:
+        """The space's open alarms (active or acknowledged), newest raised first; UnknownIdError for an unknown
+        space. A miss reads the space's newest `history_limit` alarms from Cassandra and fills the cache."""
+        cached = await self._from_redis(lambda: read_active_alarms(self._redis, space_id))
+        if cached is not None:
+            return Served(orjson.dumps([alarm_view(alarm) for alarm in cached]), "cache")
+        alarms = await self._alarm_flights.run(space_id, lambda: self._load_active_alarms(space_id, history_limit))
+        return Served(orjson.dumps(alarms), "cassandra")
+
+    async def space_alarms(self, space_id: str, limit: int) -> Served:
+        """The space's newest-raised `limit` alarms in every state (history: Cassandra, not cached)."""
+        alarms = await self._store.space_alarms(space_id, limit)
+        if alarms is None:
+            raise UnknownIdError(f"unknown space {space_id!r}")
+        return Served(orjson.dumps(alarms), "cassandra")
+
+    async def alarm(self, alarm_id: str) -> Served:
+        found = await self._store.alarm(alarm_id)
+        if found is None:
+            raise UnknownIdError(f"unknown alarm {alarm_id!r}")
+        return Served(orjson.dumps(found), "cassandra")
+
+    async def acknowledge(self, alarm_id: str, principal: str) -> Served:
+        """Records the operator's acknowledgement (the first one stands: a repeat changes nothing) and drops the
+        space's cached active alarms, so the next read shows it."""
+        found = await self._store.alarm(alarm_id)
+        if found is None:
+            raise UnknownIdError(f"unknown alarm {alarm_id!r}")
+        if found["acknowledged_at"] is None:
+            now = datetime.now(UTC)
+            # Cassandra keeps milliseconds: answer the time as it is stored.
+            at = now.replace(microsecond=now.microsecond // 1000 * 1000)
+            await self._store.acknowledge(found, principal, at)
+            found = alarm_view({**found, "acknowledged_at": at, "acknowledged_by": principal})
+            if found["space_id"] is not None:
+                space_id = found["space_id"]
+                await self._from_redis(lambda: forget_active_alarms(self._redis, space_id))
+        return Served(orjson.dumps(found), "cassandra")
+
+    async def _load_active_alarms(self, space_id: str, history_limit: int) -> Alarms:
+        alarms = await self._store.space_alarms(space_id, history_limit)
+        if alarms is None:
+            raise UnknownIdError(f"unknown space {space_id!r}")
+        open_alarms = [alarm for alarm in alarms if alarm["state"] != AlarmState.CLEARED.value]
+        ttl_s = self._cache.critical_ttl_s
+        await self._fill(
+            ("alarms", space_id), lambda pipe: queue_fill_active_alarms(pipe, space_id, open_alarms, ttl_s)
+        )
+        return open_alarms
 
     async def redis_status(self) -> str:
         """'ok', or 'degraded: ...' when Redis fails or is being skipped (then the API serves from Cassandra)."""

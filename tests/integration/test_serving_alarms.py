@@ -1,0 +1,131 @@
+"""Alarms through the read API on the real Redis and Cassandra: active (cache-aside) and history, one alarm,
+and acknowledgement by an authenticated operator only, kept when the change feed updates the alarm."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from cassandra.cluster import Session
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+
+from smartspaces.config import Settings
+from smartspaces.connectors.redis import redis_client
+from smartspaces.stages.cache.active_alarms import update_active_alarms
+from smartspaces.stages.changefeed.alarms import CassandraAlarmSink
+from smartspaces.stages.serving.app import create_app
+from tests.integration.serving_fixtures import at, insert_space, unique
+from transformations.alarms.lifecycle import Alarm, alarm_id, alarm_to_json
+
+OPERATOR_KEY = "k3y-of-alice-0123456789"
+
+
+def alarm(space_id: str, raised: datetime, cleared: datetime | None = None, peak: float = 1600.0) -> Alarm:
+    return Alarm(
+        alarm_id=alarm_id("co2_high", "space", space_id, raised),
+        rule_id="co2_high",
+        rule_version=1,
+        scope="space",
+        source_id=space_id,
+        building_id="b1",
+        space_id=space_id,
+        device_id=None,
+        severity="warning",
+        raised_severity="warning",
+        message="CO2 above 1500 ppm for 5 minutes",
+        metric="co2",
+        raised_at=raised,
+        cleared_at=cleared,
+        peak_value=peak,
+        last_value=peak,
+    )
+
+
+def view(alarm: Alarm, state: str, acknowledged_at: str | None = None, by: str | None = None) -> dict[str, Any]:
+    def spelt(at: datetime | None) -> str | None:
+        return None if at is None else at.astimezone(UTC).isoformat(timespec="microseconds")
+
+    return {
+        **alarm_to_json(alarm),
+        "raised_at": spelt(alarm.raised_at),
+        "escalated_at": spelt(alarm.escalated_at),
+        "cleared_at": spelt(alarm.cleared_at),
+        "acknowledged_at": acknowledged_at,
+        "acknowledged_by": by,
+        "state": state,
+    }
+
+
+def with_operators(settings: Settings, keys: str | None) -> Settings:
+    secret = None if keys is None else SecretStr(keys)
+    return settings.model_copy(update={"api": settings.api.model_copy(update={"operator_keys": secret})})
+
+
+def seed(serving_settings: Settings, session: Session) -> tuple[str, Alarm, Alarm]:
+    space = unique("space")
+    insert_space(session, space)
+    open_alarm, cleared = alarm(space, at(5)), alarm(space, at(1), cleared=at(3))
+    CassandraAlarmSink(session, serving_settings.cassandra.keyspace).write([open_alarm, cleared])
+    return space, open_alarm, cleared
+
+
+def test_active_alarms_miss_then_hit_and_the_history(serving_settings: Settings, session: Session) -> None:
+    space, open_alarm, cleared = seed(serving_settings, session)
+    with TestClient(create_app(serving_settings)) as client:
+        miss = client.get(f"/spaces/{space}/alarms")
+        hit = client.get(f"/spaces/{space}/alarms", params={"state": "active"})
+        history = client.get(f"/spaces/{space}/alarms", params={"state": "all"})
+        one = client.get(f"/alarms/{cleared.alarm_id}")
+        unknown = client.get(f"/alarms/{uuid.uuid4()}")
+        unknown_space = client.get("/spaces/no-such-space/alarms")
+        malformed = client.get("/alarms/not-a-uuid")
+        bad_state = client.get(f"/spaces/{space}/alarms", params={"state": "open"})
+    active = [view(open_alarm, "active")]
+    assert (miss.status_code, miss.json()) == (200, {"space_id": space, "source": "cassandra", "alarms": active})
+    assert (hit.status_code, hit.json()) == (200, {"space_id": space, "source": "cache", "alarms": active})
+    assert history.json()["alarms"] == [view(open_alarm, "active"), view(cleared, "cleared")]
+    assert one.json() == {"alarm_id": cleared.alarm_id, "source": "cassandra", "alarm": view(cleared, "cleared")}
+    statuses = [answer.status_code for answer in (unknown, unknown_space, malformed, bad_state)]
+    assert statuses == [404, 404, 422, 422]
+
+
+def test_only_an_operator_with_a_key_acknowledges_and_the_feed_keeps_it(
+    serving_settings: Settings, session: Session
+) -> None:
+    space, open_alarm, _ = seed(serving_settings, session)
+    settings = with_operators(serving_settings, f"alice:{OPERATOR_KEY},bob:another-key-0123456789")
+    path = f"/alarms/{open_alarm.alarm_id}/acknowledge"
+    with TestClient(create_app(settings)) as client:
+        client.get(f"/spaces/{space}/alarms")  # cached before the acknowledgement
+        anonymous = client.post(path)
+        wrong = client.post(path, headers={"Authorization": "Bearer not-a-key-0123456789"})
+        acknowledged = client.post(path, headers={"Authorization": f"Bearer {OPERATOR_KEY}"})
+        again = client.post(path, headers={"X-API-Key": "another-key-0123456789"})
+        after = client.get(f"/spaces/{space}/alarms")
+        # The change feed updates the alarm (a new peak): Cassandra and Redis keep the acknowledgement.
+        updated = alarm(space, at(5), peak=1700.0)
+        CassandraAlarmSink(session, settings.cassandra.keyspace).write([updated])
+        update_active_alarms(redis_client(settings.redis), [alarm_to_json(updated)], settings.cache.critical_ttl_s)
+        cached = client.get(f"/spaces/{space}/alarms")
+        stored = client.get(f"/alarms/{open_alarm.alarm_id}")
+    assert (anonymous.status_code, anonymous.headers["www-authenticate"]) == (401, "Bearer")
+    assert wrong.status_code == 401
+    body = acknowledged.json()["alarm"]
+    assert (acknowledged.status_code, body["state"], body["acknowledged_by"]) == (200, "acknowledged", "alice")
+    # The first acknowledgement stands.
+    assert (again.status_code, again.json()["alarm"]) == (200, body)
+    assert after.json() == {"space_id": space, "source": "cassandra", "alarms": [body]}
+    expected = view(updated, "acknowledged", body["acknowledged_at"], "alice")
+    assert cached.json() == {"space_id": space, "source": "cache", "alarms": [expected]}
+    assert stored.json()["alarm"] == expected
+
+
+def test_without_operator_keys_acknowledgement_is_forbidden(serving_settings: Settings, session: Session) -> None:
+    _, open_alarm, _ = seed(serving_settings, session)
+    with TestClient(create_app(with_operators(serving_settings, None))) as client:
+        refused = client.post(f"/alarms/{open_alarm.alarm_id}/acknowledge", headers={"X-API-Key": OPERATOR_KEY})
+        still = client.get(f"/alarms/{open_alarm.alarm_id}")
+    assert refused.status_code == 403
+    assert still.json()["alarm"]["state"] == "active"
