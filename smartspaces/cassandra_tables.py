@@ -284,6 +284,20 @@ SPACES = CassandraTable(
     """),
 )
 
+# The same spaces by building (the alarm board's overview), written beside SPACES by the reference job.
+SPACES_BY_BUILDING = CassandraTable(
+    "spaces_by_building",
+    ("building_id",),
+    ("space_id",),
+    _columns("""
+        building_id text
+        space_id text
+        floor int
+        name text
+        space_type text
+    """),
+)
+
 DEVICES = CassandraTable(
     "devices",
     ("device_id",),
@@ -309,6 +323,7 @@ TABLES = (
     DEVICE_LATEST,
     SPACE_LATEST,
     SPACES,
+    SPACES_BY_BUILDING,
     DEVICES,
     ALARMS,
     ALARMS_BY_SPACE,

@@ -5,22 +5,26 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+import uvicorn
 from cassandra.cluster import Session
 
 from smartspaces.bootstrap.cassandra import apply_cassandra
 from smartspaces.config import Settings, load_settings
 from smartspaces.connectors.cassandra import cassandra_cluster
 from smartspaces.connectors.redis import redis_client
+from smartspaces.stages.serving.app import create_app
 from tests.integration.ingest_fixtures import drop_keyspace
 
 # The stack's Redis, but a database of its own, flushed at the start of each test.
@@ -159,9 +163,15 @@ def reading(device_id: str, space_id: str, metric: str, value: float, when: date
 
 
 def insert_space(session: Session, space_id: str) -> None:
+    """A space of building b1 in the registry's serving tables, as the reference job writes them."""
     session.execute(
         "INSERT INTO spaces (space_id, building_id, floor, name, space_type, area_m2, capacity) "
         "VALUES (%s, 'b1', 1, %s, 'office', 20.5, 6)",
+        (space_id, f"Room {space_id}"),
+    )
+    session.execute(
+        "INSERT INTO spaces_by_building (building_id, space_id, floor, name, space_type) "
+        "VALUES ('b1', %s, 1, %s, 'office')",
         (space_id, f"Room {space_id}"),
     )
 
@@ -221,3 +231,77 @@ def insert_device_latest(session: Session, readings: Sequence[dict[str, Any]]) -
                 uuid.UUID(row["event_id"]),
             ),
         )
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def chromium(url: str, tmp_path: Path, *options: str) -> str:
+    """Loads the page in headless Chromium (scripts run for up to 5 s of virtual time); returns its stdout."""
+    assert shutil.which(CHROMIUM), f"{CHROMIUM} is missing: apt-get install chromium (this test needs a real browser)"
+    command = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-extensions",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--virtual-time-budget=5000",
+        *options,
+        url,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True).stdout
+
+
+def chromium_dom(url: str, tmp_path: Path) -> str:
+    """The page's DOM after its scripts ran."""
+    return chromium(url, tmp_path, "--dump-dom")
+
+
+class TableRows(HTMLParser):
+    """The cells of each row of one <tbody id=...>, as text."""
+
+    def __init__(self, tbody_id: str) -> None:
+        super().__init__()
+        self.tbody_id = tbody_id
+        self.rows: list[list[str]] = []
+        self._in_body = False
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tbody" and ("id", self.tbody_id) in attrs:
+            self._in_body = True
+        elif self._in_body and tag == "tr":
+            self.rows.append([])
+        elif self._in_body and tag == "td":
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "tbody":
+            self._in_body = False
+        elif tag == "td" and self._cell is not None:
+            self.rows[-1].append("".join(self._cell))
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+@pytest.fixture
+def running_api(serving_settings: Settings) -> Iterator[str]:
+    """The API served by uvicorn on a free loopback port in a background thread; yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(serving_settings), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the API did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=30)

@@ -53,7 +53,7 @@ def stored_alarms(settings: Settings, table: str = "alarms") -> list[Expected]:
         rows = cluster.connect(settings.cassandra.keyspace).execute(
             f"SELECT rule_id, source_id, severity, raised_at, escalated_at, cleared_at, peak_value FROM {table}"
         )
-        return sorted(tuple(row) for row in rows)  # type: ignore[misc]
+        return sorted(tuple(row) for row in rows)
     finally:
         cluster.shutdown()
 

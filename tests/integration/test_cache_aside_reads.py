@@ -6,6 +6,7 @@ import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -66,6 +67,22 @@ class CountingStore:
 
     async def release_version(self) -> str:
         return await self.inner.release_version()
+
+    async def space_alarms(self, space_id: str, limit: int) -> list[dict[str, Any]] | None:
+        await self._count(f"space_alarms {space_id}")
+        return await self.inner.space_alarms(space_id, limit)
+
+    async def alarm(self, alarm_id: str) -> dict[str, Any] | None:
+        return await self.inner.alarm(alarm_id)
+
+    async def acknowledge(self, alarm: dict[str, Any], principal: str, at: datetime) -> None:
+        await self.inner.acknowledge(alarm, principal, at)
+
+    async def space_profile(self, space_id: str) -> dict[str, Any] | None:
+        return await self.inner.space_profile(space_id)
+
+    async def building_spaces(self, building_id: str) -> list[dict[str, Any]] | None:
+        return await self.inner.building_spaces(building_id)
 
 
 @dataclass

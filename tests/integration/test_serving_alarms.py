@@ -3,8 +3,11 @@ and acknowledgement by an authenticated operator only, kept when the change feed
 
 from __future__ import annotations
 
+import os
 import uuid
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from cassandra.cluster import Session
@@ -16,10 +19,12 @@ from smartspaces.connectors.redis import redis_client
 from smartspaces.stages.cache.active_alarms import update_active_alarms
 from smartspaces.stages.changefeed.alarms import CassandraAlarmSink
 from smartspaces.stages.serving.app import create_app
-from tests.integration.serving_fixtures import at, insert_space, unique
+from tests.integration.serving_fixtures import TableRows, at, chromium, chromium_dom, insert_space, unique
 from transformations.alarms.lifecycle import Alarm, alarm_id, alarm_to_json
 
 OPERATOR_KEY = "k3y-of-alice-0123456789"
+# Where SMARTSPACES_SAVE_SCREENSHOTS=1 puts the board's screenshot for the docs.
+DOCS_IMAGES = Path(__file__).parents[2] / "docs" / "images"
 
 
 def alarm(space_id: str, raised: datetime, cleared: datetime | None = None, peak: float = 1600.0) -> Alarm:
@@ -129,3 +134,42 @@ def test_without_operator_keys_acknowledgement_is_forbidden(serving_settings: Se
         still = client.get(f"/alarms/{open_alarm.alarm_id}")
     assert refused.status_code == 403
     assert still.json()["alarm"]["state"] == "active"
+
+
+def test_the_board_shows_a_building_and_a_space_open_alarms_in_chromium(
+    running_api: str, serving_settings: Settings, session: Session, tmp_path: Path
+) -> None:
+    space, _, _ = seed(serving_settings, session)
+    quiet = unique("space")
+    insert_space(session, quiet)
+    now = datetime.now(UTC).replace(microsecond=0)
+    recent = alarm(space, now - timedelta(minutes=12), peak=1820.0)
+    critical = replace(alarm(space, now - timedelta(hours=2, minutes=5)), severity="critical", peak_value=2400.0)
+    CassandraAlarmSink(session, serving_settings.cassandra.keyspace).write([recent, critical])
+
+    overview = TableRows("space-rows")
+    overview.feed(chromium_dom(f"{running_api}/board/buildings/b1", tmp_path))
+    assert [row for row in overview.rows if row[1] in (f"Room {space}", f"Room {quiet}")] == sorted(
+        [["1", f"Room {space}", "office", "3", "1", "2"], ["1", f"Room {quiet}", "office", "0", "0", "0"]],
+        key=lambda row: row[1],
+    )
+
+    page = chromium_dom(f"{running_api}/board/spaces/{space}", tmp_path)
+    rows = TableRows("alarm-rows")
+    rows.feed(page)
+    assert [(row[0], row[1], row[4], row[5], row[6]) for row in rows.rows] == [
+        ("WARNING", "CO2 above 1500 ppm for 5 minutes", "active", "1820", "Acknowledge"),
+        ("CRITICAL", "CO2 above 1500 ppm for 5 minutes", "active", "2400", "Acknowledge"),
+        ("WARNING", "CO2 above 1500 ppm for 5 minutes", "active", "1600", "Acknowledge"),
+    ]
+    # Local time and age, not ISO instants; the button waits for an operator key.
+    assert [row[3].endswith(("12 min ago", "2 h 5 min ago")) for row in rows.rows[:2]] == [True, True]
+    assert "T" not in rows.rows[0][3].split(" ago")[0][-12:]
+    assert page.count('title="Sign in with an operator key to acknowledge"') == 3
+    assert f'<h1 id="title">Room {space}</h1>' in page
+
+    screenshot = tmp_path / "alarm-board.png"
+    chromium(f"{running_api}/board/spaces/{space}", tmp_path, f"--screenshot={screenshot}", "--window-size=1100,420")
+    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    if os.environ.get("SMARTSPACES_SAVE_SCREENSHOTS"):
+        (DOCS_IMAGES / "alarm-board.png").write_bytes(screenshot.read_bytes())

@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import signal
-import subprocess
-import threading
 import time
-from collections.abc import Iterator
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from cassandra.cluster import Session
 from fastapi.testclient import TestClient
 
@@ -23,9 +17,10 @@ from smartspaces.config import Settings
 from smartspaces.stages.serving.app import create_app
 from tests.integration.serving_fixtures import (
     PrivateRedis,
+    TableRows,
     at,
+    chromium_dom,
     critical_event,
-    free_port,
     insert_critical_events,
     insert_device,
     insert_device_latest,
@@ -33,8 +28,6 @@ from tests.integration.serving_fixtures import (
     reading,
     unique,
 )
-
-CHROMIUM = "/usr/bin/chromium"
 
 
 def seed_space(session: Session, count: int = 3) -> tuple[str, list[dict[str, Any]]]:
@@ -181,72 +174,12 @@ def test_a_hung_redis_costs_one_timeout_then_is_skipped_until_it_answers_again(
     assert recovered[1] == "cache"
 
 
-class _EventRows(HTMLParser):
-    """The cells of each row of <tbody id="events">, as text."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.rows: list[list[str]] = []
-        self._in_body = False
-        self._cell: list[str] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "tbody" and ("id", "events") in attrs:
-            self._in_body = True
-        elif self._in_body and tag == "tr":
-            self.rows.append([])
-        elif self._in_body and tag == "td":
-            self._cell = []
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "tbody":
-            self._in_body = False
-        elif tag == "td" and self._cell is not None:
-            self.rows[-1].append("".join(self._cell))
-            self._cell = None
-
-    def handle_data(self, data: str) -> None:
-        if self._cell is not None:
-            self._cell.append(data)
-
-
-@pytest.fixture
-def running_api(serving_settings: Settings) -> Iterator[str]:
-    """The API served by uvicorn on a free loopback port in a background thread; yields its base URL."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(serving_settings), host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the API did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
-
-
 def test_the_page_shows_the_space_critical_events_in_chromium(
     running_api: str, session: Session, tmp_path: Path
 ) -> None:
-    assert shutil.which(CHROMIUM), f"{CHROMIUM} is missing: apt-get install chromium (this test needs a real browser)"
     space, newest_first = seed_space(session)
-    command = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-extensions",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--virtual-time-budget=5000",
-        "--dump-dom",
-        f"{running_api}/spaces/{space}",
-    ]
-    dom = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True).stdout
-    parser = _EventRows()
+    dom = chromium_dom(f"{running_api}/spaces/{space}", tmp_path)
+    parser = TableRows("events")
     parser.feed(dom)
     columns = ("event_time", "severity", "device_id", "metric", "value", "unit", "code", "message", "rule_id")
     assert parser.rows == [[str(event[column]) for column in columns] for event in newest_first]

@@ -14,6 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from smartspaces import lake
+from smartspaces.cassandra_tables import SPACES_BY_BUILDING
 from smartspaces.config import Settings
 from smartspaces.connectors.cassandra import write_cassandra
 from smartspaces.connectors.delta import (
@@ -52,6 +53,8 @@ class ReferenceDrop:
     effective_at: datetime | None = None  # default: now
 
 
+# Cassandra tables that hold a registry's current versions by another key, for the read API.
+SERVING_COPIES = {"spaces": (SPACES_BY_BUILDING,)}
 HISTORIES = {"spaces": lake.space_registry, "devices": lake.device_registry}
 SHOWN_REJECTS = 20
 
@@ -97,6 +100,8 @@ def merge_drop(
     merge_versions(changes.drop(CHANGE), path, (table.key, VALID_FROM))
     current = read_delta(spark, path).transform(registry_rows(table))
     write_cassandra(current, settings.cassandra.keyspace, table.name)
+    for serving_copy in SERVING_COPIES.get(table.name, ()):
+        write_cassandra(current.select(*serving_copy.column_names), settings.cassandra.keyspace, serving_copy.name)
     rejects = rejected.transform(reference_rejects(table, at)).persist()
     if rejected_count := rejects.count():
         insert_new_rows(rejects, lake.reference_rejects(settings.lake), REJECT_KEY_COLUMNS)

@@ -47,6 +47,7 @@ from smartspaces.stages.serving.reads import CacheAsideReads, UnknownIdError
 STATIC_DIR = Path(__file__).parent / "static"
 
 SpaceId = Annotated[str, PathParam(pattern=ID_PATTERN, description="a space id")]
+BuildingId = Annotated[str, PathParam(pattern=ID_PATTERN, description="a building id")]
 AlarmId = Annotated[str, PathParam(pattern=UUID_PATTERN, description="an alarm id (a UUID)")]
 AlarmStateFilter = Annotated[
     Literal["active", "all"], Query(description="active: open alarms (active or acknowledged); all: the history")
@@ -115,6 +116,17 @@ def create_app(settings: Settings) -> HotPath:
             served = await service.space_alarms(space_id, history_limit)
         return response(served_answer("space_id", space_id, served, "alarms"))
 
+    @app.get("/buildings/{building_id}/spaces")
+    async def building_spaces(request: Request, building_id: BuildingId) -> Response:
+        """The building's spaces with their open alarms counted by severity (the alarm board's overview)."""
+        served = await reads(request).building_overview(building_id, history_limit)
+        return response(served_answer("building_id", building_id, served, "spaces"))
+
+    @app.get("/spaces/{space_id}/profile")
+    async def space_profile(request: Request, space_id: SpaceId) -> Response:
+        served = await reads(request).space_profile(space_id)
+        return response(served_answer("space_id", space_id, served, "space"))
+
     @app.get("/alarms/{alarm_id}")
     async def alarm(request: Request, alarm_id: AlarmId) -> Response:
         served = await reads(request).alarm(alarm_id)
@@ -167,6 +179,16 @@ def create_app(settings: Settings) -> HotPath:
     @app.get("/spaces/{space_id}", response_class=HTMLResponse)
     async def space_page(space_id: SpaceId) -> str:
         return page.substitute(space_id=html.escape(space_id, quote=True), refresh_s=refresh_s)
+
+    board = Template((STATIC_DIR / "alarm_board.html").read_text(encoding="utf-8"))
+
+    @app.get("/board/buildings/{building_id}", response_class=HTMLResponse)
+    async def building_board(building_id: BuildingId) -> str:
+        return board.substitute(view="building", entity_id=html.escape(building_id, quote=True), refresh_s=refresh_s)
+
+    @app.get("/board/spaces/{space_id}", response_class=HTMLResponse)
+    async def space_board(space_id: SpaceId) -> str:
+        return board.substitute(view="space", entity_id=html.escape(space_id, quote=True), refresh_s=refresh_s)
 
     return HotPath(app, lambda: getattr(app.state, "reads", None), keep)
 

@@ -12,7 +12,15 @@ from cassandra.cluster import NoHostAvailable, Session
 from cassandra.connection import ConnectionException
 from cassandra.query import PreparedStatement
 
-from smartspaces.cassandra_tables import ALARMS, ALARMS_BY_SPACE, CRITICAL_EVENTS, DEVICE_LATEST, DEVICES, SPACES
+from smartspaces.cassandra_tables import (
+    ALARMS,
+    ALARMS_BY_SPACE,
+    CRITICAL_EVENTS,
+    DEVICE_LATEST,
+    DEVICES,
+    SPACES,
+    SPACES_BY_BUILDING,
+)
 from smartspaces.stages.cache.critical_events import newest_first
 from smartspaces.stages.cache.encoding import iso_utc
 from smartspaces.stages.serving.alarm_views import ALARM_FIELDS, alarm_view
@@ -60,6 +68,14 @@ class CassandraReader:
         self._space = session.prepare(f"SELECT space_id FROM {SPACES.qualified(keyspace)} WHERE space_id = ?")
         self._device = session.prepare(f"SELECT device_id FROM {DEVICES.qualified(keyspace)} WHERE device_id = ?")
         self._version = session.prepare("SELECT release_version FROM system.local")
+        self._space_profile = session.prepare(
+            f"SELECT space_id, building_id, floor, name, space_type FROM {SPACES.qualified(keyspace)} "
+            "WHERE space_id = ?"
+        )
+        self._building_spaces = session.prepare(
+            f"SELECT space_id, floor, name, space_type FROM {SPACES_BY_BUILDING.qualified(keyspace)} "
+            "WHERE building_id = ?"
+        )
         alarm_columns = ", ".join(ALARM_FIELDS)
         self._space_alarms = session.prepare(
             f"SELECT {alarm_columns} FROM {ALARMS_BY_SPACE.qualified(keyspace)} WHERE space_id = ? LIMIT ?"
@@ -119,6 +135,17 @@ class CassandraReader:
             }
             for row in rows
         }
+
+    async def space_profile(self, space_id: str) -> dict[str, Any] | None:
+        """The space's name, building, floor and type; None for an unknown space."""
+        rows = await self._start(self._space_profile, (space_id,))
+        return rows[0]._asdict() if rows else None
+
+    async def building_spaces(self, building_id: str) -> list[dict[str, Any]] | None:
+        """The building's spaces (id, floor, name, type) by floor and id; None when it has none (unknown)."""
+        rows = await self._start(self._building_spaces, (building_id,))
+        spaces = sorted((row._asdict() for row in rows), key=lambda space: (space["floor"], space["space_id"]))
+        return spaces or None
 
     async def space_alarms(self, space_id: str, limit: int) -> list[dict[str, Any]] | None:
         """The space's newest-raised `limit` alarms (alarm_view); None for an unknown space."""

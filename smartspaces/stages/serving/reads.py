@@ -29,6 +29,7 @@ from smartspaces.stages.serving.alarm_views import alarm_view
 from smartspaces.stages.serving.breaker import CircuitBreaker
 from smartspaces.stages.serving.single_flight import SingleFlight
 from transformations.alarms.lifecycle import AlarmState
+from transformations.alarms.rules import ALARM_SEVERITIES
 from transformations.redis_keys import DEVICE_LATEST
 
 T = TypeVar("T")
@@ -52,6 +53,10 @@ class ServingStore(Protocol):
     async def space_alarms(self, space_id: str, limit: int) -> Alarms | None: ...
 
     async def alarm(self, alarm_id: str) -> dict[str, Any] | None: ...
+
+    async def space_profile(self, space_id: str) -> dict[str, Any] | None: ...
+
+    async def building_spaces(self, building_id: str) -> list[dict[str, Any]] | None: ...
 
     async def acknowledge(self, alarm: dict[str, Any], principal: str, at: datetime) -> None: ...
 
@@ -117,11 +122,39 @@ class CacheAsideReads:
     async def active_alarms(self, space_id: str, history_limit: int) -> Served:
         """The space's open alarms (active or acknowledged), newest raised first; UnknownIdError for an unknown
         space. A miss reads the space's newest `history_limit` alarms from Cassandra and fills the cache."""
+        alarms, source = await self._open_alarms(space_id, history_limit)
+        return Served(orjson.dumps(alarms), source)
+
+    async def building_overview(self, building_id: str, history_limit: int) -> Served:
+        """The building's spaces, each with its open alarms counted by severity; UnknownIdError when it has none.
+
+        Each space's open alarms come cache-aside, all spaces at once; the answer's source is the cache only
+        when every space's was."""
+        spaces = await self._store.building_spaces(building_id)
+        if spaces is None:
+            raise UnknownIdError(f"unknown building {building_id!r}")
+        answers = await asyncio.gather(*(self._open_alarms(space["space_id"], history_limit) for space in spaces))
+        overview = []
+        for space, (alarms, _) in zip(spaces, answers, strict=True):
+            by_severity = {severity.value: 0 for severity in ALARM_SEVERITIES}
+            for alarm in alarms:
+                by_severity[alarm["severity"]] = by_severity.get(alarm["severity"], 0) + 1
+            overview.append({**space, "open_alarms": len(alarms), "open_by_severity": by_severity})
+        source: Source = "cache" if all(source == "cache" for _, source in answers) else "cassandra"
+        return Served(orjson.dumps(overview), source)
+
+    async def space_profile(self, space_id: str) -> Served:
+        profile = await self._store.space_profile(space_id)
+        if profile is None:
+            raise UnknownIdError(f"unknown space {space_id!r}")
+        return Served(orjson.dumps(profile), "cassandra")
+
+    async def _open_alarms(self, space_id: str, history_limit: int) -> tuple[Alarms, Source]:
         cached = await self._from_redis(lambda: read_active_alarms(self._redis, space_id))
         if cached is not None:
-            return Served(orjson.dumps([alarm_view(alarm) for alarm in cached]), "cache")
+            return [alarm_view(alarm) for alarm in cached], "cache"
         alarms = await self._alarm_flights.run(space_id, lambda: self._load_active_alarms(space_id, history_limit))
-        return Served(orjson.dumps(alarms), "cassandra")
+        return alarms, "cassandra"
 
     async def space_alarms(self, space_id: str, limit: int) -> Served:
         """The space's newest-raised `limit` alarms in every state (history: Cassandra, not cached)."""
