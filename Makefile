@@ -35,10 +35,14 @@ schema: stack-up
 	$(BIN)/smartspaces schema apply
 
 # The main pipeline on the local stack: simulated campus → Kafka → streaming ingest (drained) → Cassandra →
-# change feed (critical events, Redis) → enrichment of yesterday and today into PostgreSQL's star schema.
+# change feed (critical events, alarms, Redis) → enrichment of yesterday and today into PostgreSQL's star schema.
+# The random events cover the last DEMO_SPAN_MINUTES, so each sensor reports every minute or two as real ones do
+# (spread over a day, they would be silent long enough to raise offline alarms); the alarm scenarios end now.
 DEMO_EVENTS ?= 20000
+DEMO_SPAN_MINUTES ?= 120
 demo: schema
-	$(BIN)/smartspaces run simulate --count $(DEMO_EVENTS) --bad-fraction 0.001 --duplicate-fraction 0.01 --late-fraction 0.01
+	$(BIN)/smartspaces run simulate --count $(DEMO_EVENTS) --span-minutes $(DEMO_SPAN_MINUTES) --scenario all \
+		--bad-fraction 0.001 --duplicate-fraction 0.01 --late-fraction 0.01
 	$(BIN)/smartspaces run reference
 	$(BIN)/smartspaces run ingest --drain
 	$(BIN)/smartspaces run changefeed --once

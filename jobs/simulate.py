@@ -41,9 +41,15 @@ def parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME",
-        help="send a scripted alarm scenario instead of the random mix (repeatable; 'all' for every one)",
+        help="send a scripted alarm scenario before the random mix (repeatable; 'all': every one; alone: no --count)",
     )
     parser.add_argument("--list-scenarios", action="store_true", help="list the scenarios and their alarms, and exit")
+    parser.add_argument(
+        "--span-minutes",
+        type=float,
+        default=24 * 60,
+        help="event times spread over this many minutes before now (default a day); shorter is denser per device",
+    )
     parser.add_argument("--live", action="store_true", help="event times follow the wall clock (a real-time stream)")
     parser.add_argument("--topic", help="Kafka topic (default: the ingest's topic, ingest.topic, 'events' locally)")
     parser.add_argument("--partitions", type=int, default=3, help="partitions of the topic if it is created")

@@ -5,9 +5,11 @@ that keeps moving while nothing arrives) and on replay (one source's readings of
 end). Every time it records is an event time or a deadline computed from event times (`no_data`: last seen +
 silent minutes; `held_open`: opened + open minutes; escalation: raised + after minutes), never the wall clock,
 so a replay of a period writes the same alarms, ids included, as the live run did. Parity holds for readings
-that reach the feed in event-time order per source before the watermark passes them; a reading at or before
-its (rule, source)'s last applied one is not applied again (a reprocessed micro-batch) and is counted as
-`skipped`.
+that reach the feed in event-time order per source before the watermark passes them. Two kinds of reading are
+not applied, and counted: one at or before its (rule, source)'s last applied reading (`skipped`: a reprocessed
+micro-batch, or a device re-sending its past), and one older than a time-driven transition the watermark
+already made for its source (`too_late`: applying it would rewrite a decision already published, e.g. clear
+an alarm before the escalation it got).
 
 Time-driven transitions due at T happen before a reading at T' > T is applied, and when the watermark reaches T.
 """
@@ -89,6 +91,8 @@ class SourceState:
     clear_since: datetime | None = None
     # no_data: when the device was last heard; held_open: since when the door is open.
     timer_since: datetime | None = None
+    # The newest time-driven transition (a timer's raise, an escalation) the watermark made: final.
+    decided_until: datetime | None = None
     alarm: Alarm | None = None
     # Where the last reading placed the source: a time-driven alarm is raised there.
     device_id: str | None = None
@@ -113,7 +117,11 @@ class SourceState:
 
 
 _ALARM_TIMES = ("raised_at", "escalated_at", "cleared_at")
-_STATE_TIMES = ("last_event_time", "raise_since", "clear_since", "timer_since")
+_STATE_TIMES = ("last_event_time", "raise_since", "clear_since", "timer_since", "decided_until")
+
+
+def _latest(known: datetime | None, at: datetime) -> datetime:
+    return at if known is None else max(known, at)
 
 
 def _instant(text: str | None) -> datetime | None:
@@ -163,6 +171,7 @@ class AlarmEvaluator:
     changed_alarms: dict[str, Alarm] = field(default_factory=dict)
     changed_states: set[StateKey] = field(default_factory=set)
     skipped: int = 0
+    too_late: int = 0
 
     def __post_init__(self) -> None:
         self._rules = self.rules.by_id()
@@ -195,6 +204,9 @@ class AlarmEvaluator:
         state = self.states.setdefault(key, SourceState())
         if state.last_event_time is not None and reading.order <= (state.last_event_time, state.last_event_id or ""):
             self.skipped += 1
+            return
+        if state.decided_until is not None and reading.event_time < state.decided_until:
+            self.too_late += 1
             return
         self._advance(rule, source, state, reading.event_time, inclusive=False)
         if rule.kind is AlarmKind.THRESHOLD:
@@ -247,12 +259,14 @@ class AlarmEvaluator:
             deadline = state.timer_since + rule.timeout
             if due(deadline):
                 self._open(rule, source, state, None, deadline)
+                state.decided_until = _latest(state.decided_until, deadline)
                 changed = True
         alarm = state.alarm
         if alarm is not None and rule.escalation is not None and alarm.escalated_at is None:
             escalate_at = alarm.raised_at + rule.escalation.after
             if due(escalate_at):
                 alarm.escalated_at, alarm.severity = escalate_at, rule.escalation.severity.value
+                state.decided_until = _latest(state.decided_until, escalate_at)
                 self._changed(alarm)
                 changed = True
         return changed

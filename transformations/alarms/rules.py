@@ -160,7 +160,8 @@ _RULE_FIELDS = {
     "open_minutes",
     "event_type",
 }
-_ALARM_SEVERITIES = (Severity.WARNING, Severity.CRITICAL)
+# An alarm's severities, lowest first.
+ALARM_SEVERITIES = (Severity.WARNING, Severity.CRITICAL)
 
 
 def _rank(severity: Severity) -> int:
@@ -253,7 +254,7 @@ def _rule(spec: Any, index: int, problems: _Problems) -> AlarmRule | None:
     version = spec.get("version", 1)
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         problems.add(line, "version", f"must be a positive whole number, not {version!r}")
-    if severity is not None and severity not in _ALARM_SEVERITIES:
+    if severity is not None and severity not in ALARM_SEVERITIES:
         problems.add(line, "severity", "an alarm is a warning or critical")
     metric = spec.get("metric")
     raise_when = clear_when = None

@@ -139,11 +139,13 @@ def _insert(table: str, columns: tuple[str, ...]) -> str:
 
 @dataclass
 class AlarmBatchReport:
-    """Alarms written (raised, updated or escalated while open; cleared), and readings applied before."""
+    """Alarms written (raised, updated or escalated while open; cleared), and readings not applied: already
+    applied (skipped) or older than a decision the watermark made (too_late)."""
 
     open: int = 0
     cleared: int = 0
     skipped: int = 0
+    too_late: int = 0
 
 
 class AlarmStage:
@@ -168,10 +170,12 @@ class AlarmStage:
         self.watermark = LiveWatermark(grace, newest)
         self.cassandra = CassandraAlarmSink(session, keyspace)
         self.redis, self.ttl_s = redis, ttl_s
+        # Every alarm this process wrote, as last written: what a run reports at its end.
+        self.written: dict[str, Alarm] = {}
 
     def process(self, readings: list[Reading]) -> AlarmBatchReport:
         """Applies a micro-batch's readings (none: the watermark alone moves), writes what changed."""
-        skipped_before = self.evaluator.skipped
+        skipped_before, too_late_before = self.evaluator.skipped, self.evaluator.too_late
         self.evaluator.apply(readings)
         self.watermark.saw(reading.event_time for reading in readings)
         watermark = self.watermark.current()
@@ -179,9 +183,27 @@ class AlarmStage:
             self.evaluator.advance_to(watermark)
         alarms, states = self.evaluator.take_changes()
         if alarms:
+            self.written.update((alarm.alarm_id, alarm) for alarm in alarms)
             self.cassandra.write(alarms)
             update_active_alarms(self.redis, [alarm_to_json(alarm) for alarm in alarms], self.ttl_s)
         # After the sinks: a crash before this point re-applies the readings to the old state.
         self.state_store.save(states)
         cleared = sum(1 for alarm in alarms if alarm.cleared_at is not None)
-        return AlarmBatchReport(len(alarms) - cleared, cleared, self.evaluator.skipped - skipped_before)
+        return AlarmBatchReport(
+            len(alarms) - cleared,
+            cleared,
+            self.evaluator.skipped - skipped_before,
+            self.evaluator.too_late - too_late_before,
+        )
+
+
+def alarm_line(alarm: Alarm) -> str:
+    """`co2_high on b01-f0-s03 (warning): raised 2026-12-02 21:07:47, cleared 2026-12-02 21:32:47 UTC`."""
+
+    def clock(at: datetime | None) -> str:
+        return "-" if at is None else at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+    escalated = f", escalated {clock(alarm.escalated_at)}" if alarm.escalated_at else ""
+    ending = f", cleared {clock(alarm.cleared_at)}" if alarm.cleared_at else ", open"
+    raised = f"raised {clock(alarm.raised_at)}"
+    return f"{alarm.rule_id} on {alarm.source_id} ({alarm.severity}): {raised}{escalated}{ending} UTC"

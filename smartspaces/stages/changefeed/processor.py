@@ -158,7 +158,14 @@ class CriticalEventProcessor:
         if self.alarms is not None:
             alarms = self.alarms.process([reading_from_payload(row) for row in outputs.alarm_readings])
             report.alarms = asdict(alarms)
-            self.totals.update({"alarms_open": alarms.open, "alarms_cleared": alarms.cleared})
+            self.totals.update(
+                {
+                    "alarms_open": alarms.open,
+                    "alarms_cleared": alarms.cleared,
+                    "alarm_readings_skipped": alarms.skipped,
+                    "alarm_readings_too_late": alarms.too_late,
+                }
+            )
 
     def run(self, interval_s: float, run_for_s: float | None = None, once: bool = False) -> None:
         """Micro-batches every interval_s (at once while a backlog remains); once=True drains and returns."""

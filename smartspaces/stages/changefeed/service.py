@@ -16,7 +16,7 @@ from smartspaces.connectors.cassandra import cassandra_cluster
 from smartspaces.connectors.redis import redis_client
 from smartspaces.entrypoint import JobSetupError
 from smartspaces.session import spark_session
-from smartspaces.stages.changefeed.alarms import AlarmStage
+from smartspaces.stages.changefeed.alarms import AlarmStage, alarm_line
 from smartspaces.stages.changefeed.backends import change_feed_source
 from smartspaces.stages.changefeed.processor import MICRO_BATCH_SPARK_CONF, CriticalEventProcessor
 from smartspaces.stages.changefeed.reference import read_alarm_rules
@@ -24,7 +24,14 @@ from transformations.alarms.rules import AlarmRulesError
 
 logger = logging.getLogger("smartspaces.stages.changefeed")
 # Totals that are not a severity of critical events.
-_NOT_SEVERITIES = ("changes", "unattributed", "alarms_open", "alarms_cleared")
+_NOT_SEVERITIES = (
+    "changes",
+    "unattributed",
+    "alarms_open",
+    "alarms_cleared",
+    "alarm_readings_skipped",
+    "alarm_readings_too_late",
+)
 
 
 def totals_line(totals: Mapping[str, int]) -> str:
@@ -34,7 +41,9 @@ def totals_line(totals: Mapping[str, int]) -> str:
     return (
         f"changefeed: {totals.get('changes', 0)} changes, {sum(severities.values())} critical events "
         f"({by_severity or 'none'}), {totals.get('unattributed', 0)} unattributed; alarms written: "
-        f"{totals.get('alarms_open', 0)} open, {totals.get('alarms_cleared', 0)} cleared"
+        f"{totals.get('alarms_open', 0)} open, {totals.get('alarms_cleared', 0)} cleared; alarm readings not applied: "
+        f"{totals.get('alarm_readings_skipped', 0)} already applied, "
+        f"{totals.get('alarm_readings_too_late', 0)} too late"
     )
 
 
@@ -56,6 +65,20 @@ def alarm_stage(spark: SparkSession, settings: Settings, session: Session, redis
         settings.cache.critical_ttl_s,
         timedelta(seconds=feed.alarm_grace_s),
     )
+
+
+# Alarms listed at the end of a run; beyond, only their number.
+ALARMS_LISTED = 20
+
+
+def written_alarms(alarms: AlarmStage) -> str:
+    """The alarms the run wrote, newest raised first, as they stand."""
+    written = sorted(alarms.written.values(), key=lambda alarm: (alarm.raised_at, alarm.alarm_id), reverse=True)
+    lines = [f"alarms written by this run: {len(written)}"]
+    lines += [f"  {alarm_line(alarm)}" for alarm in written[:ALARMS_LISTED]]
+    if len(written) > ALARMS_LISTED:
+        lines.append(f"  and {len(written) - ALARMS_LISTED} more")
+    return "\n".join(lines)
 
 
 def run_changefeed(settings: Settings, once: bool, run_for_s: float | None, hold_before_commit_s: float = 0.0) -> int:
@@ -84,5 +107,7 @@ def run_changefeed(settings: Settings, once: bool, run_for_s: float | None, hold
         cluster.shutdown()
     totals = dict(processor.totals)
     print(totals_line(totals))
+    if processor.alarms is not None:
+        print(written_alarms(processor.alarms))
     logger.info(json.dumps({"event": "changefeed_totals", **totals}))
     return 0

@@ -58,7 +58,7 @@ def format_event_time(t: float, zone: timezone) -> str:
 
 
 class _DeviceState:
-    __slots__ = ("device", "firmware", "meter", "space", "status_share")
+    __slots__ = ("device", "firmware", "held_open", "meter", "space", "status_share")
 
     def __init__(
         self, device: Device, space: signals.SpaceSignals, meter: signals.EnergyMeter | None, firmware: str
@@ -68,6 +68,8 @@ class _DeviceState:
         self.meter = meter
         self.firmware = firmware
         self.status_share = STATUS_SHARE.get(device.device_type, DEFAULT_STATUS_SHARE)
+        # A door that reported held_open reports closed with its next access event.
+        self.held_open = False
 
 
 class EventFactory:
@@ -174,7 +176,11 @@ class EventFactory:
         return self._coded(state, _STATUS, code, t, attributes)
 
     def _access(self, state: _DeviceState, t: float) -> Event:
+        if state.held_open:
+            state.held_open = False
+            return self._coded(state, _ACCESS, "closed", t, {"fw": state.firmware})
         code = signals.access_code(self.rng, state.space.occupancy_ratio(t))
+        state.held_open = code == "held_open"
         attributes = {"fw": state.firmware}
         if code in ("granted", "denied"):
             attributes["badge"] = f"B{self.rng.randint(100_000, 999_999)}"

@@ -100,7 +100,7 @@ class SimulationOptions:
     # Event times follow the wall clock as messages are made (a real-time stream, not reproducible) instead of
     # spreading over span_s before `now`.
     live: bool = False
-    # Scripted alarm scenarios (scenarios.SCENARIOS) to send instead of the random mix, all ending at `now`.
+    # Scripted alarm scenarios (scenarios.SCENARIOS) to send before the random mix, all ending at `now`.
     scenarios: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
@@ -220,6 +220,14 @@ def scenario_runs(options: SimulationOptions) -> list[ScenarioRun]:
     return [SCENARIOS[name].place(campus_for(options), options.now) for name in options.scenarios]
 
 
+def _unscripted(campus: Campus, options: SimulationOptions) -> Campus:
+    """The campus without the devices the scenarios script: the random mix must not interleave with them."""
+    scripted = {event["device_id"] for run in scenario_runs(options) for event in run.events()}
+    if not scripted:
+        return campus
+    return dataclasses.replace(campus, devices=tuple(d for d in campus.devices if d.device_id not in scripted))
+
+
 def _scenario_messages(options: SimulationOptions) -> Iterator[SimMessage]:
     for run in scenario_runs(options):
         for event in run.events():
@@ -231,14 +239,13 @@ def generate_messages(options: SimulationOptions) -> Iterator[SimMessage]:
 
     Pure unless options.live: then event times are read from the wall clock as each message is made.
     """
-    if options.scenarios:
-        yield from _scenario_messages(options)
-        return
+    # Scenarios first (their events end at `now`), then the random mix, if any is asked for.
+    yield from _scenario_messages(options)
     options = resolved(options)
     assert options.now is not None
     # Live runs draw fresh event ids (and readings) each run; the campus still comes from the seed.
     rng = random.Random(f"{options.seed}/{time.time_ns()}" if options.live else options.seed)
-    factory = EventFactory(campus_for(options), rng, options.utc_offset_minutes)
+    factory = EventFactory(_unscripted(campus_for(options), options), rng, options.utc_offset_minutes)
     next_campus = next_campus_for(options)
     later = EventFactory(next_campus, rng, options.utc_offset_minutes, earlier=factory) if next_campus else None
     change_at = options.reference_change.at.timestamp() if options.reference_change else float("inf")
@@ -279,7 +286,8 @@ def generate_messages(options: SimulationOptions) -> Iterator[SimMessage]:
             continue
         is_late, is_forced_door = label == "late", label == "forced_door"
         if is_late:
-            clock -= rng.uniform(*LATE_BY_S)
+            # Late, but within the simulated span: a device's history has no gap before its late reading.
+            clock = max(start, clock - rng.uniform(*LATE_BY_S))
         event = factory_at(clock).forced_door(clock) if is_forced_door else factory_at(clock).random_event(clock)
         message = SimMessage(
             event["device_id"].encode(),
@@ -379,7 +387,8 @@ def run_simulation(
 def _sending_step(options: SimulationOptions) -> AbstractContextManager[progress.Step]:
     """The run's progress: messages sent of `count`, or (a duration alone) seconds of `duration_s`."""
     if options.count is not None:
-        return progress.step("simulate", total=options.count, unit="messages")
+        scripted = sum(len(batch) for run in scenario_runs(options) for batch in run.batches)
+        return progress.step("simulate", total=options.count + scripted, unit="messages")
     return progress.step("simulate", total=options.duration_s, unit="s", show_rate=False)
 
 
