@@ -6,9 +6,11 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from confluent_kafka import Producer
 
 from jobs import changefeed, ingest, reference
+from smartspaces.cassandra_tables import ALARMS, ALARMS_BY_SPACE
 from smartspaces.config import Settings
 from smartspaces.connectors.cassandra import cassandra_cluster
 from smartspaces.connectors.kafka_admin import client_config
@@ -63,7 +65,28 @@ def active_in_redis(settings: Settings, space_id: str) -> list[tuple[str, str]]:
     return sorted((json.loads(value)["rule_id"], json.loads(value)["raised_at"]) for value in stored.values())
 
 
-def test_scenarios_raise_escalate_and_clear_exactly_their_alarms_live(feed_settings: Settings, tmp_path: Path) -> None:
+def every_alarm_column(settings: Settings) -> list[tuple[object, ...]]:
+    cluster = cassandra_cluster(settings.cassandra)
+    try:
+        session = cluster.connect(settings.cassandra.keyspace)
+        return sorted(tuple(row) for row in session.execute(f"SELECT {', '.join(ALARMS.column_names)} FROM alarms"))
+    finally:
+        cluster.shutdown()
+
+
+def truncate_alarms(settings: Settings) -> None:
+    cluster = cassandra_cluster(settings.cassandra)
+    try:
+        session = cluster.connect(settings.cassandra.keyspace)
+        for table in (ALARMS, ALARMS_BY_SPACE):
+            session.execute(f"TRUNCATE {table.name}", timeout=60)
+    finally:
+        cluster.shutdown()
+
+
+def test_scenarios_raise_escalate_and_clear_exactly_their_alarms_live_and_on_replay(
+    feed_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     now = datetime.now(UTC)
     campus = build_campus(2, seed=1, now=now - timedelta(days=1))
     write_reference(campus, tmp_path / "reference")
@@ -88,4 +111,13 @@ def test_scenarios_raise_escalate_and_clear_exactly_their_alarms_live(feed_setti
     # Cleared retroactively, at the event time the late readings show, and gone from the active alarms.
     assert stored_alarms(feed_settings) == expected(runs)
     assert active_in_redis(feed_settings, late_space) == []
+    assert stored_alarms(feed_settings, "alarms_by_space") == expected(runs)
+
+    # The replay: a new consumer runs the change feed over the whole change log, into emptied alarm tables,
+    # and writes every alarm again, to the last column.
+    live = every_alarm_column(feed_settings)
+    truncate_alarms(feed_settings)
+    monkeypatch.setenv("SMARTSPACES__CHANGEFEED__CONSUMER", "alarm-replay")
+    assert changefeed.main(["--once"]) == 0
+    assert every_alarm_column(feed_settings) == live
     assert stored_alarms(feed_settings, "alarms_by_space") == expected(runs)

@@ -17,6 +17,7 @@ from smartspaces.stages.simulator.producer import (
     SimulationOptions,
     SimulationReport,
     next_reference_dir,
+    resolved,
     run_simulation,
     scenario_runs,
 )
@@ -128,7 +129,8 @@ def simulate(args: argparse.Namespace, settings: Settings) -> int:
     if args.list_scenarios:
         print(scenario_list())
         return 0
-    options = simulation_options(args, settings)
+    # `now` fixed once: the scenarios printed are the ones sent.
+    options = resolved(simulation_options(args, settings))
     report = run_simulation(options, settings.kafka)
     if options.scenarios:
         print("alarms these scenarios must produce:")
