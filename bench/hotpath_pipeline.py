@@ -237,13 +237,15 @@ class BenchPipeline:
         load_reference(reference_dir, environment)
         self.epochs.append(Epoch(settings, environment, topic, keyspace))
 
-    def _start_service(self, name: str, args: list[str], ready: str | None = None) -> None:
+    def _start_service(
+        self, name: str, args: list[str], ready: str | None = None, overrides: dict[str, str] | None = None
+    ) -> None:
         log_path = self.work_dir / f"{name}-{len(self.epochs) - 1}.log"
         log = log_path.open("ab")
         process = subprocess.Popen(
             [sys.executable, *args],
             cwd=PROJECT_ROOT,
-            env={**os.environ, **self.epoch.environment},
+            env={**os.environ, **self.epoch.environment, **(overrides or {})},
             stdout=log,
             stderr=log,
             start_new_session=True,
@@ -276,6 +278,13 @@ class BenchPipeline:
                 pass
             time.sleep(0.5)
         raise RuntimeError(f"the read API did not answer:\n{self.services['api'].log_since(0)[-3000:]}")
+
+    def restart_changefeed(self, overrides: dict[str, str]) -> None:
+        """The change feed stopped and started again with these settings (environment overrides)."""
+        self.stop_changefeed()
+        self._start_service(
+            "changefeed", ["-m", "jobs.changefeed"], ready='"event": "changefeed_batch"', overrides=overrides
+        )
 
     def stop_changefeed(self) -> None:
         if "changefeed" in self.services:

@@ -59,10 +59,12 @@ class FeedBatchReport:
     unattributed: int = 0
     lag_s: float = 0.0
     seconds: float = 0.0
-    # Where the seconds went: reading the changes, the Spark job, the Cassandra and Redis writes.
+    # Where the seconds went: reading the changes, the Spark job, the Cassandra and Redis writes (alarms_s of
+    # them: the alarm lifecycle, its writes included).
     read_s: float = 0.0
     compute_s: float = 0.0
     write_s: float = 0.0
+    alarms_s: float = 0.0
     pending_after: bool = False
     # Alarms written (open, cleared) and alarm readings skipped as already applied.
     alarms: dict[str, int] = field(default_factory=dict)
@@ -156,7 +158,9 @@ class CriticalEventProcessor:
 
     def _process_alarms(self, outputs: FeedBatchOutputs, report: FeedBatchReport) -> None:
         if self.alarms is not None:
+            started = time.monotonic()
             alarms = self.alarms.process([reading_from_payload(row) for row in outputs.alarm_readings])
+            report.alarms_s = round(time.monotonic() - started, 3)
             report.alarms = asdict(alarms)
             self.totals.update(
                 {
