@@ -37,7 +37,7 @@ from typing import Any
 from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent_with_args
 
-from bench.resources import ResourceSampler
+from bench.resources import ResourceSampler, write_results
 from smartspaces import progress
 from smartspaces.bootstrap.cassandra import apply_cassandra
 from smartspaces.config import PROJECT_ROOT, Settings, load_settings
@@ -318,10 +318,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         redis.close()
         cluster.connect().execute(f"DROP KEYSPACE IF EXISTS {settings.cassandra.keyspace}", timeout=120)
         cluster.shutdown()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "api.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "api.md").write_text(summary(result))
-    print(summary(result))
+    write_results(RESULTS, "api", result, summary(result))
     return 0
 
 

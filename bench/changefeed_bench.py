@@ -35,7 +35,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from bench.ingest_bench import RESULTS, bench_environment, fresh_keyspace, load_reference
-from bench.resources import percentiles
+from bench.resources import percentiles, write_results
 from smartspaces import progress
 from smartspaces.config import PROJECT_ROOT, Settings, load_settings
 from smartspaces.connectors.cassandra import cassandra_cluster
@@ -355,10 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         result.update(measure_lag(settings, run, args.rate, args.seconds, args.interval_s))
         result["lag_run"] = run
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "changefeed.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "changefeed.md").write_text(summary(result))
-    print(summary(result))
+    write_results(RESULTS, "changefeed", result, summary(result))
     return 0
 
 

@@ -18,15 +18,12 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
-from bench.hotpath_pipeline import BenchPipeline
+from bench.hotpath_pipeline import BenchPipeline, start_bench_run
 from bench.ingest_bench import RESULTS
-from bench.resources import percentiles
+from bench.resources import percentiles, write_results
 from smartspaces import progress
-from smartspaces.config import load_settings
-from smartspaces.stack import local_stack
 
 VARIANTS: dict[str, dict[str, str]] = {
     "alarms_on": {},
@@ -83,9 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2, help="rounds of one step per variant")
     parser.add_argument("--forced-door-fraction", type=float, default=0.01)
     args = parser.parse_args(argv)
-    settings = load_settings("local")
-    local_stack.up(settings)
-    run = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    settings, run = start_bench_run()
     started = time.monotonic()
     collected: dict[str, dict[str, list[float]]] = {name: {"e2e": [], "batch": [], "alarms": []} for name in VARIANTS}
     with BenchPipeline(settings, run, args.forced_door_fraction) as pipeline:
@@ -131,10 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if result["alarms_on"][name] and result["alarms_off"][name]
     }
     result["seconds"] = round(time.monotonic() - started)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "hotpath-alarms.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "hotpath-alarms.md").write_text(summary(result))
-    print(summary(result))
+    write_results(RESULTS, "hotpath-alarms", result, summary(result))
     return 0
 
 

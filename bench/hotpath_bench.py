@@ -22,23 +22,19 @@ Writes bench/results/hotpath.json, hotpath.md and hotpath.png. Run with `make be
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from bench.hotpath_pipeline import BenchPipeline, StepResult
+from bench.hotpath_pipeline import BenchPipeline, StepResult, start_bench_run
 from bench.hotpath_report import plot_latency, summary
 from bench.ingest_bench import RESULTS
-from bench.resources import percentiles
+from bench.resources import percentiles, write_results
 from smartspaces import progress
-from smartspaces.config import load_settings
-from smartspaces.stack import local_stack
 
 TARGETS = {
     "e2e_p99_s_at_25": ("<=", 3.0),
@@ -170,9 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ingest-alone-trials", type=int, default=3, help="trials of the ingest-alone search")
     parser.add_argument("--forced-door-fraction", type=float, default=0.01)
     args = parser.parse_args(argv)
-    settings = load_settings("local")
-    local_stack.up(settings)
-    run = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    settings, run = start_bench_run()
     started = time.monotonic()
     result: dict[str, Any] = {
         "run": run,
@@ -212,11 +206,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         result["floor_rate_events_per_s"] = round(floor_rate, 1)
     result["targets"] = verdicts(result)
     result["seconds"] = round(time.monotonic() - started)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "hotpath.json").write_text(json.dumps(result, indent=2) + "\n")
     plot_latency(steps, RESULTS / "hotpath.png")
-    (RESULTS / "hotpath.md").write_text(summary(result))
-    print(summary(result))
+    write_results(RESULTS, "hotpath", result, summary(result))
     return 0
 
 

@@ -31,9 +31,10 @@ from bench.hotpath_probes import (
 )
 from bench.ingest_bench import bench_environment, fresh_keyspace, load_reference
 from smartspaces import progress
-from smartspaces.config import PROJECT_ROOT, Settings
+from smartspaces.config import PROJECT_ROOT, Settings, load_settings
 from smartspaces.connectors.cassandra import cassandra_cluster
 from smartspaces.connectors.kafka_admin import ensure_topic
+from smartspaces.stack import local_stack
 from smartspaces.stages.simulator.campus import build_campus
 from smartspaces.stages.simulator.producer import SimulationOptions, SimulationReport, run_simulation
 
@@ -163,6 +164,13 @@ class Epoch:
     environment: dict[str, str]
     topic: str
     keyspace: str
+
+
+def start_bench_run() -> tuple[Settings, str]:
+    """The local settings, with the stack up, and the run's id (its UTC start, to the second)."""
+    settings = load_settings("local")
+    local_stack.up(settings)
+    return settings, datetime.now(UTC).strftime("%Y%m%d%H%M%S")
 
 
 @dataclass

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import quantiles
+from typing import Any
 
 from smartspaces.stack.process import descendants
 
@@ -96,3 +98,11 @@ def percentiles(values: list[float]) -> dict[str, float]:
     # Inclusive: the values are the whole population measured, so no percentile can exceed the largest one.
     cut = quantiles(values, n=100, method="inclusive")
     return {"p50": round(cut[49], 3), "p95": round(cut[94], 3), "p99": round(cut[98], 3)}
+
+
+def write_results(results: Path, stem: str, result: dict[str, Any], markdown: str) -> None:
+    """bench/results/<stem>.json and <stem>.md, and the summary printed."""
+    results.mkdir(parents=True, exist_ok=True)
+    (results / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (results / f"{stem}.md").write_text(markdown)
+    print(markdown)
