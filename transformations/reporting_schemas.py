@@ -93,6 +93,30 @@ FACT_CRITICAL_EVENT = _fields(
     ("detected_at", TimestampType()),
 )
 
+FACT_ALARM = _fields(
+    ("alarm_id", StringType()),
+    ("rule_id", StringType()),
+    ("rule_version", IntegerType()),
+    ("scope", StringType()),
+    ("source_id", StringType()),
+    ("building_id", StringType()),
+    ("space_id", StringType()),
+    ("device_id", StringType()),
+    ("severity", StringType()),
+    ("raised_severity", StringType()),
+    ("message", StringType()),
+    ("metric", StringType()),
+    ("raised_at", TimestampType()),
+    ("local_date", DateType()),
+    ("escalated_at", TimestampType()),
+    ("acknowledged_at", TimestampType()),
+    ("acknowledged_by", StringType()),
+    ("cleared_at", TimestampType()),
+    ("peak_value", DoubleType()),
+    ("minutes_to_acknowledge", DoubleType()),
+    ("minutes_to_clear", DoubleType()),
+)
+
 DIM_SPACE = _fields(
     ("space_id", StringType()),
     ("valid_from", TimestampType()),
@@ -126,13 +150,15 @@ class ReportingTable:
     """A table of the star schema: its name, its columns, its key, and how a window is replaced in it.
 
     window_column: the column a window replace deletes on (a timestamp or a date); None for a dimension,
-    which is upserted by key instead.
+    which is upserted by key instead. counted_against_previous: whether the quality gate holds a window's rows
+    against the previous window's (not for a fact whose count may rightly fall to zero, such as alarms).
     """
 
     name: str
     schema: StructType
     key: tuple[str, ...]
     window_column: str | None
+    counted_against_previous: bool = True
 
 
 SPACE_METRIC_HOURLY = ReportingTable(
@@ -141,8 +167,9 @@ SPACE_METRIC_HOURLY = ReportingTable(
 SPACE_DAILY = ReportingTable("fact_space_daily", FACT_SPACE_DAILY, ("space_id", "local_date"), "local_date")
 BUILDING_DAILY = ReportingTable("fact_building_daily", FACT_BUILDING_DAILY, ("building_id", "local_date"), "local_date")
 CRITICAL_EVENT = ReportingTable("fact_critical_event", FACT_CRITICAL_EVENT, ("critical_event_id",), "event_time")
+ALARM = ReportingTable("fact_alarm", FACT_ALARM, ("alarm_id",), "raised_at", counted_against_previous=False)
 SPACE_DIMENSION = ReportingTable("dim_space", DIM_SPACE, ("space_id", "valid_from"), None)
 DEVICE_DIMENSION = ReportingTable("dim_device", DIM_DEVICE, ("device_id", "valid_from"), None)
 
-FACT_TABLES = (SPACE_METRIC_HOURLY, SPACE_DAILY, BUILDING_DAILY, CRITICAL_EVENT)
+FACT_TABLES = (SPACE_METRIC_HOURLY, SPACE_DAILY, BUILDING_DAILY, CRITICAL_EVENT, ALARM)
 DIMENSION_TABLES = (SPACE_DIMENSION, DEVICE_DIMENSION)

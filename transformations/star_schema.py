@@ -1,16 +1,18 @@
-"""One window's events and critical events → every table of the reporting star schema."""
+"""One window's events, critical events and alarms → every table of the reporting star schema."""
 
 from __future__ import annotations
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from transformations.alarm_facts import alarm_facts
 from transformations.building_facts import building_daily
 from transformations.conform import conform_to
 from transformations.critical_event_facts import critical_event_facts
 from transformations.energy import energy_consumption
 from transformations.report_window import ReportWindow
 from transformations.reporting_schemas import (
+    ALARM,
     BUILDING_DAILY,
     CRITICAL_EVENT,
     DEVICE_DIMENSION,
@@ -52,6 +54,7 @@ def unattributed_events(attributed: DataFrame, window: ReportWindow) -> DataFram
 def star_schema(
     attributed: DataFrame,
     critical_events: DataFrame,
+    alarms: DataFrame,
     devices: DataFrame,
     spaces: DataFrame,
     window: ReportWindow,
@@ -60,7 +63,8 @@ def star_schema(
     """The facts and dimensions of one window.
 
     attributed: events of the window, and energy readings of the lookback before it, with their space
-    (transformations.point_in_time.attribute_events); critical_events: rows of critical_events_by_space.
+    (transformations.point_in_time.attribute_events); critical_events: rows of critical_events_by_space;
+    alarms: rows of the alarms table (those raised in the window become facts).
     """
     zone = window.time_zone
     events = attributed.where(in_window(window))
@@ -75,6 +79,7 @@ def star_schema(
         SPACE_DAILY: space_daily(measures),
         BUILDING_DAILY: building_daily(measures, hourly),
         CRITICAL_EVENT: critical,
+        ALARM: alarms.where(in_window(window, "raised_at")).transform(alarm_facts(zone)),
         SPACE_DIMENSION: spaces.transform(conform_to(DIM_SPACE)),
         DEVICE_DIMENSION: devices.transform(conform_to(DIM_DEVICE)),
     }

@@ -31,6 +31,7 @@ from smartspaces.stages.enrichment.reporting.runs import EnrichmentRun, Expectat
 from tests.integration.serving_fixtures import free_port
 from transformations.report_window import ReportWindow
 from transformations.reporting_schemas import (
+    ALARM,
     BUILDING_DAILY,
     CRITICAL_EVENT,
     DIMENSION_TABLES,
@@ -166,11 +167,39 @@ def fact_rows(day: date, variant: int) -> TableRows:
         )
         for space in SPACES
     ]
+    raised = midnight + timedelta(hours=10)
+    alarms = [
+        (
+            str(uuid.uuid5(_IDS, f"alarm/{day}/{variant}/{space}")),
+            "co2_high",
+            1,
+            "space",
+            space,
+            BUILDING,
+            space,
+            None,
+            "warning",
+            "warning",
+            "CO2 above 1500 ppm for 5 minutes",
+            "co2",
+            raised,
+            day,
+            None,
+            raised + timedelta(minutes=3 * variant),
+            "alice",
+            raised + timedelta(minutes=20),
+            1600.0 + variant,
+            3.0 * variant,
+            20.0,
+        )
+        for space in SPACES
+    ]
     return {
         SPACE_METRIC_HOURLY: hourly,
         SPACE_DAILY: space_daily,
         BUILDING_DAILY: building_daily,
         CRITICAL_EVENT: critical,
+        ALARM: alarms,
     }
 
 

@@ -35,6 +35,7 @@ from smartspaces.stages.enrichment.reporting.postgres_store import (
 from smartspaces.stages.enrichment.reporting.runs import ExpectationResult
 from smartspaces.stages.enrichment.reporting.staging import JdbcTuning
 from tests.integration.reporting_fixtures import (
+    BUILDING,
     SPACES,
     ZONE,
     PrivatePostgres,
@@ -49,6 +50,7 @@ from tests.integration.reporting_fixtures import (
 )
 from transformations.report_window import ReportWindow
 from transformations.reporting_schemas import (
+    ALARM,
     CRITICAL_EVENT,
     DEVICE_DIMENSION,
     DIMENSION_TABLES,
@@ -75,6 +77,8 @@ SPARK_TYPE_OF = {
     "timestamp with time zone": TimestampType(),
 }
 VIEWS = {
+    "v_alarm_response_weekly",
+    "v_alarms",
     "v_building_daily",
     "v_critical_events",
     "v_data_quality",
@@ -133,6 +137,7 @@ def test_a_window_holds_exactly_what_was_written(spark: SparkSession, store: Pos
         "fact_space_daily": 2,
         "fact_building_daily": 1,
         "fact_critical_event": 2,
+        "fact_alarm": 2,
     }
 
 
@@ -161,12 +166,14 @@ def test_a_second_window_leaves_the_first_untouched(spark: SparkSession, store: 
         "fact_space_daily": 2,
         "fact_building_daily": 1,
         "fact_critical_event": 2,
+        "fact_alarm": 2,
     }
     assert table_row_counts(store) == {
         "fact_space_metric_hourly": 8,
         "fact_space_daily": 4,
         "fact_building_daily": 2,
         "fact_critical_event": 4,
+        "fact_alarm": 4,
         "dim_space": 0,
         "dim_device": 0,
     }
@@ -185,13 +192,19 @@ def test_a_window_of_hours_replaces_its_hours_and_no_daily_rows(spark: SparkSess
     hour_eight = [row for row in first[SPACE_METRIC_HOURLY] if row[6] == 8]
     hour_nine = [row for row in second[SPACE_METRIC_HOURLY] if row[6] == 9]
     assert snapshot(store) == expected_content(
-        {**first, SPACE_METRIC_HOURLY: hour_eight + hour_nine, CRITICAL_EVENT: second[CRITICAL_EVENT]}
+        {
+            **first,
+            SPACE_METRIC_HOURLY: hour_eight + hour_nine,
+            CRITICAL_EVENT: second[CRITICAL_EVENT],
+            ALARM: second[ALARM],
+        }
     )
     assert written == {
         "fact_space_metric_hourly": 2,
         "fact_space_daily": 0,
         "fact_building_daily": 0,
         "fact_critical_event": 2,
+        "fact_alarm": 2,
     }
 
 
@@ -338,7 +351,13 @@ def test_a_failed_run_is_recorded_without_touching_the_facts(spark: SparkSession
     assert query(store, "SELECT verdict, rows_written FROM reporting.enrichment_runs ORDER BY started_at") == [
         (
             "passed",
-            {"fact_space_metric_hourly": 4, "fact_space_daily": 2, "fact_building_daily": 1, "fact_critical_event": 2},
+            {
+                "fact_space_metric_hourly": 4,
+                "fact_space_daily": 2,
+                "fact_building_daily": 1,
+                "fact_critical_event": 2,
+                "fact_alarm": 2,
+            },
         ),
         ("failed", {}),
     ]
@@ -360,6 +379,13 @@ def test_the_reader_role_can_read_every_view_and_write_nothing(spark: SparkSessi
         }
         assert counts["v_space_daily"] == (2,)
         assert counts["v_critical_events"] == (2,)
+        assert counts["v_alarms"] == (2,)
+        weekly = connection.execute(
+            "SELECT building_id, week_start, alarms, acknowledged, cleared, mean_minutes_to_acknowledge, "
+            "mean_minutes_to_clear FROM reporting.v_alarm_response_weekly"
+        ).fetchall()
+        # 2026-11-23 is a Monday: its own week's start.
+        assert weekly == [(BUILDING, DAY_A, 2, 2, 2, 3.0, 20.0)]
         with pytest.raises(errors.InsufficientPrivilege):
             connection.execute(
                 "INSERT INTO reporting.fact_building_daily (building_id, local_date) VALUES ('b', '2026-11-23')"
@@ -390,7 +416,7 @@ def test_postgres_killed_during_the_staging_write_leaves_the_window_as_it_was(
 
     assert snapshot(pg) == first
     left_behind = query(pg, "SELECT table_name FROM reporting_staging.staging_tables")
-    assert len(left_behind) == 4
+    assert len(left_behind) == len(FACT_TABLES)
     with connect(pg) as connection:
         connection.execute("UPDATE reporting_staging.staging_tables SET created_at = now() - interval '2 days'")
     write(spark, pg, WINDOW_A, DAY_A, variant=3)

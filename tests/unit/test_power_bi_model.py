@@ -238,7 +238,7 @@ def test_tmdl_indented_with_spaces_is_refused() -> None:
 def test_the_shipped_model_refers_only_to_what_it_declares() -> None:
     model = load_model(PROJECT / "SmartSpaces.SemanticModel" / "definition")
     assert model_problems(model) == []
-    assert len(model.tables) == 11
+    assert len(model.tables) == 13
 
 
 def test_the_project_opens_the_report_and_the_report_its_model_by_path() -> None:

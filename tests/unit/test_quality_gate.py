@@ -29,6 +29,7 @@ from smartspaces.stages.enrichment.quality.results import verdict_of
 from smartspaces.stages.enrichment.quality.suites import NotApplicable, row_count_bounds, table_suite
 from transformations.report_window import ReportWindow
 from transformations.reporting_schemas import (
+    ALARM,
     BUILDING_DAILY,
     CRITICAL_EVENT,
     DEVICE_DIMENSION,
@@ -447,6 +448,16 @@ def test_suites_are_defined_without_spark(tmp_path: Path) -> None:
         NotApplicable(CheckName.REFERENTIAL_INTEGRITY, "fact_space_metric_hourly", "space_id", "dim_space not given"),
         NotApplicable(CheckName.ROW_COUNT_VS_PREVIOUS_WINDOW, "fact_space_metric_hourly", None, "no previous window"),
     )
+
+
+def test_alarms_are_checked_by_key_but_not_against_the_previous_window_count(tmp_path: Path) -> None:
+    """A quiet week may rightly raise no alarm: fact_alarm's count is not held against the previous window's."""
+    suite = table_suite(ALARM, QualitySettings(data_docs_dir=tmp_path), previous_count=40, dimensions=())
+    assert [(e.meta["check"], e.meta["column"]) for e in suite.expectations if e.meta] == [
+        ("not_null_keys", "alarm_id"),
+        ("unique_key", "alarm_id"),
+    ]
+    assert suite.not_applicable == ()
 
 
 def test_row_count_bounds_follow_the_ratios(tmp_path: Path) -> None:

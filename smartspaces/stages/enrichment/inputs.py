@@ -1,4 +1,4 @@
-"""What an enrichment run reads: the registry histories, the window's events and its critical events."""
+"""What an enrichment run reads: the registry histories, the window's events, critical events and alarms."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from smartspaces import lake
-from smartspaces.cassandra_tables import CRITICAL_EVENTS, EVENTS
+from smartspaces.cassandra_tables import ALARMS, CRITICAL_EVENTS, EVENTS
 from smartspaces.config import Settings
-from smartspaces.connectors.cassandra import read_partitions
+from smartspaces.connectors.cassandra import read_cassandra, read_partitions
 from smartspaces.connectors.delta import read_delta
 from transformations.point_in_time import attribute_events
 from transformations.report_window import ReportWindow
@@ -26,6 +26,8 @@ class WindowInputs:
     # The window's events (and energy readings of the lookback before it), each with its space at its time.
     attributed_events: DataFrame
     critical_events: DataFrame
+    # Every stored alarm: few next to events (one per condition episode), read whole and filtered in Spark.
+    alarms: DataFrame
 
 
 def read_window_inputs(spark: SparkSession, settings: Settings, window: ReportWindow) -> WindowInputs:
@@ -46,4 +48,6 @@ def read_window_inputs(spark: SparkSession, settings: Settings, window: ReportWi
         CRITICAL_EVENTS.name,
         where=(F.col("event_time") >= F.lit(window.start)) & (F.col("event_time") < F.lit(window.end)),
     )
-    return WindowInputs(devices, spaces, events.transform(attribute_events(devices, spaces)), critical)
+    raised_in_window = (F.col("raised_at") >= F.lit(window.start)) & (F.col("raised_at") < F.lit(window.end))
+    alarms = read_cassandra(spark, keyspace, ALARMS.name).where(raised_in_window)
+    return WindowInputs(devices, spaces, events.transform(attribute_events(devices, spaces)), critical, alarms)

@@ -48,7 +48,9 @@ def run_enrichment(settings: Settings, window: ReportWindow, started: datetime) 
             attributing.detail = f"{unattributed_count} events placed in no space"
         with progress.step("enrich: facts", unit="tables") as building:
             band = ComfortBand(**enrichment.comfort.model_dump())
-            tables = star_schema(attributed, inputs.critical_events, inputs.devices, inputs.spaces, window, band)
+            tables = star_schema(
+                attributed, inputs.critical_events, inputs.alarms, inputs.devices, inputs.spaces, window, band
+            )
             tables = computed_tables(tables, building)
             previous = fact_row_counts(settings.postgres, window.previous())
         with progress.step("enrich: quality gate") as gating:
