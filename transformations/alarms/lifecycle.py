@@ -19,7 +19,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -149,7 +149,8 @@ def alarm_from_json(data: dict[str, Any]) -> Alarm:
 
 def alarm_id(rule_id: str, scope: str, source_id: str, raised_at: datetime) -> str:
     """Deterministic from (rule, source, first raise time): every re-run of the same readings writes the same id."""
-    return str(uuid.uuid5(DERIVED_RECORDS_NAMESPACE, f"alarm/{rule_id}/{scope}/{source_id}/{raised_at.isoformat()}"))
+    raised = raised_at.astimezone(UTC).isoformat()  # one spelling whatever offset the time came with
+    return str(uuid.uuid5(DERIVED_RECORDS_NAMESPACE, f"alarm/{rule_id}/{scope}/{source_id}/{raised}"))
 
 
 def source_of(rule: AlarmRule, reading: Reading) -> str | None:
@@ -193,7 +194,7 @@ class AlarmEvaluator:
                 self.changed_states.add((rule_id, source))
 
     def take_changes(self) -> tuple[list[Alarm], dict[StateKey, SourceState]]:
-        """The alarms and states changed since the last call (copies), and starts a new collection."""
+        """The alarms (copies, as they stood) and the states (live) changed since the last call; starts anew."""
         alarms = list(self.changed_alarms.values())
         states = {key: self.states[key] for key in self.changed_states}
         self.changed_alarms, self.changed_states = {}, set()
