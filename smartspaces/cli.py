@@ -118,6 +118,21 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return serve(settings)
 
 
+def _api_key(args: argparse.Namespace, settings: Settings) -> int:
+    from smartspaces.stages.serving.api_keys import ApiKeys, ApiKeysError, Scope, entry, new_key
+
+    key = new_key()
+    line = entry(args.name, frozenset(Scope(scope) for scope in args.scope), key)
+    try:
+        ApiKeys.parse(line)  # the name's spelling is checked as the API will check it
+    except ApiKeysError as error:
+        print(f"smartspaces: {error}", file=sys.stderr)
+        return 2
+    print(f"key for {args.name} (give it to them; it is stored nowhere): {key}")
+    print(f"entry for SMARTSPACES__API__KEYS (entries separated by commas): {line}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smartspaces", description=__doc__)
     parser.add_argument("--env", help="configuration environment: conf/<env>.yaml (default: $SMARTSPACES_ENV or local)")
@@ -159,6 +174,19 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="the cache-aside read API and its web page (api.host:api.port)")
     serve.set_defaults(handler=_serve)
 
+    api_key = commands.add_parser(
+        "api-key", help="make a read API key: prints the key for the client and its entry for api.keys"
+    )
+    api_key.add_argument("name", help="the client's name, recorded on what it does (an acknowledgement, say)")
+    api_key.add_argument(
+        "--scope",
+        action="append",
+        choices=["read", "acknowledge"],
+        default=None,
+        help="repeat for both (default: read)",
+    )
+    api_key.set_defaults(handler=_api_key)
+
     run = commands.add_parser("run", help="run a job: smartspaces run NAME [job arguments]")
     run.add_argument("job", choices=sorted(JOBS))
     run.add_argument("job_args", nargs=argparse.REMAINDER)
@@ -172,6 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             job: Callable[[list[str]], int] = importlib.import_module(JOBS[args.job]).main
             env = ["--env", args.env] if args.env else []
             return job(env + list(args.job_args))
+        if args.command == "api-key" and not args.scope:
+            args.scope = ["read"]
         settings = load_settings(args.env)
         result: int = args.handler(args, settings)
         return result

@@ -172,8 +172,22 @@ class ApiSettings(_Section):
     redis_retry_after_s: float = Field(default=5.0, ge=0)
     # How often the web page refreshes.
     page_refresh_s: float = Field(default=5.0, gt=0)
-    # Operators allowed to acknowledge alarms: `name:key` pairs separated by commas (a secret: environment only).
-    operator_keys: SecretStr | None = None
+    # The API's clients: `name:scopes:sha256-of-key` entries separated by commas, scopes `read` and `acknowledge`
+    # joined by `+` (environment or a Kubernetes secret only; `smartspaces api-key NAME` makes one).
+    keys: SecretStr | None = None
+    # Reads of data need a key with the read scope. Off on the laptop only, where the pages read anonymously;
+    # acknowledging always needs a key.
+    require_key: bool = True
+    # Per client (its key's name, or its address when anonymous): requests a second, and the burst allowed.
+    rate_limit_per_s: float = Field(default=200.0, gt=0)
+    rate_limit_burst: int = Field(default=400, ge=1)
+    # An id the registry did not know is answered 404 without a query for this long (and at most this many).
+    unknown_id_ttl_s: float = Field(default=30.0, ge=0)
+    unknown_ids_max: int = Field(default=100_000, ge=1)
+    # Cassandra reads in flight per process; beyond it a request is answered 503 at once.
+    max_store_reads: int = Field(default=64, ge=1)
+    # The interactive OpenAPI docs (/docs, /redoc, /openapi.json): on the laptop only.
+    docs: bool = False
     # How many of a space's alarms `?state=all` returns, newest raised first.
     alarm_history_limit: int = Field(default=100, ge=1, le=1000)
 
@@ -259,7 +273,7 @@ SECRET_KEYS = frozenset(
         ("cassandra", "password"),
         ("postgres", "password"),
         ("redis", "password"),
-        ("api", "operator_keys"),
+        ("api", "keys"),
     }
 )
 # Relative paths in a file are taken from the folder above conf/, so every command sees the same folders.

@@ -18,11 +18,12 @@ from smartspaces.config import Settings
 from smartspaces.connectors.redis import redis_client
 from smartspaces.stages.cache.active_alarms import update_active_alarms
 from smartspaces.stages.changefeed.alarms import CassandraAlarmSink
+from smartspaces.stages.serving.api_keys import Scope, entry, new_key
 from smartspaces.stages.serving.app import create_app
 from tests.integration.serving_fixtures import TableRows, at, chromium, chromium_dom, insert_space, unique
 from transformations.alarms.lifecycle import Alarm, alarm_id, alarm_to_json
 
-OPERATOR_KEY = "k3y-of-alice-0123456789"
+OPERATOR_KEY, BOB_KEY, READER_KEY = new_key(), new_key(), new_key()
 # Where SMARTSPACES_SAVE_SCREENSHOTS=1 puts the board's screenshot for the docs.
 DOCS_IMAGES = Path(__file__).parents[2] / "docs" / "images"
 
@@ -63,9 +64,9 @@ def view(alarm: Alarm, state: str, acknowledged_at: str | None = None, by: str |
     }
 
 
-def with_operators(settings: Settings, keys: str | None) -> Settings:
-    secret = None if keys is None else SecretStr(keys)
-    return settings.model_copy(update={"api": settings.api.model_copy(update={"operator_keys": secret})})
+def with_keys(settings: Settings, *entries: str) -> Settings:
+    secret = SecretStr(",".join(entries)) if entries else None
+    return settings.model_copy(update={"api": settings.api.model_copy(update={"keys": secret})})
 
 
 def seed(serving_settings: Settings, session: Session) -> tuple[str, Alarm, Alarm]:
@@ -100,14 +101,21 @@ def test_only_an_operator_with_a_key_acknowledges_and_the_feed_keeps_it(
     serving_settings: Settings, session: Session
 ) -> None:
     space, open_alarm, _ = seed(serving_settings, session)
-    settings = with_operators(serving_settings, f"alice:{OPERATOR_KEY},bob:another-key-0123456789")
+    operators = frozenset(Scope)
+    settings = with_keys(
+        serving_settings,
+        entry("alice", operators, OPERATOR_KEY),
+        entry("bob", operators, BOB_KEY),
+        entry("board", frozenset({Scope.READ}), READER_KEY),
+    )
     path = f"/alarms/{open_alarm.alarm_id}/acknowledge"
     with TestClient(create_app(settings)) as client:
         client.get(f"/spaces/{space}/alarms")  # cached before the acknowledgement
         anonymous = client.post(path)
         wrong = client.post(path, headers={"Authorization": "Bearer not-a-key-0123456789"})
+        reader = client.post(path, headers={"Authorization": f"Bearer {READER_KEY}"})
         acknowledged = client.post(path, headers={"Authorization": f"Bearer {OPERATOR_KEY}"})
-        again = client.post(path, headers={"X-API-Key": "another-key-0123456789"})
+        again = client.post(path, headers={"X-API-Key": BOB_KEY})
         after = client.get(f"/spaces/{space}/alarms")
         # The change feed updates the alarm (a new peak): Cassandra and Redis keep the acknowledgement.
         updated = alarm(space, at(5), peak=1700.0)
@@ -116,7 +124,7 @@ def test_only_an_operator_with_a_key_acknowledges_and_the_feed_keeps_it(
         cached = client.get(f"/spaces/{space}/alarms")
         stored = client.get(f"/alarms/{open_alarm.alarm_id}")
     assert (anonymous.status_code, anonymous.headers["www-authenticate"]) == (401, "Bearer")
-    assert wrong.status_code == 401
+    assert (wrong.status_code, reader.status_code) == (401, 403)
     body = acknowledged.json()["alarm"]
     assert (acknowledged.status_code, body["state"], body["acknowledged_by"]) == (200, "acknowledged", "alice")
     # The first acknowledgement stands.
@@ -127,9 +135,11 @@ def test_only_an_operator_with_a_key_acknowledges_and_the_feed_keeps_it(
     assert stored.json()["alarm"] == expected
 
 
-def test_without_operator_keys_acknowledgement_is_forbidden(serving_settings: Settings, session: Session) -> None:
+def test_without_an_acknowledge_scope_acknowledgement_is_forbidden(
+    serving_settings: Settings, session: Session
+) -> None:
     _, open_alarm, _ = seed(serving_settings, session)
-    with TestClient(create_app(with_operators(serving_settings, None))) as client:
+    with TestClient(create_app(with_keys(serving_settings))) as client:
         refused = client.post(f"/alarms/{open_alarm.alarm_id}/acknowledge", headers={"X-API-Key": OPERATOR_KEY})
         still = client.get(f"/alarms/{open_alarm.alarm_id}")
     assert refused.status_code == 403

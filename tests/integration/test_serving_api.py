@@ -117,7 +117,7 @@ def test_health_reports_both_stores(serving_settings: Settings) -> None:
     with TestClient(create_app(serving_settings)) as client:
         health = client.get("/health")
     assert health.status_code == 200
-    assert health.json() == {"status": "ok", "redis": "ok", "cassandra": "ok: Cassandra 5.0.9"}
+    assert health.json() == {"status": "ok", "redis": "ok", "cassandra": "ok"}
 
 
 def test_with_redis_killed_the_api_answers_from_cassandra(
@@ -134,9 +134,8 @@ def test_with_redis_killed_the_api_answers_from_cassandra(
             health = client.get("/health")
     assert [(answer.status_code, answer.json()) for answer in after] == [(200, body | {"source": "cassandra"})] * 3
     assert health.status_code == 200
-    assert health.json()["status"] == "degraded"
-    assert health.json()["redis"].startswith("degraded: ")
-    assert health.json()["cassandra"] == "ok: Cassandra 5.0.9"
+    # Up, degraded or down: the why (hosts, ports, the driver's text) is in the log, not in the body.
+    assert health.json() == {"status": "degraded", "redis": "degraded", "cassandra": "ok"}
     # One warning for the outage, not one per request: the breaker skips Redis after the first failure.
     warnings = [record.getMessage() for record in caplog.records if record.name == "smartspaces.stages.serving"]
     assert len(warnings) == 1

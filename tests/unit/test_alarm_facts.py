@@ -19,20 +19,14 @@ STORED = (
 )
 
 
+# The alarm's columns from rule_id to metric, the same in the stored row and in its fact.
+DESCRIPTION = ("co2_high", 1, "space", "s1", "b1", "s1", None, "warning", "warning", "CO2 high", "co2")
+
+
 def stored(alarm_id: str, acknowledged: timedelta | None, cleared: timedelta | None) -> tuple[object, ...]:
     return (
         alarm_id,
-        "co2_high",
-        1,
-        "space",
-        "s1",
-        "b1",
-        "s1",
-        None,
-        "warning",
-        "warning",
-        "CO2 high",
-        "co2",
+        *DESCRIPTION,
         RAISED,
         None,
         None if cleared is None else RAISED + cleared,
@@ -49,17 +43,7 @@ def fact(alarm_id: str, acknowledged: timedelta | None, cleared: timedelta | Non
 
     return (
         alarm_id,
-        "co2_high",
-        1,
-        "space",
-        "s1",
-        "b1",
-        "s1",
-        None,
-        "warning",
-        "warning",
-        "CO2 high",
-        "co2",
+        *DESCRIPTION,
         RAISED,
         date(2026, 11, 24),
         None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from smartspaces.stages.serving.breaker import CircuitBreaker
-from smartspaces.stages.serving.known_ids import KnownIds
+from smartspaces.stages.serving.expiring_ids import ExpiringIds
 
 
 class Clock:
@@ -71,7 +71,7 @@ def test_a_probe_that_never_reports_is_followed_by_another_after_the_delay() -> 
 
 def test_known_ids_expire_after_their_ttl() -> None:
     clock = Clock()
-    known = KnownIds(ttl_s=60.0, max_size=10, clock=clock)
+    known = ExpiringIds(ttl_s=60.0, max_size=10, clock=clock)
     known.add("space-1")
     clock.now += 59.0
     assert ("space-1" in known, "space-2" in known) == (True, False)
@@ -80,7 +80,7 @@ def test_known_ids_expire_after_their_ttl() -> None:
 
 
 def test_known_ids_start_again_empty_when_full() -> None:
-    known = KnownIds(ttl_s=60.0, max_size=2, clock=Clock())
+    known = ExpiringIds(ttl_s=60.0, max_size=2, clock=Clock())
     for entity_id in ("a", "b", "c"):
         known.add(entity_id)
     assert [entity_id in known for entity_id in ("a", "b", "c")] == [False, False, True]

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
 
+from smartspaces.stages.serving.answers import STORE_UNAVAILABLE_BODY, error_answer
 from smartspaces.stages.serving.cassandra_reader import StoreUnavailableError
 from smartspaces.stages.serving.hot_path import HotPath, Scope
+from smartspaces.stages.serving.outage_log import OutageLog
 from smartspaces.stages.serving.reads import Served, UnknownIdError
 
 KEEP = 50
@@ -110,3 +113,20 @@ def test_unknown_ids_are_404_and_an_unavailable_store_503_with_retry_after() -> 
         (404, b'{"detail":"unknown space \'unknown-1\'"}'),
         (503, (b"retry-after", b"1")),
     ]
+
+
+def test_a_503_body_shows_no_host_port_or_driver_text_and_the_log_gets_them_once_per_interval(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    driver_text = "cassandra: ('Unable to complete the operation against any hosts', {<Host: 127.0.0.1:9042 dc1>: x})"
+    clock = [0.0]
+    outages = OutageLog("cassandra read failed", every_s=10.0, clock=lambda: clock[0])
+    with caplog.at_level(logging.WARNING, logger="smartspaces.stages.serving"):
+        logged = [outages.failed(StoreUnavailableError(driver_text)) for _ in range(3)]
+        clock[0] = 10.0
+        logged.append(outages.failed(StoreUnavailableError(driver_text)))
+    assert logged == [True, False, False, True]
+    assert caplog.messages[-1].endswith("9042 dc1>: x}) (2 more since the last line)")
+    answer = error_answer(StoreUnavailableError(driver_text))
+    assert (answer.status, answer.body) == (503, STORE_UNAVAILABLE_BODY)
+    assert b"127.0.0.1" not in answer.body and b"9042" not in answer.body

@@ -12,6 +12,7 @@ answers as the routes below, which document them and answer every request the ho
 # bound (cache.critical_per_space) is a local of create_app that a string annotation could not resolve.
 import asyncio
 import html
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -34,17 +35,20 @@ from smartspaces.stages.serving.answers import (
     UUID_PATTERN,
     Answer,
     error_answer,
-    refusal,
     served_answer,
 )
+from smartspaces.stages.serving.api_keys import ApiKeys
 from smartspaces.stages.serving.breaker import CircuitBreaker
 from smartspaces.stages.serving.cache_client import async_redis_client
 from smartspaces.stages.serving.cassandra_reader import CASSANDRA_ERRORS, CassandraReader, StoreUnavailableError
+from smartspaces.stages.serving.gate import Gate
+from smartspaces.stages.serving.guarded_store import GuardedStore
 from smartspaces.stages.serving.hot_path import LIVE_PATH, HotPath
-from smartspaces.stages.serving.operators import OperatorKeys
+from smartspaces.stages.serving.rate_limit import RateLimiter
 from smartspaces.stages.serving.reads import CacheAsideReads, UnknownIdError
 
 STATIC_DIR = Path(__file__).parent / "static"
+log = logging.getLogger("smartspaces.stages.serving")
 
 SpaceId = Annotated[str, PathParam(pattern=ID_PATTERN, description="a space id")]
 BuildingId = Annotated[str, PathParam(pattern=ID_PATTERN, description="a building id")]
@@ -55,8 +59,10 @@ AlarmStateFilter = Annotated[
 DeviceId = Annotated[str, PathParam(pattern=ID_PATTERN, description="a device id")]
 
 
-def create_app(settings: Settings) -> HotPath:
-    """The API for these settings. Redis gets no retries (one socket timeout, then the breaker decides)."""
+def create_app(settings: Settings) -> Gate:
+    """The API for these settings: the gate, then the hot path, then FastAPI. Redis gets no retries (one socket
+    timeout, then the breaker decides)."""
+    api = settings.api
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -68,8 +74,9 @@ def create_app(settings: Settings) -> HotPath:
         try:
             # Connecting and preparing statements wait for Cassandra: done off the event loop.
             session = await asyncio.to_thread(cluster.connect)
-            store = await asyncio.to_thread(CassandraReader, session, settings.cassandra.keyspace)
-            breaker = CircuitBreaker(settings.api.redis_retry_after_s)
+            reader = await asyncio.to_thread(CassandraReader, session, settings.cassandra.keyspace)
+            store = GuardedStore(reader, api.max_store_reads, api.unknown_id_ttl_s, api.unknown_ids_max)
+            breaker = CircuitBreaker(api.redis_retry_after_s)
             app.state.reads = CacheAsideReads(redis, fill_redis, store, settings.cache, breaker)
             yield
         finally:
@@ -77,14 +84,19 @@ def create_app(settings: Settings) -> HotPath:
             fill_redis.close()
             await redis.aclose()
 
-    app = FastAPI(title="smartspaces read API", lifespan=lifespan)
+    app = FastAPI(
+        title="smartspaces read API",
+        lifespan=lifespan,
+        docs_url="/docs" if api.docs else None,
+        redoc_url="/redoc" if api.docs else None,
+        openapi_url="/openapi.json" if api.docs else None,
+    )
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     page = Template((STATIC_DIR / "critical_events.html").read_text(encoding="utf-8"))
-    refresh_s = f"{settings.api.page_refresh_s:g}"
+    refresh_s = f"{api.page_refresh_s:g}"
     keep = settings.cache.critical_per_space
-    history_limit = settings.api.alarm_history_limit
-    keys = settings.api.operator_keys
-    operators = OperatorKeys.parse(None if keys is None else keys.get_secret_value())
+    history_limit = api.alarm_history_limit
+    keys = ApiKeys.parse(None if api.keys is None else api.keys.get_secret_value())
 
     def reads(request: Request) -> CacheAsideReads:
         service: CacheAsideReads = request.app.state.reads
@@ -136,17 +148,11 @@ def create_app(settings: Settings) -> HotPath:
     async def acknowledge(
         request: Request,
         alarm_id: AlarmId,
-        authorization: Annotated[str | None, Header(description="Bearer <operator key>")] = None,
-        x_api_key: Annotated[str | None, Header(description="or the operator key alone")] = None,
+        authorization: Annotated[str | None, Header(description="Bearer <API key with the acknowledge scope>")] = None,
     ) -> Response:
-        """Acknowledges the alarm for the operator whose key the request carries (401 without one, 403 when no
-        operator may acknowledge); the first acknowledgement stands."""
-        if not operators.configured:
-            return response(refusal(403, "acknowledgement is disabled: no operator keys are configured"))
-        principal = operators.principal(authorization, x_api_key)
-        if principal is None:
-            return response(refusal(401, "an operator key is required (Authorization: Bearer <key>)"))
-        served = await reads(request).acknowledge(alarm_id, principal)
+        """Acknowledges the alarm for the client whose key the request carries (the gate answers 401 without
+        one, 403 without the acknowledge scope); the first acknowledgement stands."""
+        served = await reads(request).acknowledge(alarm_id, request.state.client)
         return response(served_answer("alarm_id", alarm_id, served, "alarm"))
 
     @app.get("/devices/{device_id}/latest")
@@ -161,14 +167,17 @@ def create_app(settings: Settings) -> HotPath:
 
     @app.get("/health")
     async def health(request: Request) -> JSONResponse:
+        """up, degraded or down per store, without hosts or driver text (those go to the log)."""
         service = reads(request)
         redis = await service.redis_status()
         try:
-            cassandra = f"ok: Cassandra {await service.cassandra_version()}"
+            await service.cassandra_version()
+            cassandra = "ok"
         except (StoreUnavailableError, *CASSANDRA_ERRORS) as error:
-            cassandra = f"down: {error}"
+            log.warning("health: cassandra: %s: %s", type(error).__name__, error)
+            cassandra = "down"
         # Redis down is degraded, not down: every read can still be served from Cassandra.
-        status = "down" if not cassandra.startswith("ok") else "ok" if redis == "ok" else "degraded"
+        status = "down" if cassandra != "ok" else "ok" if redis == "ok" else "degraded"
         body = {"status": status, "redis": redis, "cassandra": cassandra}
         return JSONResponse(body, status_code=503 if status == "down" else 200)
 
@@ -190,7 +199,8 @@ def create_app(settings: Settings) -> HotPath:
     async def space_board(space_id: SpaceId) -> str:
         return board.substitute(view="space", entity_id=html.escape(space_id, quote=True), refresh_s=refresh_s)
 
-    return HotPath(app, lambda: getattr(app.state, "reads", None), keep)
+    hot_path = HotPath(app, lambda: getattr(app.state, "reads", None), keep)
+    return Gate(hot_path, keys, api.require_key, RateLimiter(api.rate_limit_per_s, api.rate_limit_burst))
 
 
 def response(answer: Answer) -> Response:

@@ -24,7 +24,7 @@ from smartspaces.cassandra_tables import (
 from smartspaces.stages.cache.critical_events import newest_first
 from smartspaces.stages.cache.encoding import iso_utc
 from smartspaces.stages.serving.alarm_views import ALARM_FIELDS, alarm_view
-from smartspaces.stages.serving.known_ids import KnownIds
+from smartspaces.stages.serving.expiring_ids import ExpiringIds
 
 # A request waits at most this long for Cassandra before it is answered 503.
 READ_TIMEOUT_S = 2.0
@@ -87,8 +87,8 @@ class CassandraReader:
             f"UPDATE {ALARMS_BY_SPACE.qualified(keyspace)} {acknowledgement} "
             "WHERE space_id = ? AND raised_at = ? AND alarm_id = ?"
         )
-        self._known_spaces = KnownIds()
-        self._known_devices = KnownIds()
+        self._known_spaces = ExpiringIds()
+        self._known_devices = ExpiringIds()
 
     async def critical_events(self, space_id: str, limit: int) -> list[dict[str, Any]] | None:
         """The space's newest `limit` critical events, newest first (ties by id); None for an unknown space."""
@@ -180,7 +180,7 @@ class CassandraReader:
         query: PreparedStatement,
         parameters: tuple[object, ...],
         registry: PreparedStatement,
-        known: KnownIds,
+        known: ExpiringIds,
         entity_id: str,
     ) -> list[Any] | None:
         if entity_id in known:

@@ -10,7 +10,7 @@ answers it as the documented API does (422 with details, the page, /health, the 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any, Protocol
 
 from smartspaces.stages.serving.answers import ID_CHARACTERS, LIVE_BODY, Answer, error_answer, served_answer
@@ -87,11 +87,12 @@ class HotPath:
         return int(given[1])
 
 
-async def send_answer(send: Send, answer: Answer) -> None:
+async def send_answer(send: Send, answer: Answer, extra_headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(answer.body)).encode()),
         *((name.lower().encode(), value.encode()) for name, value in answer.headers),
+        *extra_headers,
     ]
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     await send({"type": "http.response.body", "body": answer.body})

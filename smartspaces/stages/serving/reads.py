@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, TypeVar
 
 import orjson
-from redis import Redis, RedisError
+from redis import Redis, RedisError, ResponseError
 from redis.asyncio import Redis as AsyncRedis
 
 from smartspaces.config import CacheSettings
 from smartspaces.stages.cache.active_alarms import (
+    active_alarms_key,
     forget_active_alarms,
     queue_fill_active_alarms,
     read_active_alarms,
 )
 from smartspaces.stages.cache.critical_events import (
     add_critical_events,
+    critical_keys,
     mark_critical_complete,
     read_served_critical_events,
 )
@@ -104,7 +106,11 @@ class CacheAsideReads:
     async def critical_events(self, space_id: str, limit: int) -> Served:
         """The space's newest `limit` (1..K) critical events, newest first; UnknownIdError for an unknown space."""
         keep = self._cache.critical_per_space
-        cached = await self._from_redis(lambda: read_served_critical_events(self._redis, space_id, keep, limit))
+
+        async def read() -> bytes | None:
+            return checked_critical_events(await read_served_critical_events(self._redis, space_id, keep, limit))
+
+        cached = await self._from_redis(read, critical_keys(space_id))
         if cached is not None:
             return Served(cached, "cache")
         events = await self._critical_flights.run(space_id, lambda: self._load_critical_events(space_id))
@@ -113,7 +119,7 @@ class CacheAsideReads:
     async def device_latest(self, device_id: str) -> Served:
         """metric -> the device's latest reading; UnknownIdError for an unknown device."""
         key = DEVICE_LATEST.format(device_id=device_id)
-        cached = await self._from_redis(lambda: read_served_latest(self._redis, key))
+        cached = await self._from_redis(lambda: read_served_latest(self._redis, key), (key,))
         if cached is not None:
             return Served(cached, "cache")
         readings = await self._latest_flights.run(device_id, lambda: self._load_device_latest(device_id))
@@ -150,9 +156,14 @@ class CacheAsideReads:
         return Served(orjson.dumps(profile), "cassandra")
 
     async def _open_alarms(self, space_id: str, history_limit: int) -> tuple[Alarms, Source]:
-        cached = await self._from_redis(lambda: read_active_alarms(self._redis, space_id))
+
+        async def read() -> Alarms | None:
+            cached = await read_active_alarms(self._redis, space_id)
+            return None if cached is None else [alarm_view(alarm) for alarm in cached]
+
+        cached = await self._from_redis(read, (active_alarms_key(space_id),))
         if cached is not None:
-            return [alarm_view(alarm) for alarm in cached], "cache"
+            return cached, "cache"
         alarms = await self._alarm_flights.run(space_id, lambda: self._load_active_alarms(space_id, history_limit))
         return alarms, "cassandra"
 
@@ -183,7 +194,7 @@ class CacheAsideReads:
             found = alarm_view({**found, "acknowledged_at": at, "acknowledged_by": principal})
             if found["space_id"] is not None:
                 space_id = found["space_id"]
-                await self._from_redis(lambda: forget_active_alarms(self._redis, space_id))
+                await self._from_redis(lambda: forget_active_alarms(self._redis, space_id), ())
         return Served(orjson.dumps(found), "cassandra")
 
     async def _load_active_alarms(self, space_id: str, history_limit: int) -> Alarms:
@@ -198,14 +209,15 @@ class CacheAsideReads:
         return open_alarms
 
     async def redis_status(self) -> str:
-        """'ok', or 'degraded: ...' when Redis fails or is being skipped (then the API serves from Cassandra)."""
+        """'ok', or 'degraded' when Redis fails or is being skipped (then the API serves from Cassandra; the log
+        says why)."""
         if not self._breaker.allow():
-            return f"degraded: skipped after a failure, next try in {self._breaker.seconds_until_retry():.1f} s"
+            return "degraded"
         try:
             await self._redis.ping()
         except RedisError as error:
             self._redis_failed("ping", error)
-            return f"degraded: {error}"
+            return "degraded"
         self._breaker.succeeded()
         return "ok"
 
@@ -239,12 +251,25 @@ class CacheAsideReads:
         await self._fill(("latest", device_id), fill)
         return readings
 
-    async def _from_redis(self, read: Callable[[], Awaitable[T | None]]) -> T | None:
-        """read()'s value, or None (a miss) when Redis fails or is being skipped."""
+    async def _from_redis(self, read: Callable[[], Awaitable[T | None]], keys: Sequence[str]) -> T | None:
+        """read()'s value, or None (a miss) when Redis fails or is being skipped, or when the value at `keys` is
+        corrupt: then those keys are dropped, so the miss's fill from Cassandra writes them again."""
         if not self._breaker.allow():
             return None
         try:
             value = await read()
+        except (ValueError, KeyError, TypeError, ResponseError) as error:
+            if isinstance(error, ResponseError) and "WRONGTYPE" not in str(error):
+                self._redis_failed("read", error)
+                return None
+            log.warning(
+                "corrupt cache value at %s (%s: %s); serving from Cassandra and rewriting it",
+                ", ".join(keys),
+                type(error).__name__,
+                error,
+            )
+            await self._from_redis(lambda: self._redis.delete(*keys), keys)
+            return None
         except RedisError as error:
             self._redis_failed("read", error)
             return None
@@ -278,3 +303,15 @@ class CacheAsideReads:
             )
         else:
             log.warning("redis %s failed again (%s: %s)", operation, type(error).__name__, error)
+
+
+def checked_critical_events(served: bytes | None) -> bytes | None:
+    """The served array as it is, once it is known to be a JSON array of critical events (ValueError if not)."""
+    if served is None:
+        return None
+    events = orjson.loads(served)
+    if not isinstance(events, list) or not all(
+        isinstance(event, dict) and "critical_event_id" in event for event in events
+    ):
+        raise ValueError("the cached critical events are not an array of critical events")
+    return served

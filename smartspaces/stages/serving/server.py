@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import sys
 
 import uvicorn
 
 from smartspaces.config import Settings
+from smartspaces.stages.serving.api_keys import ApiKeysError
 from smartspaces.stages.serving.app import create_app
 
 
@@ -19,8 +21,13 @@ def serve(settings: Settings) -> int:
     costs more than the reads; put one in the ingress instead.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        app = create_app(settings)
+    except ApiKeysError as error:
+        print(f"smartspaces serve: {error} (SMARTSPACES__API__KEYS)", file=sys.stderr)
+        return 2
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.api.host,
         port=settings.api.port,
         loop="uvloop",

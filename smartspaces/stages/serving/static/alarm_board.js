@@ -8,7 +8,7 @@
   const entityId = body.dataset.entityId;
   const refreshMs = Math.max(1, Number(body.dataset.refreshS)) * 1000;
   const status = document.getElementById("status");
-  const KEY = "smartspaces.operatorKey";
+  const api = window.smartspacesApi;
 
   function element(tag, text, className) {
     const node = document.createElement(tag);
@@ -41,18 +41,14 @@
     return new Date(iso).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
   }
 
-  function operatorKey() {
-    return window.sessionStorage.getItem(KEY) || "";
-  }
-
   function showOperator() {
-    document.getElementById("operator-status").textContent = operatorKey() ? "signed in" : "read only";
+    document.getElementById("operator-status").textContent = api.key() ? "signed in" : "read only";
   }
 
   document.getElementById("operator").addEventListener("submit", (submitted) => {
     submitted.preventDefault();
     const key = document.getElementById("operator-key").value.trim();
-    if (key) window.sessionStorage.setItem(KEY, key); else window.sessionStorage.removeItem(KEY);
+    api.remember(key);
     document.getElementById("operator-key").value = "";
     showOperator();
     refresh(false);
@@ -60,12 +56,9 @@
 
   async function acknowledge(alarmId, button) {
     button.disabled = true;
-    const response = await fetch("/alarms/" + encodeURIComponent(alarmId) + "/acknowledge", {
-      method: "POST",
-      headers: { Authorization: "Bearer " + operatorKey() },
-    });
+    const response = await api.request("/alarms/" + encodeURIComponent(alarmId) + "/acknowledge", { method: "POST" });
     if (response.status === 401 || response.status === 403) {
-      window.sessionStorage.removeItem(KEY);
+      api.remember("");
       showOperator();
       showStatus("Acknowledgement refused (HTTP " + response.status + "): sign in with a valid operator key", true);
       return;
@@ -119,7 +112,7 @@
       if (alarm.state === "active") {
         const button = element("button", "Acknowledge");
         button.type = "button";
-        if (operatorKey()) {
+        if (api.key()) {
           button.addEventListener("click", () => acknowledge(alarm.alarm_id, button));
         } else {
           button.disabled = true;
@@ -135,8 +128,8 @@
 
   async function loadSpace(now) {
     const [profile, alarms] = await Promise.all([
-      fetch("/spaces/" + encodeURIComponent(entityId) + "/profile", { cache: "no-store" }),
-      fetch("/spaces/" + encodeURIComponent(entityId) + "/alarms", { cache: "no-store" }),
+      api.request("/spaces/" + encodeURIComponent(entityId) + "/profile"),
+      api.request("/spaces/" + encodeURIComponent(entityId) + "/alarms"),
     ]);
     if (!profile.ok || !alarms.ok) return profile.ok ? alarms : profile;
     const space = (await profile.json()).space;
@@ -152,7 +145,7 @@
   }
 
   async function loadBuilding() {
-    const response = await fetch("/buildings/" + encodeURIComponent(entityId) + "/spaces", { cache: "no-store" });
+    const response = await api.request("/buildings/" + encodeURIComponent(entityId) + "/spaces");
     if (!response.ok) return response;
     renderSpaces(await response.json());
     return null;
@@ -165,6 +158,8 @@
         showStatus("Updated " + new Date().toLocaleTimeString(), false);
       } else if (failed.status === 404) {
         showStatus("Unknown " + view + " " + entityId, true);
+      } else if (failed.status === 401 || failed.status === 403) {
+        showStatus("This API needs a key with the read scope: sign in above", true);
       } else {
         // Keep what is shown: a failed refresh should not blank the board.
         showStatus("Refresh failed (HTTP " + failed.status + "), retrying", true);

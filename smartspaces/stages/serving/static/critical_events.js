@@ -38,10 +38,12 @@
 
   async function refresh() {
     try {
-      const response = await fetch("/spaces/" + encodeURIComponent(spaceId) + "/critical-events", { cache: "no-store" });
+      const response = await window.smartspacesApi.request("/spaces/" + encodeURIComponent(spaceId) + "/critical-events");
       if (response.status === 404) {
         rows.replaceChildren();
         showStatus("Unknown space " + spaceId, true);
+      } else if (response.status === 401 || response.status === 403) {
+        showStatus("This API needs a key with the read scope: sign in on an alarm board page of this tab", true);
       } else if (!response.ok) {
         // Keep the rows already shown: a failed refresh should not blank the page.
         showStatus("Refresh failed (HTTP " + response.status + "), retrying", true);

@@ -1,4 +1,6 @@
-"""Ids the registry confirmed recently, so a miss for a known space or device skips the existence query."""
+"""A bounded in-process set of ids that each expire: ids the registry confirmed recently (a miss for a known
+space or device skips the existence query), and ids it did not know (a flood of unknown ids costs one query
+each per time to live, not one per request)."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ KNOWN_ID_TTL_S = 300.0
 KNOWN_IDS_MAX = 100_000
 
 
-class KnownIds:
+class ExpiringIds:
     """A bounded in-process set of ids with a time to live."""
 
     def __init__(
