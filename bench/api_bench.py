@@ -37,6 +37,7 @@ from typing import Any
 from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent_with_args
 
+from bench.api_access import api_environment
 from bench.resources import ResourceSampler, write_results
 from smartspaces import progress
 from smartspaces.bootstrap.cassandra import apply_cassandra
@@ -147,6 +148,7 @@ def start_api(settings: Settings, port: int) -> subprocess.Popen[bytes]:
         "SMARTSPACES__CASSANDRA__KEYSPACE": settings.cassandra.keyspace,
         "SMARTSPACES__REDIS__DB": str(settings.redis.db),
         "SMARTSPACES__API__PORT": str(port),
+        **api_environment(),
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "smartspaces.stages.serving"],

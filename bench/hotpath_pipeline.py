@@ -20,6 +20,7 @@ from typing import IO, Any
 
 import httpx
 
+from bench.api_access import api_environment
 from bench.enrich_bench import drop_keyspace
 from bench.hotpath_probes import (
     ApiWatcher,
@@ -235,6 +236,7 @@ class BenchPipeline:
             **bench_environment(str(index), self.work_dir, keyspace, topic),
             "SMARTSPACES__REDIS__DB": str(BENCH_REDIS_DB),
             "SMARTSPACES__API__PORT": str(API_PORT),
+            **api_environment(),
         }
         reference_dir = self.work_dir / str(index) / "reference"
         # The campus's reference drop (with one event), so both jobs know every device.

@@ -20,6 +20,7 @@ import httpx
 from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent_with_args
 
+from bench.api_access import authorization
 from smartspaces.config import RedisSettings
 from smartspaces.connectors.redis import redis_client
 from transformations.redis_keys import SPACE_CRITICAL_EVENTS
@@ -113,7 +114,7 @@ class ApiWatcher(threading.Thread):
 
     def run(self) -> None:
         sampled: set[str] = set()
-        with httpx.Client(base_url=self.base_url, timeout=5.0) as client:
+        with httpx.Client(base_url=self.base_url, timeout=5.0, headers=authorization()) as client:
             while not self.stopping.is_set():
                 seen = self.redis_watcher.snapshot()
                 sampled.update(event.critical_event_id for event in seen[:: self.every])

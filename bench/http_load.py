@@ -21,6 +21,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from bench.api_access import bench_key
+
 HEADER_END = b"\r\n\r\n"
 CONTENT_LENGTH = b"\r\ncontent-length:"
 
@@ -55,7 +57,8 @@ def receive(connection: socket.socket) -> bytes:
 
 def run(port: int, marker: bytes, paths: Sequence[str]) -> dict[str, Any]:
     """Connects, waits for "go" on stdin, requests every path; the figures described in the module docstring."""
-    requests = [f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode() for path in paths]
+    key = f"Authorization: Bearer {bench_key()}\r\n"
+    requests = [f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{key}\r\n".encode() for path in paths]
     connection = socket.create_connection(("127.0.0.1", port), timeout=30)
     connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     print("ready", flush=True)

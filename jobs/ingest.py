@@ -24,13 +24,20 @@ def parser() -> argparse.ArgumentParser:
     mode.add_argument("--replay-from", type=utc_instant, help="replay bronze from this time (ISO 8601, UTC if naive)")
     parser.add_argument("--replay-to", type=utc_instant, help="replay bronze up to this time (exclusive)")
     parser.add_argument("--run-for-s", type=float, help="stop a continuous stream after this many seconds")
+    parser.add_argument(
+        "--new-checkpoints",
+        action="store_true",
+        help="start the streams on empty checkpoints over a used archive (after a lost or reset checkpoint): "
+        "the topic is read again and the lake's writes skip messages already there",
+    )
     return parser
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     if (args.replay_from is None) != (args.replay_to is None):
         raise JobSetupError("--replay-from and --replay-to go together")
-    return run_ingest(settings, IngestMode(args.drain, args.replay_from, args.replay_to, args.run_for_s))
+    mode = IngestMode(args.drain, args.replay_from, args.replay_to, args.run_for_s, args.new_checkpoints)
+    return run_ingest(settings, mode)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

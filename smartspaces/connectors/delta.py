@@ -117,6 +117,11 @@ def file_version(spark: SparkSession, path: str) -> str | None:
     return f"{status.getModificationTime()}:{status.getLen()}"
 
 
+def holds_files(spark: SparkSession, folder: str) -> bool:
+    """Whether the folder exists and holds at least one file or folder (Hadoop's file system: local or abfss://)."""
+    return _newest_file(spark, folder, suffix="") is not None
+
+
 def _newest_file(spark: SparkSession, folder: str, suffix: str) -> str | None:
     hadoop_path = _jvm(spark).org.apache.hadoop.fs.Path(folder)
     file_system = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())

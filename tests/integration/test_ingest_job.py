@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,8 +23,9 @@ from smartspaces.stages.simulator.producer import SimulationOptions, SimulationR
 from tests.integration.ingest_fixtures import cassandra_rows
 
 
-def simulate(settings: Settings, reference_dir: Path, count: int, seed: int) -> SimulationReport:
-    """Sends `count` events with every kind of bad input, duplicates and late events; loads its registry."""
+def simulate(settings: Settings, reference_dir: Path, count: int, seed: int, live: bool = False) -> SimulationReport:
+    """Sends `count` events with every kind of bad input, duplicates and late events; loads its registry.
+    live: fresh event ids (the same seed's campus), so a second sending is new events."""
     options = SimulationOptions(
         count=count,
         seed=seed,
@@ -33,6 +36,7 @@ def simulate(settings: Settings, reference_dir: Path, count: int, seed: int) -> 
         topic=settings.ingest.topic,
         reference_dir=reference_dir,
         now=datetime.now(UTC),
+        live=live,
     )
     report = run_simulation(options, settings.kafka)
     assert report.delivery_failures == 0
@@ -45,10 +49,15 @@ def quarantine_counts(spark: SparkSession, settings: Settings) -> dict[str, int]
     return {row.reason: row["count"] for row in rows}
 
 
-def assert_stored_exactly(spark: SparkSession, settings: Settings, report: SimulationReport) -> None:
-    assert len(cassandra_rows(settings)) == report.good_distinct
-    assert quarantine_counts(spark, settings) == {reason: n for reason, n in report.bad_by_reason.items() if n}
-    assert read_delta(spark, lake.bronze_events(settings.lake)).count() == report.sent_total
+def assert_stored_exactly(spark: SparkSession, settings: Settings, *reports: SimulationReport) -> None:
+    """Every good event of the sendings once in Cassandra, every bad message once in the quarantine, every
+    message once in bronze."""
+    bad = Counter[str]()
+    for report in reports:
+        bad.update({reason: n for reason, n in report.bad_by_reason.items() if n})
+    assert len(cassandra_rows(settings)) == sum(report.good_distinct for report in reports)
+    assert quarantine_counts(spark, settings) == dict(bad)
+    assert read_delta(spark, lake.bronze_events(settings.lake)).count() == sum(report.sent_total for report in reports)
 
 
 def test_drained_ingest_stores_every_good_event_once_and_quarantines_every_bad_one(
@@ -107,3 +116,20 @@ def test_a_killed_stream_resumes_without_losing_or_duplicating_events(
 
     assert ingest.main(["--drain"]) == 0
     assert_stored_exactly(spark, ingest_settings, report)
+
+
+def test_a_lost_checkpoint_is_refused_unless_told_then_nothing_is_written_twice_or_skipped(
+    spark: SparkSession, ingest_settings: Settings, tmp_path: Path
+) -> None:
+    first = simulate(ingest_settings, tmp_path / "reference", count=1500, seed=14)
+    assert ingest.main(["--drain"]) == 0
+    shutil.rmtree(lake.checkpoints(ingest_settings.lake))
+    # Starting over would read the topic again: refused (exit 2) until asked for, and nothing written meanwhile.
+    assert ingest.main(["--drain"]) == 2
+    assert_stored_exactly(spark, ingest_settings, first)
+    assert ingest.main(["--drain", "--new-checkpoints"]) == 0
+    assert_stored_exactly(spark, ingest_settings, first)
+    # The new checkpoints' batch ids start over at 0: later batches are not taken for ones the lake holds.
+    second = simulate(ingest_settings, tmp_path / "reference", count=1000, seed=14, live=True)
+    assert ingest.main(["--drain"]) == 0
+    assert_stored_exactly(spark, ingest_settings, first, second)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -27,8 +28,12 @@ from smartspaces.config import PostgresSettings, Settings
 from smartspaces.connectors.postgres import connect
 from smartspaces.stages.enrichment.quality.outcomes import CheckSeverity, Verdict
 from smartspaces.stages.enrichment.reporting.postgres_store import (
+    StagingLostError,
+    discard_staging,
     fact_row_counts,
     record_failed_run,
+    stage_window,
+    swap_window,
     table_row_counts,
     write_window,
 )
@@ -422,6 +427,33 @@ def test_postgres_killed_during_the_staging_write_leaves_the_window_as_it_was(
     write(spark, pg, WINDOW_A, DAY_A, variant=3)
     assert snapshot(pg) == expected_content(fact_rows(DAY_A, 3))
     assert query(pg, "SELECT count(*) FROM pg_tables WHERE schemaname = 'reporting_staging'") == [(1,)]
+
+
+def test_postgres_restarted_between_the_staging_fill_and_the_swap_leaves_the_window_and_records_the_run_failed(
+    spark: SparkSession, private_postgres: PrivatePostgres
+) -> None:
+    pg = private_postgres.settings
+    apply_postgres(pg)
+    write(spark, pg, WINDOW_A, DAY_A, variant=1)
+    first = snapshot(pg)
+    run = run_of(WINDOW_A)
+    staged = stage_window(frames(spark, fact_rows(DAY_A, 2)), pg, TUNING, run)
+    assert sum(staged.rows_written.values()) > 0
+    # A power cut after Spark's fill: crash recovery empties the unlogged staging tables.
+    private_postgres.kill()
+    private_postgres.start()
+    with pytest.raises(StagingLostError, match=r"holds 0 of the [1-9]\d* rows Spark wrote") as refused:
+        swap_window(staged, WINDOW_A, pg, run)
+    discard_staging(pg, staged)
+    record_failed_run(pg, replace(run, verdict=Verdict.FAILED, failure=str(refused.value)))
+
+    assert snapshot(pg) == first
+    recorded = query(pg, "SELECT verdict, failure FROM reporting.v_enrichment_runs WHERE run_id = %s", run.run_id)
+    assert recorded == [("failed", str(refused.value))]
+    assert query(pg, "SELECT count(*) FROM pg_tables WHERE schemaname = 'reporting_staging'") == [(1,)]
+    # The next run writes the window.
+    write(spark, pg, WINDOW_A, DAY_A, variant=3)
+    assert snapshot(pg) == expected_content(fact_rows(DAY_A, 3))
 
 
 def many_hourly_rows(spark: SparkSession, count: int) -> DataFrame:

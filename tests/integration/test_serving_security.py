@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import pytest
@@ -18,12 +18,13 @@ from smartspaces.config import Settings
 from smartspaces.connectors.cassandra import cassandra_cluster
 from smartspaces.connectors.redis import redis_client
 from smartspaces.stages.cache.critical_events import critical_keys
+from smartspaces.stages.serving.answers import error_answer
 from smartspaces.stages.serving.api_keys import Scope, entry, new_key
 from smartspaces.stages.serving.app import create_app
 from smartspaces.stages.serving.breaker import CircuitBreaker
 from smartspaces.stages.serving.cache_client import async_redis_client
 from smartspaces.stages.serving.cassandra_reader import CassandraReader
-from smartspaces.stages.serving.guarded_store import GuardedStore
+from smartspaces.stages.serving.guarded_store import GuardedStore, StoreBusyError
 from smartspaces.stages.serving.reads import CacheAsideReads, ServingStore, UnknownIdError
 from tests.integration.serving_fixtures import (
     at,
@@ -193,3 +194,27 @@ def test_a_corrupt_cache_value_is_a_miss_served_from_cassandra_and_rewritten(
     assert after == [(200, "cache"), (200, "cache")]
     assert redis.type(latest) == "hash" and redis.type(index) == "zset"
     assert orjson.loads(redis.hget(events, newest_first[0]["critical_event_id"]) or "null") == newest_first[0]
+
+
+def test_beyond_its_cap_of_reads_in_flight_a_read_is_refused_at_once(
+    serving_settings: Settings, counted_session: tuple[Session, list[int]]
+) -> None:
+    session, _ = counted_session
+    reader = CassandraReader(session, serving_settings.cassandra.keyspace)
+    guarded = GuardedStore(reader, max_in_flight=2, unknown_ttl_s=30.0, unknown_max=100)
+
+    async def together() -> list[object]:
+        reads = (guarded.critical_events(unique("space"), 10) for _ in range(5))
+        return list(await asyncio.gather(*reads, return_exceptions=True))
+
+    answers = asyncio.run(together())
+    # The first two went to Cassandra (unknown spaces: None); the other three found the cap full.
+    assert [None if answer is None else type(answer).__name__ for answer in answers] == [
+        None,
+        None,
+        "StoreBusyError",
+        "StoreBusyError",
+        "StoreBusyError",
+    ]
+    answer = error_answer(cast(StoreBusyError, answers[2]))
+    assert (answer.status, dict(answer.headers)) == (503, {"Retry-After": "1"})

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from pyspark.sql import DataFrame
@@ -16,6 +18,7 @@ from smartspaces.stages.enrichment.quality import check_enriched
 from smartspaces.stages.enrichment.quality.outcomes import Verdict
 from smartspaces.stages.enrichment.report import newest_event_time, print_summary, window_predicate
 from smartspaces.stages.enrichment.reporting.postgres_store import (
+    StagingLostError,
     fact_row_counts,
     record_failed_run,
     table_row_counts,
@@ -30,10 +33,13 @@ from transformations.star_schema import star_schema, unattributed_events
 
 # The exit code of a run the quality gate stopped (PostgreSQL unchanged).
 GATE_STOPPED = 3
+# The exit code of a run whose write was refused (PostgreSQL unchanged, the run recorded failed): run it again.
+WRITE_FAILED = 4
 
 
 def run_enrichment(settings: Settings, window: ReportWindow, started: datetime) -> int:
-    """Enriches the window; 0 when written, GATE_STOPPED when the quality gate stopped the write."""
+    """Enriches the window; 0 when written, GATE_STOPPED when the quality gate stopped the write, WRITE_FAILED
+    when PostgreSQL lost the staged rows before the swap (the window unchanged, the run recorded failed)."""
     enrichment = settings.enrichment
     run_id = uuid.uuid4()
     print(f"enrichment run {run_id}: window {window.describe()}")
@@ -64,7 +70,12 @@ def run_enrichment(settings: Settings, window: ReportWindow, started: datetime) 
             print_summary(run, gate.reasons, unattributed_count, {}, {})
             return GATE_STOPPED
         with progress.step("enrich: write", unit="rows", show_rate=False) as writing:
-            written = write_window(tables, window, settings.postgres, JdbcTuning.from_settings(enrichment), run)
+            try:
+                written = write_window(tables, window, settings.postgres, JdbcTuning.from_settings(enrichment), run)
+            except StagingLostError as lost:
+                record_failed_run(settings.postgres, replace(run, verdict=Verdict.FAILED, failure=str(lost)))
+                print(f"enrichment run {run_id}: not written: {lost}", file=sys.stderr)
+                return WRITE_FAILED
             writing.update(sum(written.values()), detail=f"{len(written)} tables")
         print_summary(run, gate.reasons, unattributed_count, written, table_row_counts(settings.postgres))
     return 0

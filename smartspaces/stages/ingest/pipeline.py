@@ -26,7 +26,7 @@ from smartspaces import lake
 from smartspaces.cassandra_tables import EVENTS
 from smartspaces.config import Settings
 from smartspaces.connectors.cassandra import cassandra_cluster, write_cassandra
-from smartspaces.connectors.delta import append_once, insert_new_rows, read_delta, table_version
+from smartspaces.connectors.delta import append_once, holds_files, insert_new_rows, read_delta, table_version
 from smartspaces.connectors.kafka import kafka_options
 from smartspaces.connectors.kafka_admin import ensure_topic
 from smartspaces.entrypoint import JobSetupError
@@ -37,6 +37,8 @@ from transformations.ingest import accepted_events, counts_by_reason, quarantine
 from transformations.validation import ValidationLimits, flag_unknown_devices, from_kafka_rows, validate_events
 
 QUARANTINE_KEYS = ("kafka_topic", "kafka_partition", "kafka_offset")
+# A Kafka message's coordinates in the bronze archive (Spark's Kafka source columns).
+BRONZE_KEYS = ("topic", "partition", "offset")
 STREAM_NAME = "ingest"
 BRONZE_STREAM_NAME = "bronze"
 # The fair scheduler's pool of the archive's jobs (local property of the thread that runs its batches).
@@ -47,6 +49,10 @@ REPLAY_BATCH_ID = -1
 
 class RegistryMissingError(JobSetupError):
     """The device registry has not been loaded, so no event could be checked against it."""
+
+
+class CheckpointResetError(JobSetupError):
+    """A stream's checkpoint is empty while the archive already holds messages, and starting over was not asked."""
 
 
 class EventIngest:
@@ -61,6 +67,9 @@ class EventIngest:
         self._session: Session | None = None
         self._change_writer_id: str | None = None
         self._bronze_writer_id: str | None = None
+        # Set when the streams start over on purpose on new checkpoints (check_checkpoints): the lake's appends
+        # then insert only messages whose Kafka coordinates are new, since the topic is read again.
+        self.deduplicate_lake_writes = False
         # The registry's device ids, kept between micro-batches with the version they were read at.
         self._known_devices: tuple[str | None, DataFrame] | None = None
 
@@ -81,8 +90,9 @@ class EventIngest:
         return None if query is None else str(query.id)
 
     def change_writer_id(self, batch_id: int) -> str:
-        """The change log's writer: the streaming query's id (kept in its checkpoint, so stable across
-        restarts and distinct between two ingest jobs), or a new id for each replay from bronze."""
+        """The change log's and the quarantine's writer: the streaming query's id (kept in its checkpoint, so
+        stable across restarts, new with a new checkpoint, whose batch ids start over, and distinct between two
+        ingest jobs), or a new id for each replay from bronze."""
         if batch_id == REPLAY_BATCH_ID:
             return f"replay:{uuid.uuid4()}"
         if self._change_writer_id is None:
@@ -171,10 +181,10 @@ class EventIngest:
     def quarantine(self, records: DataFrame, batch_id: int) -> None:
         """Stream batches append once per batch id; a replay (no batch id) inserts only new coordinates."""
         path = lake.quarantined_events(self.settings.lake)
-        if batch_id == REPLAY_BATCH_ID:
+        if batch_id == REPLAY_BATCH_ID or self.deduplicate_lake_writes:
             insert_new_rows(records, path, QUARANTINE_KEYS, partition_by=("ingest_date",))
         else:
-            append_once(records, path, f"{self.writer_id}:quarantine", batch_id, ("ingest_date",))
+            append_once(records, path, f"{self.change_writer_id(batch_id)}:quarantine", batch_id, ("ingest_date",))
 
     def process_batch(self, messages: DataFrame, batch_id: int) -> None:
         """foreachBatch of the ingest query: validate and store."""
@@ -186,7 +196,11 @@ class EventIngest:
         """foreachBatch of the bronze query: every raw message, as received, in its pool of the scheduler."""
         self.spark.sparkContext.setLocalProperty("spark.scheduler.pool", BRONZE_POOL)
         bronze = messages.withColumn("ingest_date", F.to_date("timestamp"))
-        append_once(bronze, lake.bronze_events(self.settings.lake), self.bronze_writer_id(), batch_id, ("ingest_date",))
+        path = lake.bronze_events(self.settings.lake)
+        if self.deduplicate_lake_writes:
+            insert_new_rows(bronze, path, BRONZE_KEYS, partition_by=("ingest_date",))
+        else:
+            append_once(bronze, path, self.bronze_writer_id(), batch_id, ("ingest_date",))
 
     def _kafka_stream(self) -> DataFrame:
         ingest = self.settings.ingest
@@ -201,10 +215,41 @@ class EventIngest:
             .load()
         )
 
-    def start_streams(self, drain: bool) -> list[StreamingQuery]:
+    def check_checkpoints(self, new_checkpoints: bool) -> None:
+        """Refuses to start a stream on an empty checkpoint over an archive that already holds messages, unless
+        `new_checkpoints` says it is on purpose; then the lake's writes of this run skip messages already there.
+
+        An empty checkpoint over a used archive is a lost or deleted checkpoint (or one reset after Spark's
+        failOnDataLoss): the stream would read the topic again from ingest.starting_offsets. Cassandra's
+        writes are upserts and the change log's writer is the new query's id, so only the lake's appends
+        could write a message twice; deduplicated by Kafka coordinates, they cannot.
+        """
+        archive = lake.bronze_events(self.settings.lake)
+        if table_version(self.spark, archive) is None:
+            return
+        empty = [
+            lake.checkpoint(self.settings.lake, name)
+            for name in (STREAM_NAME, BRONZE_STREAM_NAME)
+            if not holds_files(self.spark, f"{lake.checkpoint(self.settings.lake, name)}/offsets")
+        ]
+        if not empty:
+            return
+        if not new_checkpoints:
+            raise CheckpointResetError(
+                f"the stream checkpoint {' and '.join(empty)} is empty, but the bronze archive {archive} already "
+                f"holds messages: the streams would read topic {self.settings.ingest.topic} again from "
+                f"ingest.starting_offsets ({self.settings.ingest.starting_offsets}). If the checkpoint was lost or "
+                "reset on purpose, run the ingest once with --new-checkpoints (messages already archived or "
+                "quarantined are then not written again); docs/operations.md has the runbook"
+            )
+        self.deduplicate_lake_writes = True
+
+    def start_streams(self, drain: bool, new_checkpoints: bool = False) -> list[StreamingQuery]:
         """Starts the ingest and the bronze queries: drain=True processes what Kafka holds now and stops
-        (availableNow); otherwise each runs on its processing-time trigger."""
+        (availableNow); otherwise each runs on its processing-time trigger. new_checkpoints: see
+        check_checkpoints."""
         self.check_registry()
+        self.check_checkpoints(new_checkpoints)
         ingest = self.settings.ingest
         # Spark's Kafka source fails on a topic that does not exist yet; devices may not have sent anything.
         ensure_topic(self.settings.kafka, ingest.topic, ingest.topic_partitions)

@@ -34,6 +34,8 @@ class IngestMode:
     replay_from: datetime | None = None
     replay_to: datetime | None = None
     run_for_s: float | None = None
+    # The streams start over on empty checkpoints on purpose (EventIngest.check_checkpoints).
+    new_checkpoints: bool = False
 
     @property
     def streaming(self) -> bool:
@@ -105,7 +107,8 @@ def run_ingest(settings: Settings, mode: IngestMode) -> int:
             if mode.replay_from is not None and mode.replay_to is not None:
                 ingest.replay(mode.replay_from, mode.replay_to)
             else:
-                run_streams(spark, ingest.start_streams(drain=mode.drain), mode.drain, mode.run_for_s)
+                queries = ingest.start_streams(drain=mode.drain, new_checkpoints=mode.new_checkpoints)
+                run_streams(spark, queries, mode.drain, mode.run_for_s)
         finally:
             ingest.close()
     print(ingest.totals.table())

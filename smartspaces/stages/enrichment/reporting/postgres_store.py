@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -43,6 +44,19 @@ REPORTING_LOCK_ID = 7_242_002
 log = logging.getLogger("smartspaces.stages.enrichment.reporting")
 
 
+class StagingLostError(RuntimeError):
+    """A staging table holds fewer rows than Spark wrote into it (a PostgreSQL restart empties unlogged tables):
+    the swap is refused and the window keeps what it had."""
+
+
+@dataclass(frozen=True)
+class StagedWindow:
+    """A run's staging tables, filled, with the rows Spark wrote into each."""
+
+    staging: Mapping[ReportingTable, StagingTable]
+    rows_written: Mapping[ReportingTable, int]
+
+
 def write_window(
     tables: Mapping[ReportingTable, DataFrame],
     window: ReportWindow,
@@ -53,11 +67,25 @@ def write_window(
     """Replaces the window's facts with the run's, upserts the dimensions, records the run; rows per table.
 
     tables holds a DataFrame for every fact (an empty one clears the window) and for the dimensions that
-    changed. Spark fills per-run staging tables first; then one transaction, under an advisory lock, deletes
-    each fact's rows of the window (hour_start/event_time in [start, end); local_date in the whole local
-    days, none for a window of hours), inserts the staged rows of the window (rows outside it are left out),
-    upserts the dimensions and inserts the run and its expectation results.
+    changed. Spark fills per-run staging tables first (stage_window); then one transaction, under an advisory
+    lock, checks every staging table still holds what Spark wrote, deletes each fact's rows of the window
+    (hour_start/event_time in [start, end); local_date in the whole local days, none for a window of hours),
+    inserts the staged rows of the window (rows outside it are left out), upserts the dimensions and inserts
+    the run and its expectation results (swap_window). StagingLostError when the check fails.
     """
+    staged = stage_window(tables, pg, tuning, run)
+    try:
+        written = swap_window(staged, window, pg, run)
+    finally:
+        discard_staging(pg, staged)
+    log.info("reporting window %s written: %s", window.describe(), written)
+    return written
+
+
+def stage_window(
+    tables: Mapping[ReportingTable, DataFrame], pg: PostgresSettings, tuning: JdbcTuning, run: EnrichmentRun
+) -> StagedWindow:
+    """Creates the run's staging tables and fills them with Spark; on a failure they are dropped again."""
     missing = [fact.name for fact in FACT_TABLES if fact not in tables]
     if missing:
         raise ValueError(f"a window replace needs every fact; missing: {', '.join(missing)}")
@@ -70,20 +98,57 @@ def write_window(
     with connect(pg, autocommit=True) as connection:
         drop_stale_staging_tables(connection)
         create_staging_tables(connection, staging.values())
+    staged = StagedWindow(staging, {})
     try:
+        rows_written = {}
         for table, rows in tables.items():
+            # The run's tables are cached (the gate read them), so this count costs no recomputation.
+            rows_written[table] = rows.count()
             fill_staging_table(rows, staging[table], pg, tuning)
-        with connect(pg) as connection, connection.transaction():
-            connection.execute("SELECT pg_advisory_xact_lock(%s)", (REPORTING_LOCK_ID,))
-            written = {fact.name: _replace_fact(connection, staging[fact], window) for fact in FACT_TABLES}
-            for dimension in DIMENSION_TABLES:
-                if dimension in staging:
-                    written[dimension.name] = _upsert_dimension(connection, staging[dimension])
-            _record_run(connection, run, written)
-    finally:
-        _drop_quietly(pg, [table.name for table in staging.values()])
-    log.info("reporting window %s written: %s", window.describe(), written)
+    except BaseException:
+        discard_staging(pg, staged)
+        raise
+    return StagedWindow(staging, rows_written)
+
+
+def swap_window(staged: StagedWindow, window: ReportWindow, pg: PostgresSettings, run: EnrichmentRun) -> dict[str, int]:
+    """The window's one transaction (see write_window); rows per table."""
+    with connect(pg) as connection, connection.transaction():
+        connection.execute("SELECT pg_advisory_xact_lock(%s)", (REPORTING_LOCK_ID,))
+        _check_staged(connection, staged)
+        written = {fact.name: _replace_fact(connection, staged.staging[fact], window) for fact in FACT_TABLES}
+        for dimension in DIMENSION_TABLES:
+            if dimension in staged.staging:
+                written[dimension.name] = _upsert_dimension(connection, staged.staging[dimension])
+        _record_run(connection, run, written)
     return written
+
+
+def discard_staging(pg: PostgresSettings, staged: StagedWindow) -> None:
+    """Drops the run's staging tables; if the server is gone they stay, and a later run drops them."""
+    names = [table.name for table in staged.staging.values()]
+    try:
+        with connect(pg, autocommit=True) as connection:
+            drop_staging_tables(connection, names)
+    except psycopg.Error as error:
+        log.warning("staging tables %s not dropped (%s); a run a day from now drops them", ", ".join(names), error)
+
+
+def _check_staged(connection: psycopg.Connection[Any], staged: StagedWindow) -> None:
+    """Every staging table holds the rows Spark wrote into it: a restart between the fill and the swap empties
+    unlogged tables (crash recovery truncates them), and swapping those would replace the window with nothing."""
+    lost = []
+    for table, staging in staged.staging.items():
+        row = connection.execute(sql.SQL("SELECT count(*) FROM {}").format(staging.identifier)).fetchone()
+        held = row[0] if row else 0
+        if held != staged.rows_written[table]:
+            lost.append(f"{staging.qualified_name} holds {held} of the {staged.rows_written[table]} rows Spark wrote")
+    if lost:
+        raise StagingLostError(
+            "PostgreSQL lost staged rows before the swap (a restart empties unlogged staging tables): "
+            + "; ".join(lost)
+            + ". The window keeps what it had; run the enrichment again"
+        )
 
 
 def record_failed_run(pg: PostgresSettings, run: EnrichmentRun) -> None:
@@ -186,10 +251,11 @@ def _record_run(connection: psycopg.Connection[Any], run: EnrichmentRun, written
     window = run.window
     connection.execute(
         "INSERT INTO reporting.enrichment_runs (run_id, window_start, window_end, time_zone, started_at, "
-        "finished_at, verdict, rows_written, data_docs) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "finished_at, verdict, rows_written, data_docs, failure) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
         "ON CONFLICT (run_id) DO UPDATE SET window_start = EXCLUDED.window_start, window_end = EXCLUDED.window_end, "
         "time_zone = EXCLUDED.time_zone, started_at = EXCLUDED.started_at, finished_at = EXCLUDED.finished_at, "
-        "verdict = EXCLUDED.verdict, rows_written = EXCLUDED.rows_written, data_docs = EXCLUDED.data_docs",
+        "verdict = EXCLUDED.verdict, rows_written = EXCLUDED.rows_written, data_docs = EXCLUDED.data_docs, "
+        "failure = EXCLUDED.failure",
         (
             run.run_id,
             window.start,
@@ -200,6 +266,7 @@ def _record_run(connection: psycopg.Connection[Any], run: EnrichmentRun, written
             str(run.verdict),
             Jsonb(dict(written)),
             str(run.data_docs) if run.data_docs else None,
+            run.failure,
         ),
     )
     connection.execute("DELETE FROM reporting.dq_results WHERE run_id = %s", (run.run_id,))
@@ -240,12 +307,3 @@ def _json_ready(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
     return str(value)
-
-
-def _drop_quietly(pg: PostgresSettings, names: list[str]) -> None:
-    """Drops the run's staging tables; if the server is gone they stay, and a later run drops them."""
-    try:
-        with connect(pg, autocommit=True) as connection:
-            drop_staging_tables(connection, names)
-    except psycopg.Error as error:
-        log.warning("staging tables %s not dropped (%s); a run a day from now drops them", ", ".join(names), error)

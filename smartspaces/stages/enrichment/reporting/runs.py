@@ -63,3 +63,5 @@ class EnrichmentRun:
     checked_at: datetime
     expectations: tuple[ExpectationOutcome, ...] = ()
     data_docs: str | Path | None = None
+    # Why a failed run wrote nothing, when its quality gate did not stop it (the write failed).
+    failure: str | None = None
