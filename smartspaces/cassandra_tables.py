@@ -130,6 +130,17 @@ CHANGE_FEED_CHECKPOINTS = CassandraTable(
     """),
 )
 
+CHANGE_FEED_CACHE_DEBT = CassandraTable(
+    "change_feed_cache_debt",
+    ("consumer",),
+    ("redis_key",),
+    _columns("""
+        consumer text
+        redis_key text
+        since timestamp
+    """),
+)
+
 RULE_STATE = CassandraTable(
     "rule_state",
     ("consumer",),
@@ -318,6 +329,7 @@ TABLES = (
     CHANGE_LOG,
     CHANGE_LOG_COMMITS,
     CHANGE_FEED_CHECKPOINTS,
+    CHANGE_FEED_CACHE_DEBT,
     RULE_STATE,
     CRITICAL_EVENTS,
     DEVICE_LATEST,

@@ -11,11 +11,15 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from jobs import cache_warmup, changefeed, ingest, reference
-from smartspaces.config import PROJECT_ROOT, Settings
+from smartspaces.config import PROJECT_ROOT, Settings, load_settings
 from smartspaces.connectors.cassandra import cassandra_cluster
 from smartspaces.connectors.redis import redis_client
+from smartspaces.stages.cache.critical_events import critical_keys
 from tests.integration.changefeed_fixtures import FIRST_HALF, SECOND_HALF, Campus, write_reference
+from tests.integration.serving_fixtures import PrivateRedis
 from transformations.redis_keys import (
     COMPLETE_FIELD,
     DEVICE_LATEST,
@@ -157,3 +161,48 @@ def test_warm_up_refills_a_flushed_cache_with_the_same_layout(feed_settings: Set
     assert client.hexists(device_key, COMPLETE_FIELD)
     # 6 critical events in the window, fewer than the 50 kept: older ones may exist, so not complete.
     assert not client.exists(SPACE_CRITICAL_COMPLETE.format(space_id="s-office"))
+
+
+def test_with_redis_hung_the_feed_goes_on_and_drops_what_it_left_stale_when_redis_answers(
+    feed_settings: Settings,
+    tmp_path: Path,
+    private_redis: PrivateRedis,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("SMARTSPACES__REDIS__PORT", str(private_redis.port))
+    monkeypatch.setenv("SMARTSPACES__REDIS__DB", "0")
+    settings = load_settings("local")
+    assert reference.main(["--drop", str(write_reference(tmp_path / "reference"))]) == 0
+    campus = Campus(settings)
+    ingest_half(campus, FIRST_HALF)
+    assert changefeed.main(["--once"]) == 0
+    # The warm-up marks the device's hash complete, as a read's fill does: a value an outage could leave stale.
+    assert cache_warmup.main(["--hours", "3"]) == 0
+    client = redis_client(settings.redis)
+    device_key = DEVICE_LATEST.format(device_id="co2-1")
+    assert cached_latest(settings, device_key) == {"co2": 1250.0} and client.hexists(device_key, COMPLETE_FIELD)
+
+    os.kill(private_redis.process.pid, signal.SIGSTOP)  # Redis hangs: connections open, no answers
+    try:
+        capfd.readouterr()
+        ingest_half(campus, SECOND_HALF)
+        assert changefeed.main(["--once"]) == 0
+        outage = capfd.readouterr().err
+        # Cassandra has every critical event and reading of the outage; Redis owes its keys.
+        assert stored_critical(settings) == campus.expected_critical(FIRST_HALF + SECOND_HALF)
+        assert ("co2-1", "co2", 800.0) in query(settings, "SELECT device_id, metric, value FROM device_latest")
+        owed = {str(key) for (key,) in query(settings, "SELECT redis_key FROM change_feed_cache_debt")}
+        assert {device_key, *critical_keys("s-office"), *critical_keys("s-lobby")} <= owed
+    finally:
+        os.kill(private_redis.process.pid, signal.SIGCONT)
+    assert f"redis at 127.0.0.1:{private_redis.port} failed" in outage
+    assert "(settings redis.host, redis.port)" in outage
+
+    # Redis answers again: the next run, with no new change, drops every owed key and forgets the debt.
+    assert changefeed.main(["--once"]) == 0
+    assert (
+        f"redis at 127.0.0.1:{private_redis.port} answers again: dropped the {len(owed)} keys" in capfd.readouterr().err
+    )
+    assert query(settings, "SELECT redis_key FROM change_feed_cache_debt") == []
+    assert client.exists(*owed) == 0

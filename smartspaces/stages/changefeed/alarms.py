@@ -17,7 +17,6 @@ from typing import Any
 
 from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent_with_args
-from redis import Redis
 
 from smartspaces.cassandra_tables import (
     ALARM_LIFECYCLE_COLUMNS,
@@ -27,6 +26,7 @@ from smartspaces.cassandra_tables import (
 )
 from smartspaces.instants import as_utc
 from smartspaces.stages.cache.active_alarms import update_active_alarms
+from smartspaces.stages.changefeed.cache_debt import GuardedCache, active_alarm_keys
 from transformations.alarms.lifecycle import Alarm, AlarmEvaluator, Reading, SourceState, StateKey, alarm_to_json
 from transformations.alarms.rules import AlarmRules
 
@@ -157,7 +157,7 @@ class AlarmStage:
         session: Session,
         keyspace: str,
         consumer: str,
-        redis: Redis,
+        cache: GuardedCache,
         ttl_s: int,
         grace: timedelta,
     ) -> None:
@@ -169,7 +169,7 @@ class AlarmStage:
         newest = max((time for time in applied if time is not None), default=None)
         self.watermark = LiveWatermark(grace, newest)
         self.cassandra = CassandraAlarmSink(session, keyspace)
-        self.redis, self.ttl_s = redis, ttl_s
+        self.cache, self.ttl_s = cache, ttl_s
         # Every alarm this process wrote, as last written: what a run reports at its end.
         self.written: dict[str, Alarm] = {}
 
@@ -185,7 +185,11 @@ class AlarmStage:
         if alarms:
             self.written.update((alarm.alarm_id, alarm) for alarm in alarms)
             self.cassandra.write(alarms)
-            update_active_alarms(self.redis, [alarm_to_json(alarm) for alarm in alarms], self.ttl_s)
+            cached = [alarm_to_json(alarm) for alarm in alarms]
+            spaces = {alarm.space_id for alarm in alarms if alarm.space_id is not None}
+            self.cache.write(
+                active_alarm_keys(spaces), lambda: update_active_alarms(self.cache.redis, cached, self.ttl_s)
+            )
         # After the sinks: a crash before this point re-applies the readings to the old state.
         self.state_store.save(states)
         cleared = sum(1 for alarm in alarms if alarm.cleared_at is not None)

@@ -3,7 +3,8 @@
 Each micro-batch: read the changes after the checkpoint; compute, in one Spark query, everything the batch
 yields (transformations.feed_batch: located changes, rules evaluated against the carried rule state,
 critical events, latest readings, the next state and the counts); write critical events and latest readings
-to Cassandra, then to Redis, from the driver; save the rule state; and only then commit the checkpoint. A
+to Cassandra, then to Redis, from the driver (a Redis failure never stops it: cache_debt); save the rule
+state; and only then commit the checkpoint. A
 crash anywhere before the commit replays the batch: every write is an upsert by a deterministic key, a
 latest reading only replaces an older one, and readings already applied to the rule state are not applied
 again. Delivery is at least once; the effect is exactly once.
@@ -24,11 +25,11 @@ from datetime import UTC, datetime
 from cassandra.cluster import Session
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from redis import Redis
 
 from smartspaces.config import Settings
 from smartspaces.session import MICRO_BATCH_CONF
 from smartspaces.stages.changefeed.alarms import AlarmStage, reading_from_payload
+from smartspaces.stages.changefeed.cache_debt import GuardedCache, critical_event_keys, latest_keys
 from smartspaces.stages.changefeed.checkpoints import CheckpointStore
 from smartspaces.stages.changefeed.outputs import FeedBatchOutputs
 from smartspaces.stages.changefeed.reference import FeedReference
@@ -73,6 +74,14 @@ class FeedBatchReport:
         log.info(json.dumps({"event": "changefeed_batch", **asdict(self)}))
 
 
+def cached_keys(outputs: FeedBatchOutputs) -> set[str]:
+    """The Redis keys a micro-batch's outputs update."""
+    spaces = {event["space_id"] for event in outputs.critical_events if event.get("space_id")}
+    devices = {reading["device_id"] for reading in outputs.device_latest if reading.get("device_id")}
+    space_readings = {reading["space_id"] for reading in outputs.space_latest if reading.get("space_id")}
+    return critical_event_keys(spaces) | latest_keys(devices, space_readings)
+
+
 def lag_seconds(oldest_change_time: datetime | None, now: datetime) -> float:
     """How far behind the processor is: now - the oldest change it had not processed (0 when none waits)."""
     return 0.0 if oldest_change_time is None else max(0.0, (now - oldest_change_time).total_seconds())
@@ -85,7 +94,7 @@ class CriticalEventProcessor:
         settings: Settings,
         source: ChangeFeedSource,
         session: Session,
-        redis: Redis,
+        cache: GuardedCache,
         alarms: AlarmStage | None = None,
         hold_before_commit_s: float = 0.0,
     ) -> None:
@@ -97,7 +106,8 @@ class CriticalEventProcessor:
         self.reference = FeedReference(spark, settings)
         self.rule_state = RuleStateStore(session, keyspace, consumer)
         self.cassandra_sink = CassandraFeedSink(session, keyspace)
-        self.redis_sink = RedisFeedSink(redis, settings.cache)
+        self.cache = cache
+        self.redis_sink = RedisFeedSink(cache.redis, settings.cache)
         self.alarms = alarms
         # Fault injection for tests and drills: wait between the writes and the commit.
         self.hold_before_commit_s = hold_before_commit_s
@@ -106,6 +116,8 @@ class CriticalEventProcessor:
     def run_once(self) -> FeedBatchReport:
         """One micro-batch: everything committed since the checkpoint (up to the per-trigger bound)."""
         started = time.monotonic()
+        # Whatever a Redis outage left stale is dropped as soon as Redis answers, even without new changes.
+        self.cache.settle()
         change_set = self.source.read(self.checkpoints.load())
         report = FeedBatchReport(
             lag_s=round(lag_seconds(change_set.oldest_change_time, datetime.now(UTC)), 3),
@@ -152,7 +164,8 @@ class CriticalEventProcessor:
 
     def _write(self, outputs: FeedBatchOutputs) -> None:
         self.cassandra_sink.write(outputs)
-        self.redis_sink.write(outputs)
+        # Redis failing never stops the batch: its keys are owed instead (cache_debt).
+        self.cache.write(cached_keys(outputs), lambda: self.redis_sink.write(outputs))
         # After the sinks: a crash before this point re-applies the same readings to the old state.
         self.rule_state.save(outputs.rule_state)
 

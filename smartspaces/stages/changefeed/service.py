@@ -9,7 +9,6 @@ from datetime import timedelta
 
 from cassandra.cluster import Session
 from pyspark.sql import SparkSession
-from redis import Redis
 
 from smartspaces.config import Settings
 from smartspaces.connectors.cassandra import cassandra_cluster
@@ -18,6 +17,7 @@ from smartspaces.entrypoint import JobSetupError
 from smartspaces.session import spark_session
 from smartspaces.stages.changefeed.alarms import AlarmStage, alarm_line
 from smartspaces.stages.changefeed.backends import change_feed_source
+from smartspaces.stages.changefeed.cache_debt import CacheDebt, GuardedCache
 from smartspaces.stages.changefeed.processor import MICRO_BATCH_SPARK_CONF, CriticalEventProcessor
 from smartspaces.stages.changefeed.reference import read_alarm_rules
 from transformations.alarms.rules import AlarmRulesError
@@ -47,7 +47,7 @@ def totals_line(totals: Mapping[str, int]) -> str:
     )
 
 
-def alarm_stage(spark: SparkSession, settings: Settings, session: Session, redis: Redis) -> AlarmStage | None:
+def alarm_stage(spark: SparkSession, settings: Settings, session: Session, cache: GuardedCache) -> AlarmStage | None:
     """The consumer's alarm lifecycle, or None when the configuration names no alarm rules."""
     feed = settings.changefeed
     if feed.alarm_rules_file is None:
@@ -61,7 +61,7 @@ def alarm_stage(spark: SparkSession, settings: Settings, session: Session, redis
         session,
         settings.cassandra.keyspace,
         feed.consumer,
-        redis,
+        cache,
         settings.cache.critical_ttl_s,
         timedelta(seconds=feed.alarm_grace_s),
     )
@@ -89,13 +89,15 @@ def run_changefeed(settings: Settings, once: bool, run_for_s: float | None, hold
             source = change_feed_source(spark, settings, cluster.connect())
             redis = redis_client(settings.redis)
             session = cluster.connect()
+            debt = CacheDebt(session, settings.cassandra.keyspace, settings.changefeed.consumer)
+            cache = GuardedCache(redis, debt, f"{settings.redis.host}:{settings.redis.port}")
             processor = CriticalEventProcessor(
                 spark,
                 settings,
                 source,
                 session,
-                redis,
-                alarms=alarm_stage(spark, settings, session, redis),
+                cache,
+                alarms=alarm_stage(spark, settings, session, cache),
                 hold_before_commit_s=hold_before_commit_s,
             )
             try:
