@@ -98,6 +98,12 @@ class PostgresSettings(_Section):
     user: str
     password: SecretStr | None = None
     sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
+    # Every connection gives up after these: a server that does not answer is an error naming it, never a hang.
+    connect_timeout_s: int = Field(default=10, ge=1)
+    # A JDBC read or write waiting this long for the server's answer fails (a batch of rows takes well under).
+    socket_timeout_s: int = Field(default=600, ge=1)
+    # The window swap waits at most this long for another run's swap (the reporting lock) before it gives up.
+    lock_timeout_s: int = Field(default=300, ge=1)
 
 
 class RedisSettings(_Section):

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]  # documented, not re-exported
+from confluent_kafka.admin import (  # type: ignore[attr-defined]  # documented, not re-exported
+    AdminClient,
+    ConfigResource,
+    NewTopic,
+)
 
 from smartspaces.config import KafkaSettings
 
@@ -23,12 +28,25 @@ def client_config(kafka: KafkaSettings) -> dict[str, Any]:
     return config
 
 
+# Arrival time is the broker's clock, not the producer's: a device whose clock runs ahead cannot move its
+# events' arrival, so the ingest's future-skew check (event time against arrival) still holds for it.
+TOPIC_CONFIG = {"message.timestamp.type": "LogAppendTime"}
+
+log = logging.getLogger("smartspaces.connectors.kafka")
+
+
 def ensure_topic(kafka: KafkaSettings, topic: str, partitions: int) -> bool:
-    """Creates the topic when it is missing (broker-default replication); True when it was created."""
+    """Creates the topic when it is missing (broker-default replication, TOPIC_CONFIG); True when it was created.
+
+    An existing topic whose timestamps are the producers' (CreateTime) is left as it is, with a warning: its
+    configuration is its owner's to change."""
     admin = AdminClient(client_config(kafka))
     if topic in admin.list_topics(timeout=30).topics:
+        _warn_unless_log_append_time(admin, topic)
         return False
-    future = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=-1)])[topic]
+    future = admin.create_topics(
+        [NewTopic(topic, num_partitions=partitions, replication_factor=-1, config=TOPIC_CONFIG)]
+    )[topic]
     try:
         future.result(timeout=60)
     except KafkaException as error:
@@ -36,3 +54,26 @@ def ensure_topic(kafka: KafkaSettings, topic: str, partitions: int) -> bool:
             raise
         return False
     return True
+
+
+def topic_timestamp_type(admin: AdminClient, topic: str) -> str | None:
+    """The topic's message.timestamp.type, or None when the broker does not say (Event Hubs, say)."""
+    resource = ConfigResource(ConfigResource.Type.TOPIC, topic)
+    try:
+        configs = admin.describe_configs([resource])[resource].result(timeout=30)
+    except KafkaException:
+        return None
+    entry = configs.get("message.timestamp.type")
+    return None if entry is None else str(entry.value)
+
+
+def _warn_unless_log_append_time(admin: AdminClient, topic: str) -> None:
+    if topic_timestamp_type(admin, topic) == "CreateTime":
+        log.warning(
+            "topic %s takes its timestamps from the producers (message.timestamp.type=CreateTime): a device "
+            "whose clock runs ahead can date its events' arrival; set it to LogAppendTime "
+            "(kafka-configs --alter --entity-type topics --entity-name %s --add-config "
+            "message.timestamp.type=LogAppendTime)",
+            topic,
+            topic,
+        )

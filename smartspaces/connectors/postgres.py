@@ -13,8 +13,13 @@ JDBC_DRIVER = "org.postgresql.Driver"
 
 
 def jdbc_url(pg: PostgresSettings) -> str:
-    # reWriteBatchedInserts turns a JDBC batch into multi-row INSERTs: far fewer round trips.
-    return f"jdbc:postgresql://{pg.host}:{pg.port}/{pg.database}?sslmode={pg.sslmode}&reWriteBatchedInserts=true"
+    # reWriteBatchedInserts turns a JDBC batch into multi-row INSERTs: far fewer round trips. The timeouts make a
+    # server that does not answer an error instead of a task that waits forever.
+    return (
+        f"jdbc:postgresql://{pg.host}:{pg.port}/{pg.database}?sslmode={pg.sslmode}&reWriteBatchedInserts=true"
+        f"&connectTimeout={pg.connect_timeout_s}&loginTimeout={pg.connect_timeout_s}"
+        f"&socketTimeout={pg.socket_timeout_s}"
+    )
 
 
 def jdbc_properties(pg: PostgresSettings) -> dict[str, str]:
@@ -73,6 +78,6 @@ def connect(pg: PostgresSettings, autocommit: bool = False) -> psycopg.Connectio
         user=pg.user,
         password=pg.password.get_secret_value() if pg.password else None,
         sslmode=pg.sslmode,
-        connect_timeout=10,
+        connect_timeout=pg.connect_timeout_s,
         autocommit=autocommit,
     )

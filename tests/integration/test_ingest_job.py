@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 import shutil
 import signal
@@ -9,16 +11,22 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from jobs import ingest, reference
 from smartspaces import lake
 from smartspaces.config import PROJECT_ROOT, Settings
 from smartspaces.connectors.delta import read_delta
+from smartspaces.connectors.kafka_admin import client_config, topic_timestamp_type
+from smartspaces.stages.simulator.campus import DEVICES_FILE
 from smartspaces.stages.simulator.producer import SimulationOptions, SimulationReport, run_simulation
 from tests.integration.ingest_fixtures import cassandra_rows
 
@@ -133,3 +141,38 @@ def test_a_lost_checkpoint_is_refused_unless_told_then_nothing_is_written_twice_
     second = simulate(ingest_settings, tmp_path / "reference", count=1000, seed=14, live=True)
     assert ingest.main(["--drain"]) == 0
     assert_stored_exactly(spark, ingest_settings, first, second)
+
+
+def test_arrival_is_the_brokers_time_so_a_device_whose_clock_runs_ahead_is_quarantined(
+    spark: SparkSession, ingest_settings: Settings, tmp_path: Path
+) -> None:
+    report = simulate(ingest_settings, tmp_path / "reference", count=200, seed=15)
+    with (tmp_path / "reference" / DEVICES_FILE).open() as devices:
+        device = next(row["device_id"] for row in csv.DictReader(devices) if row["device_type"] == "temperature")
+    # The device's clock is an hour ahead: its event time and the producer's timestamp both say so.
+    ahead = datetime.now(UTC) + timedelta(hours=1)
+    body = {
+        "schema_version": 1,
+        "event_id": str(uuid.uuid4()),
+        "device_id": device,
+        "event_time": ahead.isoformat(),
+        "event_type": "telemetry",
+        "metric": "temperature",
+        "value": 21.5,
+        "unit": "celsius",
+    }
+    producer = Producer(client_config(ingest_settings.kafka))
+    producer.produce(
+        ingest_settings.ingest.topic, key=device, value=json.dumps(body), timestamp=int(ahead.timestamp() * 1000)
+    )
+    assert producer.flush(30) == 0
+    admin = AdminClient(client_config(ingest_settings.kafka))
+    assert topic_timestamp_type(admin, ingest_settings.ingest.topic) == "LogAppendTime"
+
+    assert ingest.main(["--drain"]) == 0
+    expected = Counter({reason: n for reason, n in report.bad_by_reason.items() if n})
+    expected["event_time_in_future"] += 1
+    assert quarantine_counts(spark, ingest_settings) == dict(expected)
+    assert len(cassandra_rows(ingest_settings)) == report.good_distinct
+    arrived = read_delta(spark, lake.bronze_events(ingest_settings.lake)).agg(F.max("timestamp")).first()
+    assert arrived is not None and arrived[0] < datetime.now() + timedelta(minutes=5)

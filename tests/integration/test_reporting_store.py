@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -28,6 +29,8 @@ from smartspaces.config import PostgresSettings, Settings
 from smartspaces.connectors.postgres import connect
 from smartspaces.stages.enrichment.quality.outcomes import CheckSeverity, Verdict
 from smartspaces.stages.enrichment.reporting.postgres_store import (
+    REPORTING_LOCK_ID,
+    ReportingLockTimeoutError,
     StagingLostError,
     discard_staging,
     fact_row_counts,
@@ -454,6 +457,25 @@ def test_postgres_restarted_between_the_staging_fill_and_the_swap_leaves_the_win
     # The next run writes the window.
     write(spark, pg, WINDOW_A, DAY_A, variant=3)
     assert snapshot(pg) == expected_content(fact_rows(DAY_A, 3))
+
+
+def test_a_swap_waits_for_another_runs_lock_only_as_long_as_postgres_lock_timeout_s(
+    spark: SparkSession, store: PostgresSettings
+) -> None:
+    write(spark, store, WINDOW_A, DAY_A, variant=1)
+    first = snapshot(store)
+    patient = store.model_copy(update={"lock_timeout_s": 1})
+    with connect(store, autocommit=True) as other_run:
+        other_run.execute("SELECT pg_advisory_lock(%s)", (REPORTING_LOCK_ID,))
+        started = time.monotonic()
+        with pytest.raises(ReportingLockTimeoutError, match=r"for more than 1 s \(postgres.lock_timeout_s\)"):
+            write(spark, patient, WINDOW_A, DAY_A, variant=2)
+        waited_s = time.monotonic() - started
+    assert snapshot(store) == first
+    assert waited_s < 60, waited_s
+    # The lock released, the same write goes through.
+    write(spark, patient, WINDOW_A, DAY_A, variant=2)
+    assert snapshot(store) == expected_content(fact_rows(DAY_A, 2))
 
 
 def many_hourly_rows(spark: SparkSession, count: int) -> DataFrame:

@@ -18,7 +18,7 @@ from smartspaces.stages.enrichment.quality import check_enriched
 from smartspaces.stages.enrichment.quality.outcomes import Verdict
 from smartspaces.stages.enrichment.report import newest_event_time, print_summary, window_predicate
 from smartspaces.stages.enrichment.reporting.postgres_store import (
-    StagingLostError,
+    WindowNotWrittenError,
     fact_row_counts,
     record_failed_run,
     table_row_counts,
@@ -39,7 +39,8 @@ WRITE_FAILED = 4
 
 def run_enrichment(settings: Settings, window: ReportWindow, started: datetime) -> int:
     """Enriches the window; 0 when written, GATE_STOPPED when the quality gate stopped the write, WRITE_FAILED
-    when PostgreSQL lost the staged rows before the swap (the window unchanged, the run recorded failed)."""
+    when the swap did not happen (staged rows lost, the reporting lock held too long: the window unchanged,
+    the run recorded failed)."""
     enrichment = settings.enrichment
     run_id = uuid.uuid4()
     print(f"enrichment run {run_id}: window {window.describe()}")
@@ -72,7 +73,7 @@ def run_enrichment(settings: Settings, window: ReportWindow, started: datetime) 
         with progress.step("enrich: write", unit="rows", show_rate=False) as writing:
             try:
                 written = write_window(tables, window, settings.postgres, JdbcTuning.from_settings(enrichment), run)
-            except StagingLostError as lost:
+            except WindowNotWrittenError as lost:
                 record_failed_run(settings.postgres, replace(run, verdict=Verdict.FAILED, failure=str(lost)))
                 print(f"enrichment run {run_id}: not written: {lost}", file=sys.stderr)
                 return WRITE_FAILED

@@ -44,9 +44,16 @@ REPORTING_LOCK_ID = 7_242_002
 log = logging.getLogger("smartspaces.stages.enrichment.reporting")
 
 
-class StagingLostError(RuntimeError):
-    """A staging table holds fewer rows than Spark wrote into it (a PostgreSQL restart empties unlogged tables):
-    the swap is refused and the window keeps what it had."""
+class WindowNotWrittenError(RuntimeError):
+    """The swap did not happen and the window keeps what it had; running the enrichment again can succeed."""
+
+
+class StagingLostError(WindowNotWrittenError):
+    """A staging table holds fewer rows than Spark wrote into it (a PostgreSQL restart empties unlogged tables)."""
+
+
+class ReportingLockTimeoutError(WindowNotWrittenError):
+    """Another run held the reporting lock for longer than postgres.lock_timeout_s."""
 
 
 @dataclass(frozen=True)
@@ -114,7 +121,7 @@ def stage_window(
 def swap_window(staged: StagedWindow, window: ReportWindow, pg: PostgresSettings, run: EnrichmentRun) -> dict[str, int]:
     """The window's one transaction (see write_window); rows per table."""
     with connect(pg) as connection, connection.transaction():
-        connection.execute("SELECT pg_advisory_xact_lock(%s)", (REPORTING_LOCK_ID,))
+        _take_reporting_lock(connection, pg)
         _check_staged(connection, staged)
         written = {fact.name: _replace_fact(connection, staged.staging[fact], window) for fact in FACT_TABLES}
         for dimension in DIMENSION_TABLES:
@@ -132,6 +139,20 @@ def discard_staging(pg: PostgresSettings, staged: StagedWindow) -> None:
             drop_staging_tables(connection, names)
     except psycopg.Error as error:
         log.warning("staging tables %s not dropped (%s); a run a day from now drops them", ", ".join(names), error)
+
+
+def _take_reporting_lock(connection: psycopg.Connection[Any], pg: PostgresSettings) -> None:
+    """Waits for another run's swap at most postgres.lock_timeout_s (lock_timeout covers advisory locks)."""
+    connection.execute("SELECT set_config('lock_timeout', %s, true)", (f"{pg.lock_timeout_s}s",))
+    try:
+        connection.execute("SELECT pg_advisory_xact_lock(%s)", (REPORTING_LOCK_ID,))
+    except psycopg.errors.LockNotAvailable as error:
+        raise ReportingLockTimeoutError(
+            f"another enrichment run held the reporting lock on {pg.host}:{pg.port}/{pg.database} for more than "
+            f"{pg.lock_timeout_s} s (postgres.lock_timeout_s). The window keeps what it had; run it again"
+        ) from error
+    # The swap's own statements may wait for row locks of readers as long as they need.
+    connection.execute("SELECT set_config('lock_timeout', '0', true)")
 
 
 def _check_staged(connection: psycopg.Connection[Any], staged: StagedWindow) -> None:
