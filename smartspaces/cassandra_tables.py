@@ -127,6 +127,9 @@ CHANGE_FEED_CHECKPOINTS = CassandraTable(
         source text
         position text
         updated_at timestamp
+        lease_holder uuid static
+        lease_owner text static
+        lease_until timestamp static
     """),
 )
 

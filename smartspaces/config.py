@@ -140,6 +140,10 @@ class ChangeFeedSettings(_Section):
     backend: Literal["cassandra", "cosmos"] = "cassandra"
     # The lease name: each consumer keeps its own checkpoints.
     consumer: str = Field(default="critical-events", pattern=r"^[A-Za-z0-9_.:-]{1,64}$")
+    # One process per consumer: its lease lasts this long unless renewed (a crashed process's lease expires
+    # after it), and a second process waits this long for the lease before it ends with a message.
+    lease_s: float = Field(default=15.0, gt=0)
+    lease_wait_s: float = Field(default=30.0, ge=0)
     # How often an idle change feed polls for new changes (a backlog is read at once).
     interval_s: float = Field(default=0.25, gt=0)
     # Most ingest batches (cassandra) or pages (cosmos) one micro-batch takes.

@@ -254,7 +254,8 @@ def consumer_positions(session: Session, keyspace: str, consumer: str) -> list[S
         f"SELECT source, position, updated_at FROM {CHANGE_FEED_CHECKPOINTS.qualified(keyspace)} WHERE consumer = %s",
         (consumer,),
     )
-    return [SourcePosition(row.source, row.position, as_utc(row.updated_at)) for row in rows]
+    # A partition holding only the consumer's lease (static columns) gives a row without a source.
+    return [SourcePosition(row.source, row.position, as_utc(row.updated_at)) for row in rows if row.source is not None]
 
 
 def change_log_writers(session: Session, keyspace: str) -> list[str]:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -36,6 +38,11 @@ def query(settings: Settings, cql: str) -> list[tuple[object, ...]]:
         return sorted(tuple(row) for row in cluster.connect(settings.cassandra.keyspace).execute(cql, timeout=60))
     finally:
         cluster.shutdown()
+
+
+def committed_positions(settings: Settings) -> list[tuple[object, ...]]:
+    """Every committed (source, position); the partition's lease alone (static columns) has no source."""
+    return [row for row in query(settings, "SELECT source, position FROM change_feed_checkpoints") if row[0]]
 
 
 def stored_critical(settings: Settings) -> set[tuple[str, str, str, datetime]]:
@@ -116,30 +123,12 @@ def test_a_change_feed_killed_between_processing_and_commit_loses_and_duplicates
     assert reference.main(["--drop", str(write_reference(tmp_path / "reference"))]) == 0
     campus = Campus(feed_settings)
     ingest_half(campus, FIRST_HALF)
-    job = subprocess.Popen(
-        [sys.executable, "-m", "jobs.changefeed", "--once", "--hold-before-commit-s", "300"],
-        cwd=PROJECT_ROOT,
-        env=dict(os.environ),
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    holding = threading.Event()
-
-    def watch() -> None:
-        assert job.stderr is not None
-        for line in job.stderr:
-            if "changefeed_holding_before_commit" in line:
-                holding.set()
-
-    threading.Thread(target=watch, daemon=True).start()
-    assert holding.wait(timeout=300), "the change-feed job never reached its commit"
-    os.killpg(job.pid, signal.SIGKILL)
-    job.wait(timeout=60)
+    job = HoldingFeed(hold_s=300)
+    os.killpg(job.process.pid, signal.SIGKILL)
+    job.process.wait(timeout=60)
     # Processed, not committed: the effects are there, the checkpoint is not.
     assert stored_critical(feed_settings) == campus.expected_critical(FIRST_HALF)
-    assert query(feed_settings, "SELECT source FROM change_feed_checkpoints") == []
+    assert committed_positions(feed_settings) == []
 
     ingest_half(campus, SECOND_HALF)
     assert changefeed.main(["--once"]) == 0
@@ -206,3 +195,80 @@ def test_with_redis_hung_the_feed_goes_on_and_drops_what_it_left_stale_when_redi
     )
     assert query(settings, "SELECT redis_key FROM change_feed_cache_debt") == []
     assert client.exists(*owed) == 0
+
+
+class HoldingFeed:
+    """The change-feed job in a process of its own, processing one micro-batch and then holding before its
+    commit for hold_s; returns once it holds. Its stderr lines are kept."""
+
+    def __init__(self, hold_s: float, **environment: str) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "jobs.changefeed", "--once", "--hold-before-commit-s", str(hold_s)],
+            cwd=PROJECT_ROOT,
+            env={**os.environ, **environment},
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        holding = threading.Event()
+
+        def watch() -> None:
+            assert self.process.stderr is not None
+            for line in self.process.stderr:
+                self.lines.append(line)
+                if "changefeed_holding_before_commit" in line:
+                    holding.set()
+
+        threading.Thread(target=watch, daemon=True).start()
+        assert holding.wait(timeout=300), "the change-feed job never reached its commit"
+
+    @property
+    def owner(self) -> str:
+        return f"{socket.gethostname()}:{self.process.pid}"
+
+
+def test_a_second_consumer_process_waits_for_the_lease_then_ends_naming_its_holder(
+    feed_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    assert reference.main(["--drop", str(write_reference(tmp_path / "reference"))]) == 0
+    campus = Campus(feed_settings)
+    ingest_half(campus, FIRST_HALF)
+    first = HoldingFeed(hold_s=300, SMARTSPACES__CHANGEFEED__LEASE_S="300")
+    try:
+        monkeypatch.setenv("SMARTSPACES__CHANGEFEED__LEASE_WAIT_S", "2")
+        capfd.readouterr()
+        assert changefeed.main(["--once"]) == 2
+        refused = capfd.readouterr().err
+    finally:
+        os.killpg(first.process.pid, signal.SIGKILL)
+        first.process.wait(timeout=60)
+    assert f"change feed consumer 'critical-events' is held by {first.owner}" in refused
+    assert "changefeed.lease_s" in refused and "changefeed.consumer" in refused
+    # The second process changed nothing: the first's batch is processed, and no position was committed.
+    assert committed_positions(feed_settings) == []
+
+
+def test_a_process_paused_past_its_lease_cannot_commit_after_another_took_over(
+    feed_settings: Settings, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    assert reference.main(["--drop", str(write_reference(tmp_path / "reference"))]) == 0
+    campus = Campus(feed_settings)
+    ingest_half(campus, FIRST_HALF)
+    # The first process's lease lasts 2 s; it holds before its commit for far longer (a long GC pause, say).
+    first = HoldingFeed(hold_s=40, SMARTSPACES__CHANGEFEED__LEASE_S="2")
+    time.sleep(3)
+    capfd.readouterr()
+    assert changefeed.main(["--once"]) == 0  # takes the expired lease, processes and commits the batch
+    took_over = capfd.readouterr().err
+    assert first.process.wait(timeout=120) == 3
+    assert f"took over the expired lease of {first.owner}" in took_over
+    assert any("lost its lease to another one" in line for line in first.lines)
+    assert stored_critical(feed_settings) == campus.expected_critical(FIRST_HALF)
+    committed = committed_positions(feed_settings)
+    assert len(committed) == 1
+    # What the second committed is what the first would have: the next batch carries on from it.
+    ingest_half(campus, SECOND_HALF)
+    assert changefeed.main(["--once"]) == 0
+    assert_all_effects(feed_settings, campus)

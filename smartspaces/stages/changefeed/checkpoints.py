@@ -1,37 +1,32 @@
-"""Change-feed leases: each consumer's position per source, durable in Cassandra (its rule state: rule_state.py)."""
+"""Change-feed positions: each consumer's position per source, durable in Cassandra (its rule state:
+rule_state.py). Positions move only through the consumer's lease (lease.py), so only its holder moves them."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 
 from cassandra.cluster import Session
-from cassandra.query import BatchStatement, BatchType
 
 from smartspaces.cassandra_tables import CHANGE_FEED_CHECKPOINTS
+from smartspaces.stages.changefeed.lease import ConsumerLease
 
 
 class CheckpointStore:
-    """Positions of one consumer. A commit is one logged batch in one partition: all sources move, or none."""
+    """Positions of one consumer. A commit is one conditional batch in one partition: all sources move, or none,
+    and only while this process holds the consumer's lease."""
 
-    def __init__(self, session: Session, keyspace: str, consumer: str) -> None:
+    def __init__(self, session: Session, keyspace: str, lease: ConsumerLease) -> None:
         self.session = session
-        self.keyspace = keyspace
-        self.consumer = consumer
+        self.lease = lease
         self.table = CHANGE_FEED_CHECKPOINTS.qualified(keyspace)
 
     def load(self) -> dict[str, str]:
-        rows = self.session.execute(f"SELECT source, position FROM {self.table} WHERE consumer = %s", (self.consumer,))
-        return {row.source: row.position for row in rows}
+        rows = self.session.execute(
+            f"SELECT source, position FROM {self.table} WHERE consumer = %s", (self.lease.consumer,)
+        )
+        # A partition that holds only the lease (static columns) gives one row without a source.
+        return {row.source: row.position for row in rows if row.source is not None}
 
     def commit(self, positions: Mapping[str, str]) -> None:
-        if not positions:
-            return
-        insert = self.session.prepare(
-            f"INSERT INTO {self.table} (consumer, source, position, updated_at) VALUES (?, ?, ?, ?)"
-        )
-        batch = BatchStatement(batch_type=BatchType.LOGGED)
-        now = datetime.now(UTC)
-        for source, position in positions.items():
-            batch.add(insert, (self.consumer, source, position, now))
-        self.session.execute(batch)
+        if positions:
+            self.lease.commit(positions)

@@ -31,6 +31,7 @@ from smartspaces.session import MICRO_BATCH_CONF
 from smartspaces.stages.changefeed.alarms import AlarmStage, reading_from_payload
 from smartspaces.stages.changefeed.cache_debt import GuardedCache, critical_event_keys, latest_keys
 from smartspaces.stages.changefeed.checkpoints import CheckpointStore
+from smartspaces.stages.changefeed.lease import ConsumerLease
 from smartspaces.stages.changefeed.outputs import FeedBatchOutputs
 from smartspaces.stages.changefeed.reference import FeedReference
 from smartspaces.stages.changefeed.rule_state import RuleStateStore
@@ -95,6 +96,7 @@ class CriticalEventProcessor:
         source: ChangeFeedSource,
         session: Session,
         cache: GuardedCache,
+        lease: ConsumerLease,
         alarms: AlarmStage | None = None,
         hold_before_commit_s: float = 0.0,
     ) -> None:
@@ -102,7 +104,8 @@ class CriticalEventProcessor:
         self.settings = settings
         self.source = source
         keyspace, consumer = settings.cassandra.keyspace, settings.changefeed.consumer
-        self.checkpoints = CheckpointStore(session, keyspace, consumer)
+        self.checkpoints = CheckpointStore(session, keyspace, lease)
+        self.lease = lease
         self.reference = FeedReference(spark, settings)
         self.rule_state = RuleStateStore(session, keyspace, consumer)
         self.cassandra_sink = CassandraFeedSink(session, keyspace)
@@ -116,6 +119,7 @@ class CriticalEventProcessor:
     def run_once(self) -> FeedBatchReport:
         """One micro-batch: everything committed since the checkpoint (up to the per-trigger bound)."""
         started = time.monotonic()
+        self.lease.renew_if_due()
         # Whatever a Redis outage left stale is dropped as soon as Redis answers, even without new changes.
         self.cache.settle()
         change_set = self.source.read(self.checkpoints.load())

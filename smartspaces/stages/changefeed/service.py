@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Mapping
 from datetime import timedelta
 
@@ -18,6 +19,7 @@ from smartspaces.session import spark_session
 from smartspaces.stages.changefeed.alarms import AlarmStage, alarm_line
 from smartspaces.stages.changefeed.backends import change_feed_source
 from smartspaces.stages.changefeed.cache_debt import CacheDebt, GuardedCache
+from smartspaces.stages.changefeed.lease import ConsumerLease, LeaseLostError
 from smartspaces.stages.changefeed.processor import MICRO_BATCH_SPARK_CONF, CriticalEventProcessor
 from smartspaces.stages.changefeed.reference import read_alarm_rules
 from transformations.alarms.rules import AlarmRulesError
@@ -67,6 +69,9 @@ def alarm_stage(spark: SparkSession, settings: Settings, session: Session, cache
     )
 
 
+# The exit code of a process that lost its consumer's lease to another one (its last batch not committed).
+LEASE_LOST = 3
+
 # Alarms listed at the end of a run; beyond, only their number.
 ALARMS_LISTED = 20
 
@@ -89,20 +94,29 @@ def run_changefeed(settings: Settings, once: bool, run_for_s: float | None, hold
             source = change_feed_source(spark, settings, cluster.connect())
             redis = redis_client(settings.redis)
             session = cluster.connect()
-            debt = CacheDebt(session, settings.cassandra.keyspace, settings.changefeed.consumer)
-            cache = GuardedCache(redis, debt, f"{settings.redis.host}:{settings.redis.port}")
-            processor = CriticalEventProcessor(
-                spark,
-                settings,
-                source,
-                session,
-                cache,
-                alarms=alarm_stage(spark, settings, session, cache),
-                hold_before_commit_s=hold_before_commit_s,
-            )
+            feed = settings.changefeed
+            # Taken before any state is loaded: what this process reads is what no other one is writing.
+            lease = ConsumerLease(session, settings.cassandra.keyspace, feed.consumer, feed.lease_s)
             try:
-                processor.run(settings.changefeed.interval_s, run_for_s=run_for_s, once=once)
+                lease.acquire(feed.lease_wait_s)
+                debt = CacheDebt(session, settings.cassandra.keyspace, feed.consumer)
+                cache = GuardedCache(redis, debt, f"{settings.redis.host}:{settings.redis.port}")
+                processor = CriticalEventProcessor(
+                    spark,
+                    settings,
+                    source,
+                    session,
+                    cache,
+                    lease,
+                    alarms=alarm_stage(spark, settings, session, cache),
+                    hold_before_commit_s=hold_before_commit_s,
+                )
+                processor.run(feed.interval_s, run_for_s=run_for_s, once=once)
+            except LeaseLostError as lost:
+                print(f"changefeed: {lost}", file=sys.stderr)
+                return LEASE_LOST
             finally:
+                lease.release()
                 source.close()
                 redis.close()
     finally:
