@@ -22,11 +22,16 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--hold-before-commit-s", type=float, default=0.0, help="fault drills: wait this long before each commit"
     )
+    parser.add_argument(
+        "--accept-gap",
+        action="store_true",
+        help="go on past change-log batches that expired before they were read (after replaying them from bronze)",
+    )
     return parser
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    return run_changefeed(settings, args.once, args.run_for_s, args.hold_before_commit_s)
+    return run_changefeed(settings, args.once, args.run_for_s, args.hold_before_commit_s, args.accept_gap)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

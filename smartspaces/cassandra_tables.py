@@ -115,6 +115,7 @@ CHANGE_LOG_COMMITS = CassandraTable(
         batch_id bigint
         events int
         committed_at timestamp
+        previous_batch_id bigint
     """),
 )
 

@@ -87,6 +87,9 @@ class CassandraSettings(_Section):
     ssl: bool = False
     username: str | None = None
     password: SecretStr | None = None
+    # Reads and writes of both clients: a quorum of the local data centre, so what one job wrote (a commit
+    # marker, a checkpoint, a rule state) is what the next one reads, whichever replica answers.
+    consistency: Literal["LOCAL_QUORUM", "LOCAL_ONE", "QUORUM", "ONE"] = "LOCAL_QUORUM"
     # spark.cassandra.* connector settings (without the prefix), e.g. output.concurrent.writes.
     connector: dict[str, str] = Field(default_factory=dict)
 

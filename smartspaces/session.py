@@ -59,6 +59,8 @@ def cassandra_conf(cassandra: CassandraSettings) -> dict[str, str]:
         "spark.cassandra.connection.host": cassandra.host,
         "spark.cassandra.connection.port": str(cassandra.port),
         "spark.cassandra.connection.localDC": cassandra.local_dc,
+        "spark.cassandra.input.consistency.level": cassandra.consistency,
+        "spark.cassandra.output.consistency.level": cassandra.consistency,
         "spark.cassandra.connection.ssl.enabled": str(cassandra.ssl).lower(),
     }
     if cassandra.username:

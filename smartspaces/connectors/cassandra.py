@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ssl
 
+from cassandra import ConsistencyLevel
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
 from cassandra.policies import DCAwareRoundRobinPolicy
@@ -61,7 +62,9 @@ def cassandra_cluster(cassandra: CassandraSettings) -> Cluster:
         ssl_context=ssl_context,
         execution_profiles={
             EXEC_PROFILE_DEFAULT: ExecutionProfile(
-                load_balancing_policy=DCAwareRoundRobinPolicy(local_dc=cassandra.local_dc), request_timeout=30
+                load_balancing_policy=DCAwareRoundRobinPolicy(local_dc=cassandra.local_dc),
+                request_timeout=30,
+                consistency_level=ConsistencyLevel.name_to_value[cassandra.consistency],
             )
         },
         # Version 4: what both Cassandra 5 and Cosmos DB's Cassandra API speak.

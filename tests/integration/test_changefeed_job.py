@@ -257,7 +257,7 @@ def test_a_process_paused_past_its_lease_cannot_commit_after_another_took_over(
     campus = Campus(feed_settings)
     ingest_half(campus, FIRST_HALF)
     # The first process's lease lasts 2 s; it holds before its commit for far longer (a long GC pause, say).
-    first = HoldingFeed(hold_s=40, SMARTSPACES__CHANGEFEED__LEASE_S="2")
+    first = HoldingFeed(hold_s=12, SMARTSPACES__CHANGEFEED__LEASE_S="2")
     time.sleep(3)
     capfd.readouterr()
     assert changefeed.main(["--once"]) == 0  # takes the expired lease, processes and commits the batch
@@ -272,3 +272,31 @@ def test_a_process_paused_past_its_lease_cannot_commit_after_another_took_over(
     ingest_half(campus, SECOND_HALF)
     assert changefeed.main(["--once"]) == 0
     assert_all_effects(feed_settings, campus)
+
+
+def test_change_log_batches_that_expired_unread_stop_the_feed_until_the_gap_is_accepted(
+    feed_settings: Settings, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    assert reference.main(["--drop", str(write_reference(tmp_path / "reference"))]) == 0
+    campus = Campus(feed_settings)
+    ingest_half(campus, FIRST_HALF)
+    assert changefeed.main(["--once"]) == 0
+    ingest_half(campus, SECOND_HALF[:4])
+    ingest_half(campus, SECOND_HALF[4:])
+    markers = query(feed_settings, "SELECT writer_id, batch_id, previous_batch_id FROM change_log_commits")
+    writer = str(markers[0][0])
+    assert [(batch, previous) for _, batch, previous in markers] == [(0, -1), (1, 0), (2, 1)]
+    # Batch 1 expires before the feed reads it (the log's 7-day TTL, forced here): its marker and rows go.
+    query(feed_settings, f"DELETE FROM change_log_commits WHERE writer_id = '{writer}' AND batch_id = 1")
+    query(feed_settings, f"DELETE FROM change_log WHERE writer_id = '{writer}' AND batch_id = 1")
+
+    capfd.readouterr()
+    assert changefeed.main(["--once"]) == 2
+    refused = capfd.readouterr().err
+    assert f"change log gap: writer {writer}: this consumer read up to batch 0" in refused
+    assert "batches 1..1 expired (the change log keeps 7 days) before they were read" in refused
+    assert committed_positions(feed_settings) == [(writer, "0")]
+    # The operator replays the period from bronze (a new writer), then accepts the gap: the feed goes on.
+    assert changefeed.main(["--once", "--accept-gap"]) == 0
+    assert "accepted: change log gap" in capfd.readouterr().err
+    assert committed_positions(feed_settings) == [(writer, "2")]

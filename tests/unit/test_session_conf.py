@@ -23,6 +23,11 @@ def test_local_session_settings() -> None:
     assert conf["spark.cassandra.connection.host"] == "127.0.0.1"
     assert conf["spark.cassandra.connection.ssl.enabled"] == "false"
     assert "spark.cassandra.auth.username" not in conf
+    # What one job wrote is what the next reads, whichever replica answers.
+    assert (conf["spark.cassandra.input.consistency.level"], conf["spark.cassandra.output.consistency.level"]) == (
+        "LOCAL_QUORUM",
+        "LOCAL_QUORUM",
+    )
 
 
 def test_no_session_resolves_packages_when_it_starts() -> None:

@@ -13,7 +13,9 @@ Connector with the partition keys pushed down.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import reduce
 
@@ -24,10 +26,28 @@ from pyspark.sql import functions as F
 
 from smartspaces.cassandra_tables import CHANGE_LOG, CHANGE_LOG_COMMITS, NO_BATCH
 from smartspaces.connectors.cassandra import read_cassandra
+from smartspaces.entrypoint import JobSetupError
 from smartspaces.instants import as_utc
 from smartspaces.session import local_dataframe
 from smartspaces.stages.changefeed.source import ChangeSet
 from transformations.schemas import CHANGE_EVENT
+
+log = logging.getLogger("smartspaces.stages.changefeed")
+
+
+class ChangeLogGapError(JobSetupError):
+    """Change-log batches expired before this consumer read them (a loud stop, never a silent skip)."""
+
+
+@dataclass(frozen=True)
+class Marker:
+    """A commit marker: its batch, when, how many events, and the writer's previous batch (None: written
+    before markers named it)."""
+
+    batch_id: int
+    committed_at: datetime
+    events: int
+    previous_batch_id: int | None
 
 
 class ChangeLogSource:
@@ -39,9 +59,17 @@ class ChangeLogSource:
     """
 
     def __init__(
-        self, spark: SparkSession, session: Session, keyspace: str, max_batches: int, driver_read_max_rows: int
+        self,
+        spark: SparkSession,
+        session: Session,
+        keyspace: str,
+        max_batches: int,
+        driver_read_max_rows: int,
+        accept_gaps: bool = False,
     ) -> None:
         self.spark = spark
+        # A gap (batches that expired unread) stops the reader unless accepted, once, by the operator.
+        self.accept_gaps = accept_gaps
         self.session = session
         self.keyspace = keyspace
         self.max_batches = max_batches
@@ -55,13 +83,37 @@ class ChangeLogSource:
         rows = self.session.execute(f"SELECT DISTINCT writer_id FROM {CHANGE_LOG_COMMITS.qualified(self.keyspace)}")
         return sorted(row.writer_id for row in rows)
 
-    def _pending(self, writer_id: str, after: int) -> list[tuple[int, datetime, int]]:
+    def _pending(self, writer_id: str, after: int) -> list[Marker]:
         rows = self.session.execute(
-            f"SELECT batch_id, committed_at, events FROM {CHANGE_LOG_COMMITS.qualified(self.keyspace)} "
-            "WHERE writer_id = %s AND batch_id > %s",
+            f"SELECT batch_id, committed_at, events, previous_batch_id FROM "
+            f"{CHANGE_LOG_COMMITS.qualified(self.keyspace)} WHERE writer_id = %s AND batch_id > %s",
             (writer_id, after),
         )
-        return [(row.batch_id, row.committed_at.replace(tzinfo=UTC), row.events or 0) for row in rows]
+        return [
+            Marker(row.batch_id, row.committed_at.replace(tzinfo=UTC), row.events or 0, row.previous_batch_id)
+            for row in rows
+        ]
+
+    def _check_chain(self, writer_id: str, position: int, pending: list[Marker], new_consumer: bool) -> None:
+        """Raises ChangeLogGapError when a marker's previous batch is one this consumer never saw: the batches
+        between expired before they were read. A new consumer starts where the log starts."""
+        seen = position
+        for index, marker in enumerate(pending):
+            skip_first = index == 0 and new_consumer
+            if marker.previous_batch_id is not None and marker.previous_batch_id > seen and not skip_first:
+                gap = ChangeLogGapError(
+                    f"change log gap: writer {writer_id}: this consumer read up to batch {seen}, and the next batch "
+                    f"still in the log, {marker.batch_id} (committed {marker.committed_at:%Y-%m-%d %H:%M} UTC), "
+                    f"follows batch {marker.previous_batch_id}: batches {seen + 1}..{marker.previous_batch_id} "
+                    "expired (the change log keeps 7 days) before they were read. Their events are in Cassandra "
+                    "and bronze but the change feed never processed them. Replay the period before that commit "
+                    "from bronze (smartspaces run ingest --replay-from ... --replay-to ...), then run the change "
+                    "feed once with --accept-gap to go on past it (docs/operations.md)"
+                )
+                if not self.accept_gaps:
+                    raise gap
+                log.warning("accepted: %s", gap)
+            seen = marker.batch_id
 
     def read(self, positions: Mapping[str, str]) -> ChangeSet:
         """The changes of up to max_batches committed batches per writer, after the stored positions."""
@@ -70,12 +122,14 @@ class ChangeLogSource:
         pending_after = False
         rows = 0
         for writer_id in self._writers():
-            pending = self._pending(writer_id, int(positions.get(writer_id, NO_BATCH)))
+            position = int(positions.get(writer_id, NO_BATCH))
+            pending = self._pending(writer_id, position)
             if not pending:
                 continue
-            oldest = min([oldest or pending[0][1], *(committed for _, committed, _ in pending)])
-            taken[writer_id] = [batch_id for batch_id, _, _ in pending[: self.max_batches]]
-            rows += sum(events for _, _, events in pending[: self.max_batches])
+            self._check_chain(writer_id, position, pending[: self.max_batches], new_consumer=not positions)
+            oldest = min([oldest or pending[0].committed_at, *(marker.committed_at for marker in pending)])
+            taken[writer_id] = [marker.batch_id for marker in pending[: self.max_batches]]
+            rows += sum(marker.events for marker in pending[: self.max_batches])
             pending_after = pending_after or len(pending) > self.max_batches
         changes = self._driver_read(taken) if rows <= self.driver_read_max_rows else self._connector_read(taken)
         return ChangeSet(

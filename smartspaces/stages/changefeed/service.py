@@ -86,12 +86,18 @@ def written_alarms(alarms: AlarmStage) -> str:
     return "\n".join(lines)
 
 
-def run_changefeed(settings: Settings, once: bool, run_for_s: float | None, hold_before_commit_s: float = 0.0) -> int:
+def run_changefeed(
+    settings: Settings,
+    once: bool,
+    run_for_s: float | None,
+    hold_before_commit_s: float = 0.0,
+    accept_gaps: bool = False,
+) -> int:
     """Processes the change feed (the backend of the configuration) and prints what it produced."""
     cluster = cassandra_cluster(settings.cassandra)
     try:
         with spark_session(settings, "smartspaces-changefeed", MICRO_BATCH_SPARK_CONF) as spark:
-            source = change_feed_source(spark, settings, cluster.connect())
+            source = change_feed_source(spark, settings, cluster.connect(), accept_gaps)
             redis = redis_client(settings.redis)
             session = cluster.connect()
             feed = settings.changefeed
