@@ -24,6 +24,9 @@ pytest_plugins = [
 # The tests of the shared local stack: one unit of work under pytest-xdist (make test).
 INTEGRATION_TESTS = "tests/integration/"
 
+# Integration test files whose servers and databases are their own: they may run beside the shared stack's.
+SELF_CONTAINED = (f"{INTEGRATION_TESTS}test_reporting_store.py", f"{INTEGRATION_TESTS}test_power_bi_model.py")
+
 # Few shuffle partitions: test DataFrames are tiny, and each partition is a task on 2 cores.
 TEST_OVERRIDES = {"SMARTSPACES__SPARK__SHUFFLE_PARTITIONS": "2", "SMARTSPACES__SPARK__UI_ENABLED": "false"}
 
@@ -45,8 +48,10 @@ def spark(settings: Settings, request: pytest.FixtureRequest) -> Iterator[SparkS
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """make test runs two workers: every integration test in one of them, in order, on the shared stack (their
-    fixtures share Redis databases and topics), and the unit tests in the other, beside them.
+    """make test runs two workers: the integration tests of the shared stack in one of them, in order (their
+    fixtures share Redis databases and topics, and one stops and restarts Redis), and the unit tests in the
+    other, beside them, followed by the integration files that touch nothing the others share
+    (SELF_CONTAINED: PostgreSQL databases and servers of their own, no Redis, Kafka or Cassandra).
 
     A scheduler of scopes rather than xdist's `loadgroup`: that one marks a group by rewriting `item._nodeid`,
     which pytest 9 no longer reads, so its groups are silently split across workers.
@@ -55,6 +60,8 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
     class SharedStackScheduling(LoadScopeScheduling):  # type: ignore[misc]
         def _split_scope(self, nodeid: str) -> str:
+            if nodeid.startswith(SELF_CONTAINED):
+                return nodeid.split("::")[0]
             return INTEGRATION_TESTS if nodeid.startswith(INTEGRATION_TESTS) else nodeid
 
     return SharedStackScheduling(config, log)
