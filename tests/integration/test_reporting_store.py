@@ -405,13 +405,20 @@ def test_the_reader_role_can_read_every_view_and_write_nothing(spark: SparkSessi
         connection.rollback()
 
 
+def window_written_once(
+    spark: SparkSession, server: PrivatePostgres
+) -> tuple[PostgresSettings, dict[str, list[tuple[Any, ...]]]]:
+    """The private server migrated, window A written once; its settings and that snapshot."""
+    pg = server.settings
+    apply_postgres(pg)
+    write(spark, pg, WINDOW_A, DAY_A, variant=1)
+    return pg, snapshot(pg)
+
+
 def test_postgres_killed_during_the_staging_write_leaves_the_window_as_it_was(
     spark: SparkSession, private_postgres: PrivatePostgres
 ) -> None:
-    pg = private_postgres.settings
-    apply_postgres(pg)
-    write(spark, pg, WINDOW_A, DAY_A, variant=1)
-    first = snapshot(pg)
+    pg, first = window_written_once(spark, private_postgres)
     second = frames(spark, fact_rows(DAY_A, 2))
     second[SPACE_METRIC_HOURLY] = many_hourly_rows(spark, 400_000)
     killer = threading.Thread(target=kill_when_spark_inserts, args=(private_postgres,), daemon=True)
@@ -435,10 +442,7 @@ def test_postgres_killed_during_the_staging_write_leaves_the_window_as_it_was(
 def test_postgres_restarted_between_the_staging_fill_and_the_swap_leaves_the_window_and_records_the_run_failed(
     spark: SparkSession, private_postgres: PrivatePostgres
 ) -> None:
-    pg = private_postgres.settings
-    apply_postgres(pg)
-    write(spark, pg, WINDOW_A, DAY_A, variant=1)
-    first = snapshot(pg)
+    pg, first = window_written_once(spark, private_postgres)
     run = run_of(WINDOW_A)
     staged = stage_window(frames(spark, fact_rows(DAY_A, 2)), pg, TUNING, run)
     assert sum(staged.rows_written.values()) > 0
