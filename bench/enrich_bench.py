@@ -1,11 +1,14 @@
-"""The enrichment benchmark: a small and a large event set enriched end to end, and PostgreSQL write paths.
+"""The enrichment benchmark: a small and a large event set enriched end to end, its read floor, PostgreSQL writes.
 
 For each size: events are loaded straight into a fresh keyspace (bench.event_loader, not timed), the
 campus's reference drop is merged into a fresh lake, then `jobs.enrich` runs as its own process over the
 loaded days, writing into a throwaway PostgreSQL database; its wall time and the peak RSS of its Spark
-driver JVM are measured. The scaling ratio is large time / small time (no worse than linear: ≤ size ratio).
-Then bench.postgres_write_bench times the store's JDBC staging path against psycopg COPY of the same rows.
-Writes bench/results/enrich.json and enrich.md.
+driver JVM are measured. Then bench.read_floor, also its own process, reads the same window's events from
+Cassandra as the job does and nothing else: the floor of the job (target: enrichment ≤ 1.5 times the floor at
+the large size). The scaling ratio is large time / small time (no worse than linear: ≤ size ratio), the
+RSS ratio large / small (target ≤ 1.1: the driver's memory does not grow with events). Then
+bench.postgres_write_bench times the store's COPY writer against one process's binary COPY of the same
+rows (target ≥ 0.7), and Spark's JDBC writer beside them. Writes bench/results/enrich.json.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bench.ingest_bench import RESULTS, load_reference
-from bench.postgres_write_bench import COPY_PATH, STORE_PATH
+from bench.postgres_write_bench import COPY_PATH, JDBC_PATH, STORE_PATH
 from bench.resources import ResourceSampler
 from smartspaces import progress
 from smartspaces.bootstrap.postgres import apply_postgres
@@ -96,8 +99,15 @@ def run_job(module: str, args: list[str], environment: dict[str, str]) -> subpro
     return result
 
 
+def timed_process(module: str, args: list[str], environment: dict[str, str]) -> tuple[float, str]:
+    """Runs a module as its own process, as the enrichment runs; its wall seconds and its standard output."""
+    started = time.monotonic()
+    result = run_job(module, args, environment)
+    return time.monotonic() - started, result.stdout
+
+
 def enrich_size(settings: Settings, events: int, days: int, buildings: int, run: str, database: str) -> dict[str, Any]:
-    """Loads `events` events, merges the reference drop, and times one enrichment of the loaded days."""
+    """Loads `events` events, merges the reference drop, times one enrichment of the loaded days and its floor."""
     label = f"{events // 1000}k"
     keyspace = f"bench_enrich_{label}_{run}"
     folder = WORK / run / label
@@ -142,19 +152,25 @@ def enrich_size(settings: Settings, events: int, days: int, buildings: int, run:
             text=True,
         )
         driver = java_descendant(process.pid)
-        processes = {"enrich_process_tree": process.pid, **({"spark_driver_jvm": driver} if driver else {})}
+        # The driver JVM alone, and with the job's Python process: what a driver pod holds (the Python
+        # workers the JVM starts belong to the executor, in a pod of their own on Kubernetes).
+        alone = {"spark_driver_jvm": (driver,), "driver_jvm_and_python": (driver, process.pid)} if driver else {}
+        trees = {"enrich_process_tree": process.pid, **({"spark_driver_jvm_tree": driver} if driver else {})}
         try:
-            with ResourceSampler(processes) as sampler:
+            with ResourceSampler(trees, alone=alone) as sampler:
                 lines: list[str] = []
                 assert process.stdout is not None
                 progress.relay_lines(process.stdout, lines)
                 process.wait()
                 output = "".join(lines)
+            seconds = time.monotonic() - started
+            if process.returncode not in (0, 3):
+                raise RuntimeError(f"enrich failed ({process.returncode}):\n{output[-4000:]}")
+            with progress.step(f"enrich bench: read floor of {label} events"):
+                floor_s, floor_output = timed_process("bench.read_floor", window, environment)
         finally:
             drop_keyspace(settings, keyspace)
-        seconds = time.monotonic() - started
-    if process.returncode not in (0, 3):
-        raise RuntimeError(f"enrich failed ({process.returncode}):\n{output[-4000:]}")
+    floor = json.loads(floor_output[floor_output.index("{") :])
     summary = [
         line for line in output.splitlines() if line.startswith(("enrichment run", "data quality", "fact_", "dim_"))
     ]
@@ -165,14 +181,18 @@ def enrich_size(settings: Settings, events: int, days: int, buildings: int, run:
         "exit_code": process.returncode,
         "seconds": round(seconds, 1),
         "events_per_s": round(events / seconds),
+        # The floor process's wall time, and within it the read alone (after the session and the registry).
+        "read_floor_s": round(floor_s, 1),
+        "read_floor_read_s": floor["read_s"],
+        "read_floor_rows": floor["rows"],
         "resources": sampler.report(),
         "job_summary": summary,
     }
 
 
-def jdbc_against_copy(rows: int, database: str) -> dict[str, Any]:
+def store_against_copy(rows: int, database: str) -> dict[str, Any]:
     out = WORK / f"postgres-{uuid.uuid4().hex[:8]}.json"
-    with progress.step("enrich bench: JDBC against COPY"):
+    with progress.step("enrich bench: the store's writer against COPY"):
         run_job(
             "bench.postgres_write_bench",
             ["--rows", str(rows), "--repeat", "2", "--json", str(out)],
@@ -181,13 +201,18 @@ def jdbc_against_copy(rows: int, database: str) -> dict[str, Any]:
     return dict(json.loads(out.read_text()))
 
 
+def peak_rss(size: dict[str, Any], processes: str) -> float | None:
+    peak = size["resources"].get(processes, {}).get("peak_rss_mb")
+    return float(peak) if peak is not None else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--small", type=int, default=1_000_000)
     parser.add_argument("--large", type=int, default=10_000_000)
     parser.add_argument("--days", type=int, default=7, help="local days of events, ending yesterday")
     parser.add_argument("--buildings", type=int, default=10)
-    parser.add_argument("--pg-rows", type=int, default=300_000, help="rows of the JDBC against COPY comparison")
+    parser.add_argument("--pg-rows", type=int, default=300_000, help="rows of the PostgreSQL write comparison")
     args = parser.parse_args(argv)
     settings = load_settings("local")
     run = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
@@ -198,10 +223,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         small = enrich_size(settings, args.small, args.days, args.buildings, run, database)
         print(json.dumps(small, indent=2), flush=True)
         large = enrich_size(settings, args.large, args.days, args.buildings, run, database)
-        postgres = jdbc_against_copy(args.pg_rows, database)
+        postgres = store_against_copy(args.pg_rows, database)
     finally:
         drop_database(settings, database)
-    driver_rss = large["resources"].get("spark_driver_jvm", {}).get("peak_rss_mb")
+    driver_rss = peak_rss(large, "spark_driver_jvm")
+    small_rss = peak_rss(small, "spark_driver_jvm")
     result = {
         "run": run,
         "events_small": args.small,
@@ -210,16 +236,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         "seconds_large": large["seconds"],
         "scaling_ratio": round(large["seconds"] / small["seconds"], 2),
         "size_ratio": round(args.large / args.small, 2),
+        "read_floor_s_small": small["read_floor_s"],
+        "read_floor_s_large": large["read_floor_s"],
+        "large_to_read_floor": round(large["seconds"] / large["read_floor_s"], 2),
+        # The driver JVM alone (the manifest's driver heap and overhead are for it); beside it the job's Python
+        # process, and the JVM with the Python workers it starts (executor work, done in-process locally).
         "driver_peak_rss_mb": driver_rss,
-        "jdbc_rows_per_s": postgres["rows_per_s"][STORE_PATH],
+        "driver_peak_rss_mb_small": small_rss,
+        "rss_ratio": round(driver_rss / small_rss, 2) if driver_rss and small_rss else None,
+        "driver_jvm_and_python_peak_rss_mb": peak_rss(large, "driver_jvm_and_python"),
+        "driver_jvm_with_python_workers_peak_rss_mb": peak_rss(large, "spark_driver_jvm_tree"),
+        "store_write_rows_per_s": postgres["rows_per_s"][STORE_PATH],
         "copy_rows_per_s": postgres["rows_per_s"][COPY_PATH],
+        "store_to_copy": postgres["store_to_copy"],
+        "jdbc_rows_per_s": postgres["rows_per_s"][JDBC_PATH],
         "jdbc_to_copy": postgres["jdbc_to_copy"],
         "small": small,
         "large": large,
         "postgres": postgres,
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "enrich.json").write_text(json.dumps(result, indent=2) + "\n")
+    # Paths in the jobs' output are the checkout's: the results name them from the project's root.
+    text = json.dumps(result, indent=2).replace(f"{PROJECT_ROOT}/", "")
+    (RESULTS / "enrich.json").write_text(text + "\n")
     print(
         json.dumps({key: value for key, value in result.items() if key not in ("small", "large", "postgres")}, indent=2)
     )

@@ -1,12 +1,13 @@
-"""PostgreSQL write benchmark: the reporting store's JDBC staging write against psycopg's binary COPY.
+"""PostgreSQL write benchmark: the reporting store's COPY writer against one process's binary COPY.
 
 N rows shaped like reporting.fact_space_metric_hourly are generated in Spark and cached. The same rows go
-(1) through the store's staging path (Spark's JDBC writer, multi-row INSERTs over `jdbc_partitions`
-connections) and (2) through `COPY ... FROM STDIN (FORMAT BINARY)` from the driver, each into an empty
-unlogged staging table of its own. Only the writes are timed: the COPY rows are collected beforehand.
-Prints rows/s of both and their ratio (target JDBC/COPY >= 0.5); `--sweep` also times JDBC variants
-(batch size, connections, reWriteBatchedInserts, repartition or not). Each write is timed after one
-untimed warm-up (the JVM's first JDBC write, reported apart, is slower) and `--repeat` keeps the best.
+(1) through the store's staging path (the COPY writer: every Spark partition streams CSV from Arrow into
+`COPY ... FROM STDIN` over `enrichment.write_connections` connections), (2) through `COPY ... FROM STDIN
+(FORMAT BINARY)` from one process (the driver), and (3) through Spark's JDBC writer (multi-row INSERTs, the
+store's path before the COPY writer), each into an empty unlogged staging table of its own. Only the writes
+are timed: the binary COPY's rows are collected beforehand. Prints rows/s of each and the store's share of
+the binary COPY (target >= 0.7); `--sweep` also times the COPY writer over 1 and 4 connections. Each write
+is timed after one untimed warm-up (the first, reported apart, is slower) and `--repeat` keeps the best.
 
     python -m bench.postgres_write_bench --rows 500000 [--sweep] [--repeat 3]
 
@@ -22,7 +23,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -34,15 +35,10 @@ from pyspark.sql import functions as F
 
 from smartspaces import progress
 from smartspaces.config import PostgresSettings, load_settings
-from smartspaces.connectors.postgres import connect, jdbc_properties, jdbc_url
+from smartspaces.connectors.postgres import connect, write_jdbc
 from smartspaces.session import spark_session
-from smartspaces.stages.enrichment.reporting.staging import (
-    JdbcTuning,
-    StagingTable,
-    create_staging_tables,
-    drop_staging_tables,
-    fill_staging_table,
-)
+from smartspaces.stages.enrichment.reporting.staging import StagingTable, create_staging_tables, drop_staging_tables
+from smartspaces.stages.enrichment.reporting.staging_copy import CopyStagingWriter
 from transformations.conform import conform_to
 from transformations.reporting_schemas import SPACE_METRIC_HOURLY
 
@@ -136,73 +132,46 @@ def write_copy(pg: PostgresSettings, staging: StagingTable, rows: list[tuple[Any
         connection.commit()
 
 
-@dataclass(frozen=True)
-class JdbcVariant:
-    """Spark's JDBC writer with settings other than the store's (for the sweep only)."""
-
-    batch_size: int
-    partitions: int
-    rewrite: bool = True
-    repartition: bool = False
-
-    def describe(self) -> str:
-        return (
-            f"JDBC batch {self.batch_size:>6}, {self.partitions} connections, "
-            f"reWriteBatchedInserts={str(self.rewrite).lower()}, "
-            f"{'repartitioned' if self.repartition else 'partitions as they are'}"
-        )
-
-    def write(self, rows: DataFrame, pg: PostgresSettings, staging: StagingTable) -> None:
-        url = jdbc_url(pg)
-        if not self.rewrite:
-            url = url.replace("reWriteBatchedInserts=true", "reWriteBatchedInserts=false")
-        properties = {
-            **jdbc_properties(pg),
-            "batchsize": str(self.batch_size),
-            "numPartitions": str(self.partitions),
-            "stringtype": "unspecified",
-        }
-        source = rows.repartition(self.partitions) if self.repartition else rows
-        source.write.jdbc(url, staging.qualified_name, mode="append", properties=properties)
+def fill_store(writer: CopyStagingWriter, rows: DataFrame, staging: StagingTable) -> None:
+    writer.fill(rows, staging)
 
 
-def sweep_variants(tuning: JdbcTuning) -> list[JdbcVariant]:
-    """One setting changed at a time from the store's; more connections than partitions need a repartition."""
-    store = JdbcVariant(tuning.batch_size, tuning.partitions)
-    return [
-        replace(store, repartition=True),
-        replace(store, rewrite=False),
-        *(replace(store, batch_size=size) for size in (1_000, 50_000) if size != tuning.batch_size),
-        *(replace(store, partitions=n, repartition=n > tuning.partitions) for n in (1, 4) if n != tuning.partitions),
-    ]
+def write_jdbc_staging(rows: DataFrame, pg: PostgresSettings, staging: StagingTable, connections: int) -> None:
+    """The store's path before the COPY writer: Spark's JDBC writer, batches of 10 000 rows, multi-row INSERTs."""
+    write_jdbc(rows, pg, staging.qualified_name, JDBC_BATCH_ROWS, partitions=connections, untyped_strings=True)
 
 
-STORE_PATH = "JDBC staging path"
+STORE_PATH = "store COPY writer"
 COPY_PATH = "binary COPY"
+JDBC_PATH = "Spark JDBC writer"
+JDBC_BATCH_ROWS = 10_000
 
 
 def measure(
-    spark: SparkSession, pg: PostgresSettings, count: int, tuning: JdbcTuning, repeat: int = 1, sweep: bool = False
+    spark: SparkSession, pg: PostgresSettings, count: int, connections: int, repeat: int = 1, sweep: bool = False
 ) -> dict[str, Any]:
-    """Rows/s of the store's JDBC staging write, of binary COPY and of the JDBC variants: best of repeat.
+    """Rows/s of the store's COPY writer, of one process's binary COPY and of Spark's JDBC writer: best of repeat.
 
-    Every write runs once untimed first (the JVM's very first is reported apart), then each round times
-    every write once, so a busy moment of the machine does not favour one of them.
+    Every write runs once untimed first (the very first of the store's writer is reported apart), then each
+    round times every write once, so a busy moment of the machine does not favour one of them.
     """
     rows = hourly_rows(spark, count).cache()
     rows.count()
     collected = copy_rows(rows)
-    jdbc = BenchTable(pg, StagingTable(SPACE_METRIC_HOURLY, uuid.uuid4()))
-    copy = BenchTable(pg, StagingTable(SPACE_METRIC_HOURLY, uuid.uuid4()))
+    tables = {name: BenchTable(pg, StagingTable(SPACE_METRIC_HOURLY, uuid.uuid4())) for name in PATHS}
+    store, copy, jdbc = (tables[name] for name in PATHS)
     writes: dict[str, tuple[BenchTable, Callable[[], None]]] = {
-        STORE_PATH: (jdbc, lambda: fill_staging_table(rows, jdbc.staging, pg, tuning)),
+        STORE_PATH: (store, partial(fill_store, CopyStagingWriter(pg, connections), rows, store.staging)),
         COPY_PATH: (copy, lambda: write_copy(pg, copy.staging, collected)),
+        JDBC_PATH: (jdbc, lambda: write_jdbc_staging(rows, pg, jdbc.staging, connections)),
     }
-    for variant in sweep_variants(tuning) if sweep else []:
-        writes[variant.describe()] = (jdbc, partial(variant.write, rows, pg, jdbc.staging))
+    for other in (1, 4) if sweep else ():
+        if other != connections:
+            writer = CopyStagingWriter(pg, other)
+            writes[f"{STORE_PATH}, {other} connections"] = (store, partial(fill_store, writer, rows, store.staging))
     try:
         with progress.step("postgres bench: untimed first writes", total=len(writes) + 1, unit="writes") as warming:
-            cold_s = timed(jdbc, count, writes[STORE_PATH][1])
+            cold_s = timed(store, count, writes[STORE_PATH][1])
             warming.advance()
             for table, write in writes.values():
                 timed(table, count, write)
@@ -216,46 +185,48 @@ def measure(
                     timing.advance()
     finally:
         with connect(pg, autocommit=True) as connection:
-            drop_staging_tables(connection, [jdbc.staging.name, copy.staging.name])
+            drop_staging_tables(connection, [table.staging.name for table in tables.values()])
         rows.unpersist()
     return {
         "rows": count,
-        "batch_size": tuning.batch_size,
-        "partitions": tuning.partitions,
+        "connections": connections,
         "repeat": repeat,
-        "jdbc_cold_rows_per_s": round(count / cold_s),
+        "store_cold_rows_per_s": round(count / cold_s),
         "rows_per_s": {name: round(count / seconds) for name, seconds in best.items()},
-        "jdbc_to_copy": round(best[COPY_PATH] / best[STORE_PATH], 2),
+        "store_to_copy": round(best[COPY_PATH] / best[STORE_PATH], 2),
+        "jdbc_to_copy": round(best[COPY_PATH] / best[JDBC_PATH], 2),
     }
+
+
+PATHS = (STORE_PATH, COPY_PATH, JDBC_PATH)
 
 
 def summary(result: dict[str, Any]) -> str:
     rates = result["rows_per_s"]
     lines = [
         f"PostgreSQL write of {result['rows']} fact_space_metric_hourly rows on {os.cpu_count()} cores, "
-        f"best of {result['repeat']} (store: batch {result['batch_size']}, {result['partitions']} connections):",
-        f"  {STORE_PATH}: {rates[STORE_PATH]} rows/s (the JVM's first write: {result['jdbc_cold_rows_per_s']} rows/s)",
+        f"best of {result['repeat']} ({result['connections']} connections):",
+        f"  {STORE_PATH}: {rates[STORE_PATH]} rows/s (its first write: {result['store_cold_rows_per_s']} rows/s)",
         f"  {COPY_PATH}: {rates[COPY_PATH]} rows/s",
-        f"  JDBC/COPY: {result['jdbc_to_copy']} (target >= 0.5)",
+        f"  {JDBC_PATH}: {rates[JDBC_PATH]} rows/s",
+        f"  store/COPY: {result['store_to_copy']} (target >= 0.7); JDBC/COPY: {result['jdbc_to_copy']}",
     ]
-    lines.extend(f"  {name}: {rate} rows/s" for name, rate in rates.items() if name not in (STORE_PATH, COPY_PATH))
+    lines.extend(f"  {name}: {rate} rows/s" for name, rate in rates.items() if name not in PATHS)
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=500_000, help="rows to write each way (default 500000)")
-    parser.add_argument("--batch-size", type=int, help="JDBC batch size (default: enrichment.jdbc_batch_size)")
-    parser.add_argument("--partitions", type=int, help="JDBC connections (default: enrichment.jdbc_partitions)")
+    parser.add_argument("--connections", type=int, help="connections (default: enrichment.write_connections)")
     parser.add_argument("--repeat", type=int, default=1, help="time each write this many times, keep the best")
-    parser.add_argument("--sweep", action="store_true", help="also time JDBC with one setting changed at a time")
+    parser.add_argument("--sweep", action="store_true", help="also time the COPY writer over 1 and 4 connections")
     parser.add_argument("--json", type=Path, help="also write the result as JSON to this file")
     args = parser.parse_args(argv)
     settings = load_settings("local")
-    configured = JdbcTuning.from_settings(settings.enrichment)
-    tuning = JdbcTuning(args.batch_size or configured.batch_size, args.partitions or configured.partitions)
+    connections = args.connections or settings.enrichment.write_connections
     with spark_session(settings, "smartspaces-bench-postgres") as spark:
-        result = measure(spark, settings.postgres, args.rows, tuning, args.repeat, args.sweep)
+        result = measure(spark, settings.postgres, args.rows, connections, args.repeat, args.sweep)
     result["run"] = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")

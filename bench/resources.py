@@ -42,10 +42,12 @@ class ProcessUsage:
 
 @dataclass
 class ResourceSampler:
-    """Samples named processes (and their descendants) every interval until stopped."""
+    """Samples named processes (and their descendants) every interval until stopped; the named groups of `alone`
+    are sampled without their descendants (a Spark driver JVM apart from the Python workers it starts)."""
 
     processes: dict[str, int]
     interval_s: float = 0.5
+    alone: dict[str, tuple[int, ...]] = field(default_factory=dict)
     usage: dict[str, ProcessUsage] = field(default_factory=dict)
     _start_cpu: dict[int, float] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -61,11 +63,14 @@ class ResourceSampler:
     def _members(self, pid: int) -> list[int]:
         return [pid, *descendants(pid)]
 
+    def _groups(self) -> dict[str, list[int]]:
+        trees = {name: self._members(pid) for name, pid in self.processes.items()}
+        return {**trees, **{name: list(pids) for name, pids in self.alone.items()}}
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            for name, pid in self.processes.items():
+            for name, members in self._groups().items():
                 usage = self.usage.setdefault(name, ProcessUsage())
-                members = self._members(pid)
                 for member in members:
                     self._start_cpu.setdefault(member, _cpu_seconds(member))
                 usage.peak_rss_mib = max(usage.peak_rss_mib, sum(_rss_mib(member) for member in members))

@@ -234,9 +234,11 @@ class EnrichmentSettings(_Section):
     time_zone: str = "Europe/Amsterdam"
     comfort: ComfortBands = Field(default_factory=ComfortBands)
     quality: QualitySettings
-    # Spark's JDBC writer: rows per batch and parallel connections.
-    jdbc_batch_size: int = Field(default=10_000, ge=1)
-    jdbc_partitions: int = Field(default=2, ge=1)
+    # The reporting store's COPY writer: connections (one per Spark partition) copying at once.
+    write_connections: int = Field(default=2, ge=1)
+    # The enrichment's driver heap where its session starts the JVM (local runs: spark.driver_memory for this
+    # job). On Kubernetes the manifest sets it. None: spark.driver_memory.
+    driver_memory: MemorySize | None = None
 
     @field_validator("time_zone")
     @classmethod

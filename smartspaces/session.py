@@ -34,6 +34,8 @@ LIST_SETTINGS = {**dict.fromkeys(JAVA_OPTIONS_KEYS, " "), "spark.jars": ","}
 # A local session's driver binds to loopback, like the local stack (Spark would otherwise pick the first
 # non-loopback interface and warn that the hostname resolves to a loopback address).
 LOCAL_IP = "127.0.0.1"
+# glibc malloc arenas of a Spark JVM (its default is 8 per core), here and in the pods.
+MALLOC_ARENAS = "2"
 
 
 # Streaming micro-batches of a few hundred rows, every second: what costs is Spark's fixed work per query, not
@@ -149,6 +151,9 @@ def build_spark_session(
         # (PySpark reads only this variable when it starts a session in-process).
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("SPARK_LOCAL_IP", LOCAL_IP)
+        # The JVM inherits this: glibc would give each of its many threads (tasks, Netty, the Cassandra
+        # driver) an arena of its own, and the process's memory would grow with threads, not with work.
+        os.environ.setdefault("MALLOC_ARENA_MAX", MALLOC_ARENAS)
     conf = spark_conf(settings, app_name, with_connectors)
     # Under spark-submit the JVM is already running, with the classpath and options spark-submit gave it.
     if "PYSPARK_GATEWAY_PORT" not in os.environ:

@@ -25,7 +25,11 @@ pytest_plugins = [
 INTEGRATION_TESTS = "tests/integration/"
 
 # Integration test files whose servers and databases are their own: they may run beside the shared stack's.
-SELF_CONTAINED = (f"{INTEGRATION_TESTS}test_reporting_store.py", f"{INTEGRATION_TESTS}test_power_bi_model.py")
+SELF_CONTAINED = (
+    f"{INTEGRATION_TESTS}test_reporting_store.py",
+    f"{INTEGRATION_TESTS}test_reporting_copy_writer.py",
+    f"{INTEGRATION_TESTS}test_power_bi_model.py",
+)
 
 # Few shuffle partitions: test DataFrames are tiny, and each partition is a task on 2 cores.
 TEST_OVERRIDES = {"SMARTSPACES__SPARK__SHUFFLE_PARTITIONS": "2", "SMARTSPACES__SPARK__UI_ENABLED": "false"}

@@ -70,7 +70,10 @@ def read_jdbc(spark: SparkSession, pg: PostgresSettings, table_or_query: str, ur
 
 
 def connect(pg: PostgresSettings, autocommit: bool = False) -> psycopg.Connection[Any]:
-    """A psycopg connection with the same host, database, user, password and SSL mode as JDBC."""
+    """A psycopg connection with the same host, database, user, password, SSL mode and timeouts as JDBC.
+
+    Data sent and not acknowledged for postgres.socket_timeout_s (a COPY to a server that is gone) ends the
+    connection (TCP's user timeout, libpq's tcp_user_timeout) instead of blocking forever."""
     return psycopg.connect(
         host=pg.host,
         port=pg.port,
@@ -79,5 +82,6 @@ def connect(pg: PostgresSettings, autocommit: bool = False) -> psycopg.Connectio
         password=pg.password.get_secret_value() if pg.password else None,
         sslmode=pg.sslmode,
         connect_timeout=pg.connect_timeout_s,
+        tcp_user_timeout=pg.socket_timeout_s * 1000,
         autocommit=autocommit,
     )

@@ -41,7 +41,7 @@ from smartspaces.stages.enrichment.reporting.postgres_store import (
     write_window,
 )
 from smartspaces.stages.enrichment.reporting.runs import ExpectationResult
-from smartspaces.stages.enrichment.reporting.staging import JdbcTuning
+from smartspaces.stages.enrichment.reporting.staging_copy import CopyStagingWriter
 from tests.integration.reporting_fixtures import (
     BUILDING,
     SPACES,
@@ -72,7 +72,6 @@ DAY_A = date(2026, 11, 23)
 DAY_B = date(2026, 11, 24)
 WINDOW_A = ReportWindow.of_days(DAY_A, DAY_A, ZONE)
 WINDOW_B = ReportWindow.of_days(DAY_B, DAY_B, ZONE)
-TUNING = JdbcTuning(batch_size=1000, partitions=2)
 SINCE = datetime(2025, 1, 1, tzinfo=UTC)
 SPARK_TYPE_OF = {
     "text": StringType(),
@@ -100,13 +99,27 @@ VIEWS = {
 }
 
 
+def copy_writer(pg: PostgresSettings) -> CopyStagingWriter:
+    return CopyStagingWriter(pg, connections=2)
+
+
 def write(spark: SparkSession, pg: PostgresSettings, window: ReportWindow, day: date, variant: int) -> dict[str, int]:
-    return write_window(frames(spark, fact_rows(day, variant)), window, pg, TUNING, run_of(window))
+    return write_window(frames(spark, fact_rows(day, variant)), window, pg, copy_writer(pg), run_of(window))
 
 
 def query(pg: PostgresSettings, statement: str, *parameters: Any) -> list[tuple[Any, ...]]:
     with connect(pg) as connection:
         return connection.execute(statement, parameters or None).fetchall()
+
+
+def staging_tables_left(pg: PostgresSettings) -> int:
+    """Staging tables in reporting_staging beside its two registry tables."""
+    rows = query(
+        pg,
+        "SELECT count(*) FROM pg_tables WHERE schemaname = 'reporting_staging' "
+        "AND tablename NOT IN ('staging_tables', 'staged_partitions')",
+    )
+    return int(rows[0][0])
 
 
 def test_migration_is_applied_to_the_stack_database(settings: Settings) -> None:
@@ -230,9 +243,9 @@ def test_a_dimension_upsert_closes_the_old_version(spark: SparkSession, store: P
             space_version("space-a", "Boardroom", moved),
         ],
     }
-    write_window(frames(spark, first), WINDOW_A, store, TUNING, run_of(WINDOW_A))
-    written = write_window(frames(spark, renamed), WINDOW_A, store, TUNING, run_of(WINDOW_A))
-    again = write_window(frames(spark, renamed), WINDOW_A, store, TUNING, run_of(WINDOW_A))
+    write_window(frames(spark, first), WINDOW_A, store, copy_writer(store), run_of(WINDOW_A))
+    written = write_window(frames(spark, renamed), WINDOW_A, store, copy_writer(store), run_of(WINDOW_A))
+    again = write_window(frames(spark, renamed), WINDOW_A, store, copy_writer(store), run_of(WINDOW_A))
 
     assert query(
         store, "SELECT space_id, valid_from, valid_to, is_current, name FROM reporting.dim_space ORDER BY 1, 2"
@@ -260,12 +273,12 @@ def test_a_failing_staging_write_leaves_the_window_as_it_was(spark: SparkSession
     run = run_of(WINDOW_A)
 
     with pytest.raises(Exception, match='null value in column "event_time"'):
-        write_window(second, WINDOW_A, store, TUNING, run)
+        write_window(second, WINDOW_A, store, copy_writer(store), run)
 
     assert snapshot(store) == before
     assert query(store, "SELECT count(*) FROM reporting.enrichment_runs WHERE run_id = %s", run.run_id) == [(0,)]
     assert query(store, "SELECT count(*) FROM reporting_staging.staging_tables") == [(0,)]
-    assert query(store, "SELECT count(*) FROM pg_tables WHERE schemaname = 'reporting_staging'") == [(1,)]
+    assert staging_tables_left(store) == 0
 
 
 def test_a_failure_inside_the_swap_rolls_the_whole_window_back(spark: SparkSession, store: PostgresSettings) -> None:
@@ -276,7 +289,7 @@ def test_a_failure_inside_the_swap_rolls_the_whole_window_back(spark: SparkSessi
     second[SPACE_DAILY] = second[SPACE_DAILY].union(second[SPACE_DAILY].limit(1))
 
     with pytest.raises(errors.UniqueViolation):
-        write_window(second, WINDOW_A, store, TUNING, run_of(WINDOW_A))
+        write_window(second, WINDOW_A, store, copy_writer(store), run_of(WINDOW_A))
 
     assert snapshot(store) == before
 
@@ -303,7 +316,7 @@ def test_a_run_records_itself_and_its_expectations(spark: SparkSession, store: P
     )
     run = run_of(WINDOW_A, Verdict.WARNED, warned, met, not_applicable)
 
-    written = write_window(frames(spark, fact_rows(DAY_A, 1)), WINDOW_A, store, TUNING, run)
+    written = write_window(frames(spark, fact_rows(DAY_A, 1)), WINDOW_A, store, copy_writer(store), run)
 
     assert query(store, "SELECT verdict, rows_written, window_start, window_end FROM reporting.enrichment_runs") == [
         ("warned", written, WINDOW_A.start, WINDOW_A.end)
@@ -421,11 +434,11 @@ def test_postgres_killed_during_the_staging_write_leaves_the_window_as_it_was(
     pg, first = window_written_once(spark, private_postgres)
     second = frames(spark, fact_rows(DAY_A, 2))
     second[SPACE_METRIC_HOURLY] = many_hourly_rows(spark, 400_000)
-    killer = threading.Thread(target=kill_when_spark_inserts, args=(private_postgres,), daemon=True)
+    killer = threading.Thread(target=kill_when_spark_copies, args=(private_postgres,), daemon=True)
     killer.start()
 
-    with pytest.raises(Exception, match=r"This connection has been closed|An I/O error occurred"):
-        write_window(second, WINDOW_A, pg, TUNING, run_of(WINDOW_A))
+    with pytest.raises(Exception, match=r"server closed the connection unexpectedly"):
+        write_window(second, WINDOW_A, pg, copy_writer(pg), run_of(WINDOW_A))
     killer.join(timeout=30)
     private_postgres.start()
 
@@ -436,7 +449,7 @@ def test_postgres_killed_during_the_staging_write_leaves_the_window_as_it_was(
         connection.execute("UPDATE reporting_staging.staging_tables SET created_at = now() - interval '2 days'")
     write(spark, pg, WINDOW_A, DAY_A, variant=3)
     assert snapshot(pg) == expected_content(fact_rows(DAY_A, 3))
-    assert query(pg, "SELECT count(*) FROM pg_tables WHERE schemaname = 'reporting_staging'") == [(1,)]
+    assert staging_tables_left(pg) == 0
 
 
 def test_postgres_restarted_between_the_staging_fill_and_the_swap_leaves_the_window_and_records_the_run_failed(
@@ -444,7 +457,7 @@ def test_postgres_restarted_between_the_staging_fill_and_the_swap_leaves_the_win
 ) -> None:
     pg, first = window_written_once(spark, private_postgres)
     run = run_of(WINDOW_A)
-    staged = stage_window(frames(spark, fact_rows(DAY_A, 2)), pg, TUNING, run)
+    staged = stage_window(frames(spark, fact_rows(DAY_A, 2)), pg, copy_writer(pg), run)
     assert sum(staged.rows_written.values()) > 0
     # A power cut after Spark's fill: crash recovery empties the unlogged staging tables.
     private_postgres.kill()
@@ -457,7 +470,7 @@ def test_postgres_restarted_between_the_staging_fill_and_the_swap_leaves_the_win
     assert snapshot(pg) == first
     recorded = query(pg, "SELECT verdict, failure FROM reporting.v_enrichment_runs WHERE run_id = %s", run.run_id)
     assert recorded == [("failed", str(refused.value))]
-    assert query(pg, "SELECT count(*) FROM pg_tables WHERE schemaname = 'reporting_staging'") == [(1,)]
+    assert staging_tables_left(pg) == 0
     # The next run writes the window.
     write(spark, pg, WINDOW_A, DAY_A, variant=3)
     assert snapshot(pg) == expected_content(fact_rows(DAY_A, 3))
@@ -483,7 +496,7 @@ def test_a_swap_waits_for_another_runs_lock_only_as_long_as_postgres_lock_timeou
 
 
 def many_hourly_rows(spark: SparkSession, count: int) -> DataFrame:
-    """Enough hourly rows of window A to keep Spark's JDBC insert busy for seconds."""
+    """Enough hourly rows of window A to keep the staging COPY busy for seconds."""
     midnight = local_midnight(DAY_A)
     return spark.range(count).select(
         F.concat(F.lit("space-"), F.col("id").cast("string")).alias("space_id"),
@@ -498,8 +511,8 @@ def many_hourly_rows(spark: SparkSession, count: int) -> DataFrame:
     )
 
 
-def kill_when_spark_inserts(server: PrivatePostgres, timeout_s: float = 60.0) -> None:
-    """Kills the server as soon as one of Spark's JDBC connections is inserting into a staging table."""
+def kill_when_spark_copies(server: PrivatePostgres, timeout_s: float = 60.0) -> None:
+    """Kills the server as soon as one of Spark's tasks is copying into a staging table."""
     deadline = datetime.now(UTC) + timedelta(seconds=timeout_s)
     with psycopg.connect(
         host=server.settings.host,
@@ -510,13 +523,13 @@ def kill_when_spark_inserts(server: PrivatePostgres, timeout_s: float = 60.0) ->
     ) as watcher:
         while datetime.now(UTC) < deadline:
             row = watcher.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'INSERT INTO reporting_staging.fact%'"
+                'SELECT count(*) FROM pg_stat_activity WHERE query LIKE \'COPY "reporting_staging"."fact%\''
             ).fetchone()
             if row and row[0]:
                 server.kill()
                 return
             threading.Event().wait(0.02)
-    raise AssertionError("Spark never inserted into a staging table")
+    raise AssertionError("Spark never copied into a staging table")
 
 
 def test_a_rebuilt_registry_replaces_the_versions_of_the_ids_it_sends(
@@ -526,8 +539,8 @@ def test_a_rebuilt_registry_replaces_the_versions_of_the_ids_it_sends(
     first = {**fact_rows(DAY_A, 1), SPACE_DIMENSION: [space_version(space, f"Room {space}", SINCE) for space in SPACES]}
     # The lake's registry was loaded afresh: space-a's only version now starts later; space-b is not sent.
     rebuilt = {**fact_rows(DAY_A, 1), SPACE_DIMENSION: [space_version("space-a", "Room space-a", rebuilt_at)]}
-    write_window(frames(spark, first), WINDOW_A, store, TUNING, run_of(WINDOW_A))
-    write_window(frames(spark, rebuilt), WINDOW_A, store, TUNING, run_of(WINDOW_A))
+    write_window(frames(spark, first), WINDOW_A, store, copy_writer(store), run_of(WINDOW_A))
+    write_window(frames(spark, rebuilt), WINDOW_A, store, copy_writer(store), run_of(WINDOW_A))
 
     assert query(store, "SELECT space_id, valid_from, is_current FROM reporting.dim_space ORDER BY 1, 2") == [
         ("space-a", rebuilt_at, True),

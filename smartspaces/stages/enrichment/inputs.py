@@ -30,18 +30,24 @@ class WindowInputs:
     alarms: DataFrame
 
 
-def read_window_inputs(spark: SparkSession, settings: Settings, window: ReportWindow) -> WindowInputs:
-    """Reads only the Cassandra partitions the window needs: (device, UTC day) and (space) keys, never a scan."""
-    devices = read_delta(spark, lake.device_registry(settings.lake))
-    spaces = read_delta(spark, lake.space_registry(settings.lake))
-    keyspace = settings.cassandra.keyspace
+def read_window_events(devices: DataFrame, keyspace: str, window: ReportWindow) -> DataFrame:
+    """The window's events, and energy readings of the lookback before it: the (device, UTC day) partitions of
+    the registry's devices, never a scan; only the columns the enrichment uses."""
     earliest = F.lit(window.start - ENERGY_LOOKBACK)
-    events = read_partitions(
+    return read_partitions(
         devices.transform(event_partition_keys(window)),
         keyspace,
         EVENTS.name,
         where=(F.col("event_time") >= earliest) & (F.col("event_time") < F.lit(window.end)),
     ).select(*EVENT_COLUMNS)
+
+
+def read_window_inputs(spark: SparkSession, settings: Settings, window: ReportWindow) -> WindowInputs:
+    """Reads only the Cassandra partitions the window needs: (device, UTC day) and (space) keys, never a scan."""
+    devices = read_delta(spark, lake.device_registry(settings.lake))
+    spaces = read_delta(spark, lake.space_registry(settings.lake))
+    keyspace = settings.cassandra.keyspace
+    events = read_window_events(devices, keyspace, window)
     critical = read_partitions(
         spaces.select("space_id").distinct(),
         keyspace,

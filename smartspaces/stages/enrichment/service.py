@@ -7,6 +7,7 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 
 from smartspaces import lake, progress
@@ -14,6 +15,7 @@ from smartspaces.config import Settings
 from smartspaces.connectors.delta import replace_where
 from smartspaces.session import spark_session
 from smartspaces.stages.enrichment.inputs import read_window_inputs
+from smartspaces.stages.enrichment.memory import enrichment_spark_conf
 from smartspaces.stages.enrichment.quality import check_enriched
 from smartspaces.stages.enrichment.quality.outcomes import Verdict
 from smartspaces.stages.enrichment.report import newest_event_time, print_summary, window_predicate
@@ -25,7 +27,7 @@ from smartspaces.stages.enrichment.reporting.postgres_store import (
     write_window,
 )
 from smartspaces.stages.enrichment.reporting.runs import EnrichmentRun
-from smartspaces.stages.enrichment.reporting.staging import JdbcTuning
+from smartspaces.stages.enrichment.reporting.staging_copy import CopyStagingWriter
 from transformations.report_window import ReportWindow
 from transformations.reporting_schemas import ReportingTable
 from transformations.space_facts import ComfortBand
@@ -44,11 +46,13 @@ def run_enrichment(settings: Settings, window: ReportWindow, started: datetime) 
     enrichment = settings.enrichment
     run_id = uuid.uuid4()
     print(f"enrichment run {run_id}: window {window.describe()}")
-    with spark_session(settings, "smartspaces-enrich") as spark:
+    with spark_session(settings, "smartspaces-enrich", enrichment_spark_conf(enrichment)) as spark:
         with progress.step("enrich: read"):
             inputs = read_window_inputs(spark, settings, window)
         with progress.step("enrich: attribute") as attributing:
-            attributed = inputs.attributed_events.persist()
+            # Read once, used by the quarantine, every fact and the freshness check; kept on local disk, not
+            # in the heap, so the driver's memory does not grow with the window's events.
+            attributed = inputs.attributed_events.persist(StorageLevel.DISK_ONLY)
             unattributed = unattributed_events(attributed, window).persist()
             replace_where(unattributed, lake.unattributed_events(settings.lake), window_predicate(window))
             unattributed_count = unattributed.count()
@@ -72,7 +76,8 @@ def run_enrichment(settings: Settings, window: ReportWindow, started: datetime) 
             return GATE_STOPPED
         with progress.step("enrich: write", unit="rows", show_rate=False) as writing:
             try:
-                written = write_window(tables, window, settings.postgres, JdbcTuning.from_settings(enrichment), run)
+                writer = CopyStagingWriter(settings.postgres, enrichment.write_connections)
+                written = write_window(tables, window, settings.postgres, writer, run)
             except WindowNotWrittenError as lost:
                 record_failed_run(settings.postgres, replace(run, verdict=Verdict.FAILED, failure=str(lost)))
                 print(f"enrichment run {run_id}: not written: {lost}", file=sys.stderr)

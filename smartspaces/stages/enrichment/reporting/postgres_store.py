@@ -26,13 +26,12 @@ from smartspaces.connectors.postgres import connect
 from smartspaces.stages.enrichment.quality.outcomes import Verdict
 from smartspaces.stages.enrichment.reporting.runs import EnrichmentRun
 from smartspaces.stages.enrichment.reporting.staging import (
-    JdbcTuning,
     StagingTable,
+    StagingWriter,
     column_list,
     create_staging_tables,
     drop_staging_tables,
     drop_stale_staging_tables,
-    fill_staging_table,
     reporting_table,
 )
 from transformations.report_window import ReportWindow
@@ -68,19 +67,19 @@ def write_window(
     tables: Mapping[ReportingTable, DataFrame],
     window: ReportWindow,
     pg: PostgresSettings,
-    tuning: JdbcTuning,
+    writer: StagingWriter,
     run: EnrichmentRun,
 ) -> dict[str, int]:
     """Replaces the window's facts with the run's, upserts the dimensions, records the run; rows per table.
 
     tables holds a DataFrame for every fact (an empty one clears the window) and for the dimensions that
-    changed. Spark fills per-run staging tables first (stage_window); then one transaction, under an advisory
+    changed. The writer fills per-run staging tables first (stage_window); then one transaction, under an advisory
     lock, checks every staging table still holds what Spark wrote, deletes each fact's rows of the window
     (hour_start/event_time in [start, end); local_date in the whole local days, none for a window of hours),
     inserts the staged rows of the window (rows outside it are left out), upserts the dimensions and inserts
     the run and its expectation results (swap_window). StagingLostError when the check fails.
     """
-    staged = stage_window(tables, pg, tuning, run)
+    staged = stage_window(tables, pg, writer, run)
     try:
         written = swap_window(staged, window, pg, run)
     finally:
@@ -90,9 +89,9 @@ def write_window(
 
 
 def stage_window(
-    tables: Mapping[ReportingTable, DataFrame], pg: PostgresSettings, tuning: JdbcTuning, run: EnrichmentRun
+    tables: Mapping[ReportingTable, DataFrame], pg: PostgresSettings, writer: StagingWriter, run: EnrichmentRun
 ) -> StagedWindow:
-    """Creates the run's staging tables and fills them with Spark; on a failure they are dropped again."""
+    """Creates the run's staging tables and has the writer fill them; on a failure they are dropped again."""
     missing = [fact.name for fact in FACT_TABLES if fact not in tables]
     if missing:
         raise ValueError(f"a window replace needs every fact; missing: {', '.join(missing)}")
@@ -107,11 +106,7 @@ def stage_window(
         create_staging_tables(connection, staging.values())
     staged = StagedWindow(staging, {})
     try:
-        rows_written = {}
-        for table, rows in tables.items():
-            # The run's tables are cached (the gate read them), so this count costs no recomputation.
-            rows_written[table] = rows.count()
-            fill_staging_table(rows, staging[table], pg, tuning)
+        rows_written = {table: writer.fill(rows, staging[table]) for table, rows in tables.items()}
     except BaseException:
         discard_staging(pg, staged)
         raise

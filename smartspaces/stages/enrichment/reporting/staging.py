@@ -2,6 +2,7 @@
 
 A staging table is named <reporting table>_<run id hex> in schema reporting_staging, and registered in
 reporting_staging.staging_tables when it is created, so tables a crashed run left behind can be dropped.
+The COPY writer (staging_copy) claims each partition it copies in reporting_staging.staged_partitions.
 """
 
 from __future__ import annotations
@@ -11,36 +12,22 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import psycopg
 from psycopg import sql
 from pyspark.sql import DataFrame
 
-from smartspaces.config import EnrichmentSettings, PostgresSettings
-from smartspaces.connectors.postgres import write_jdbc
-from transformations.conform import conform_to
 from transformations.reporting_schemas import ReportingTable
 
 REPORTING_SCHEMA = "reporting"
 STAGING_SCHEMA = "reporting_staging"
 _REGISTRY = sql.Identifier(STAGING_SCHEMA, "staging_tables")
+CLAIMS = sql.Identifier(STAGING_SCHEMA, "staged_partitions")
 # A run takes minutes; a staging table a day old belongs to a run that crashed.
 STALE_AFTER = timedelta(days=1)
 
 log = logging.getLogger("smartspaces.stages.enrichment.reporting")
-
-
-@dataclass(frozen=True)
-class JdbcTuning:
-    """Spark's JDBC writer: rows per batch (one multi-row INSERT with reWriteBatchedInserts) and connections."""
-
-    batch_size: int
-    partitions: int
-
-    @classmethod
-    def from_settings(cls, enrichment: EnrichmentSettings) -> JdbcTuning:
-        return cls(enrichment.jdbc_batch_size, enrichment.jdbc_partitions)
 
 
 def reporting_table(table: ReportingTable) -> sql.Identifier:
@@ -72,10 +59,19 @@ class StagingTable:
         return sql.Identifier(STAGING_SCHEMA, self.name)
 
 
+class StagingWriter(Protocol):
+    """Fills one staging table with a DataFrame's rows."""
+
+    def fill(self, rows: DataFrame, staging: StagingTable) -> int:
+        """Writes the rows into the (empty) staging table; returns how many rows it wrote."""
+        ...
+
+
 def create_staging_tables(connection: psycopg.Connection[Any], staging: Iterable[StagingTable]) -> None:
     """Creates (or re-creates empty) each staging table with its reporting table's columns, and registers it.
 
     LIKE copies column names, types and NOT NULL; keys are left out, so duplicates fail at the swap instead.
+    The claims of a dropped table's partitions go with its registry row (ON DELETE CASCADE).
     """
     with connection.transaction():
         for table in staging:
@@ -90,6 +86,19 @@ def create_staging_tables(connection: psycopg.Connection[Any], staging: Iterable
                 ).format(_REGISTRY),
                 (table.name, table.run_id),
             )
+            # A re-created table is empty: none of its partitions are copied yet.
+            connection.execute(sql.SQL("DELETE FROM {} WHERE table_name = %s").format(CLAIMS), (table.name,))
+
+
+def column_types(connection: psycopg.Connection[Any], staging: StagingTable) -> tuple[str, ...]:
+    """The staging table's column types (pg_type.typname: text, uuid, int8, timestamptz, ...), in schema order."""
+    rows = connection.execute(
+        "SELECT a.attname, t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+        "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped",
+        (staging.qualified_name,),
+    ).fetchall()
+    types = dict(rows)
+    return tuple(types[name] for name in staging.table.schema.fieldNames())
 
 
 def drop_staging_tables(connection: psycopg.Connection[Any], names: Iterable[str]) -> None:
@@ -110,20 +119,3 @@ def drop_stale_staging_tables(connection: psycopg.Connection[Any], older_than: t
         drop_staging_tables(connection, stale)
         log.warning("dropped %d staging tables left by crashed runs: %s", len(stale), ", ".join(stale))
     return stale
-
-
-def fill_staging_table(rows: DataFrame, staging: StagingTable, pg: PostgresSettings, tuning: JdbcTuning) -> None:
-    """Appends the rows to the staging table through Spark's JDBC writer, over at most tuning.partitions connections.
-
-    The rows keep their partitions (Spark coalesces them down to the connections): a repartition would add a
-    shuffle that costs more than the parallelism it buys on few cores. Strings go untyped
-    (stringtype=unspecified), so PostgreSQL casts them to the uuid columns.
-    """
-    write_jdbc(
-        rows.transform(conform_to(staging.table.schema)),
-        pg,
-        staging.qualified_name,
-        tuning.batch_size,
-        partitions=tuning.partitions,
-        untyped_strings=True,
-    )
