@@ -14,8 +14,7 @@ import yaml
 
 from smartspaces.config import load_settings
 from smartspaces.pins import load_pins
-from smartspaces.session import MALLOC_ARENAS
-from smartspaces.stages.enrichment.memory import JVM_CONF as ENRICHMENT_JVM_CONF
+from smartspaces.session import BATCH_JVM_CONF, MALLOC_ARENAS
 
 HEADER = (
     "# Rendered by `smartspaces manifests render` from smartspaces/pins: do not edit by hand.\n"
@@ -163,7 +162,7 @@ def render_manifests() -> dict[str, str]:
             "30 2 * * *",
             aks_time_zone,
             driver_overhead="512m",
-            spark_conf=ENRICHMENT_JVM_CONF,
+            spark_conf=BATCH_JVM_CONF,
         ),
     }
     return {name: HEADER + yaml.safe_dump(document, sort_keys=False) for name, document in applications.items()}
