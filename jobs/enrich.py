@@ -4,7 +4,8 @@ Reads the window's events from Cassandra (only its partitions), attributes each 
 was in at the time (SCD2 registry in the lake), builds the facts and dimensions, checks them with Great
 Expectations and, if the gate passes, replaces the window in PostgreSQL in one transaction. Re-running a
 window recomputes it whole. Events no registry version places in a space go to a lake quarantine.
-Exit codes: 0 written, 3 stopped by the quality gate (PostgreSQL unchanged), 2 bad arguments.
+Exit codes: 0 written, 3 stopped by the quality gate (PostgreSQL unchanged), 4 write refused (see the
+run's failure), 2 bad arguments (a window older than the critical events' 30 days needs --past-critical-ttl).
 """
 
 from __future__ import annotations
@@ -18,12 +19,18 @@ from smartspaces.config import Settings
 from smartspaces.entrypoint import JobSetupError, job_parser, run_job
 from smartspaces.stages.enrichment.quality.checks import check_severity_names
 from smartspaces.stages.enrichment.service import run_enrichment
-from smartspaces.stages.enrichment.window_args import add_window_arguments, window_from_arguments
+from smartspaces.stages.enrichment.window_args import (
+    add_backfill_argument,
+    add_window_arguments,
+    check_critical_events_kept,
+    window_from_arguments,
+)
 
 
 def parser() -> argparse.ArgumentParser:
     parser = job_parser("enrich", __doc__)
     add_window_arguments(parser)
+    add_backfill_argument(parser)
     return parser
 
 
@@ -32,6 +39,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     started = datetime.now(UTC)
     try:
         window = window_from_arguments(args, settings.enrichment.time_zone, started)
+        if not args.past_critical_ttl:
+            check_critical_events_kept(window, started)
     except ValueError as error:
         raise JobSetupError(str(error)) from error
     return run_enrichment(settings, window, started)

@@ -7,16 +7,19 @@ column added there and not here (or the reverse) fails the suite instead of a jo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 
 @dataclass(frozen=True)
 class CassandraTable:
-    """A table's name, its key and every column with its CQL type, in the CQL file's order."""
+    """A table's name, its key and every column with its CQL type, in the CQL file's order; its rows' default
+    time to live, if they expire."""
 
     name: str
     partition_key: tuple[str, ...]
     clustering_key: tuple[str, ...]
     columns: tuple[tuple[str, str], ...]
+    ttl: timedelta | None = None
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -101,6 +104,7 @@ CHANGE_LOG = CassandraTable(
         code text
         ingest_time timestamp
     """),
+    ttl=timedelta(days=7),
 )
 
 # A change-log reader's position for a writer it has not read yet: before the writer's first batch.
@@ -117,6 +121,7 @@ CHANGE_LOG_COMMITS = CassandraTable(
         committed_at timestamp
         previous_batch_id bigint
     """),
+    ttl=timedelta(days=7),
 )
 
 CHANGE_FEED_CHECKPOINTS = CassandraTable(
@@ -180,6 +185,7 @@ CRITICAL_EVENTS = CassandraTable(
         source_event_id uuid
         detected_at timestamp
     """),
+    ttl=timedelta(days=30),
 )
 
 # An alarm's lifecycle columns (the change feed writes them) and its acknowledgement's (the read API writes them).

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 from datetime import date, datetime
 
+from smartspaces.cassandra_tables import CRITICAL_EVENTS
 from transformations.report_window import ReportWindow
+
+PAST_CRITICAL_TTL = "--past-critical-ttl"
 
 
 def add_window_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,6 +19,15 @@ def add_window_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--start", type=datetime.fromisoformat, help="ISO 8601 with an offset, on a whole hour")
     parser.add_argument("--to", type=date.fromisoformat, help="with --date: the last local day, included")
     parser.add_argument("--end", type=datetime.fromisoformat, help="with --start: the end, excluded")
+
+
+def add_backfill_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        PAST_CRITICAL_TTL,
+        action="store_true",
+        help="enrich a window older than the critical events' time to live (their facts are then replaced by "
+        "what Cassandra still holds, which is nothing)",
+    )
 
 
 def window_from_arguments(args: argparse.Namespace, time_zone: str, now: datetime) -> ReportWindow:
@@ -37,3 +49,21 @@ def window_from_arguments(args: argparse.Namespace, time_zone: str, now: datetim
     if args.start is not None:
         return ReportWindow(args.start, args.end, time_zone)
     return ReportWindow.yesterday(now, time_zone)
+
+
+def check_critical_events_kept(window: ReportWindow, now: datetime) -> None:
+    """Raises ValueError when the window starts before the oldest critical event Cassandra still keeps.
+
+    A run replaces the window's critical-event facts (and the daily facts' critical counts) with what
+    critical_events_by_space holds; past its time to live that is nothing, and PostgreSQL's facts are then the
+    only copy. A backfill of such a window must say so (PAST_CRITICAL_TTL)."""
+    ttl = CRITICAL_EVENTS.ttl
+    if ttl is None or window.start >= now - ttl:
+        return
+    raise ValueError(
+        f"the window starts {window.start.isoformat()}, more than {ttl.days} days ago: {CRITICAL_EVENTS.name} "
+        f"keeps critical events {ttl.days} days (its default_time_to_live), so this run would replace the "
+        "window's rows of reporting.fact_critical_event and the critical counts of its daily facts with what "
+        f"is left. Those facts in PostgreSQL are now their only copy. Enrich a window of the last {ttl.days} "
+        f"days, or pass {PAST_CRITICAL_TTL} to replace them anyway"
+    )
