@@ -1,8 +1,8 @@
 """PostgreSQL write benchmark: the reporting store's COPY writer against one process's binary COPY.
 
 N rows shaped like reporting.fact_space_metric_hourly are generated in Spark and cached. The same rows go
-(1) through the store's staging path (the COPY writer: every Spark partition streams CSV from Arrow into
-`COPY ... FROM STDIN` over `enrichment.write_connections` connections), (2) through `COPY ... FROM STDIN
+(1) through the store's staging path (the COPY writer: every Spark partition streams its Arrow batches, encoded
+binary, into `COPY ... FROM STDIN` over `enrichment.write_connections` connections), (2) through `COPY ... FROM STDIN
 (FORMAT BINARY)` from one process (the driver), and (3) through Spark's JDBC writer (multi-row INSERTs, the
 store's path before the COPY writer), each into an empty unlogged staging table of its own. Only the writes
 are timed: the binary COPY's rows are collected beforehand. Prints rows/s of each and the store's share of
@@ -37,7 +37,13 @@ from smartspaces import progress
 from smartspaces.config import PostgresSettings, load_settings
 from smartspaces.connectors.postgres import connect, write_jdbc
 from smartspaces.session import spark_session
-from smartspaces.stages.enrichment.reporting.staging import StagingTable, create_staging_tables, drop_staging_tables
+from smartspaces.stages.enrichment.reporting.staging import (
+    StagingTable,
+    column_list,
+    column_types,
+    create_staging_tables,
+    drop_staging_tables,
+)
 from smartspaces.stages.enrichment.reporting.staging_copy import CopyStagingWriter
 from transformations.conform import conform_to
 from transformations.reporting_schemas import SPACE_METRIC_HOURLY
@@ -45,21 +51,6 @@ from transformations.reporting_schemas import SPACE_METRIC_HOURLY
 METRICS = ("temperature", "co2", "humidity")
 HOURS = 30 * 24
 FIRST_HOUR = datetime(2026, 10, 1, tzinfo=UTC)
-# The binary COPY's types, in the contract's column order.
-COPY_TYPES = (
-    "text",
-    "text",
-    "text",
-    "text",
-    "timestamptz",
-    "date",
-    "int4",
-    "int8",
-    "float8",
-    "float8",
-    "float8",
-    "float8",
-)
 
 
 def hourly_rows(spark: SparkSession, count: int) -> DataFrame:
@@ -122,11 +113,14 @@ def timed(table: BenchTable, expected: int, write: Callable[[], None]) -> float:
 
 
 def write_copy(pg: PostgresSettings, staging: StagingTable, rows: list[tuple[Any, ...]]) -> None:
-    columns = sql.SQL(", ").join(sql.Identifier(name) for name in SPACE_METRIC_HOURLY.schema.fieldNames())
-    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(staging.identifier, columns)
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+        staging.identifier, column_list(SPACE_METRIC_HOURLY)
+    )
     with connect(pg) as connection:
+        # Asked like the store's writer asks, before the COPY (no other statement runs during one).
+        types = list(column_types(connection, staging))
         with connection.cursor() as cursor, cursor.copy(statement) as copy:
-            copy.set_types(list(COPY_TYPES))
+            copy.set_types(types)
             for row in rows:
                 copy.write_row(row)
         connection.commit()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -25,15 +26,15 @@ WINDOW = ReportWindow.of_days(DAY, DAY, "Europe/Amsterdam")
 AWKWARD_TEXT = ('say "hi", then leave', "two\nlines", "back\\slash", "ünïcödé ✓", "", "NULL", "\\N", " padded ")
 
 
+@dataclass(frozen=True)
 class JdbcStagingWriter:
     """The store's path before the COPY writer: Spark's JDBC writer, multi-row INSERTs over two connections."""
+
+    pg: PostgresSettings
 
     def fill(self, rows: DataFrame, staging: StagingTable) -> int:
         write_jdbc(rows, self.pg, staging.qualified_name, 1000, partitions=2, untyped_strings=True)
         return rows.count()
-
-    def __init__(self, pg: PostgresSettings) -> None:
-        self.pg = pg
 
 
 def awkward_rows() -> dict[Any, list[tuple[Any, ...]]]:
