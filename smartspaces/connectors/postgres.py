@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -85,3 +87,21 @@ def connect(pg: PostgresSettings, autocommit: bool = False) -> psycopg.Connectio
         tcp_user_timeout=pg.socket_timeout_s * 1000,
         autocommit=autocommit,
     )
+
+
+class PostgresUnavailableError(RuntimeError):
+    """PostgreSQL stopped answering (refused, closed or timed out) while a step was under way."""
+
+
+@contextmanager
+def naming_the_server(pg: PostgresSettings, step: str) -> Iterator[None]:
+    """Turns a lost or refused connection into an error naming the server, its settings and the step.
+
+    Only connection faults (OperationalError) are translated: a constraint or a syntax error says more as it is."""
+    try:
+        yield
+    except psycopg.OperationalError as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise PostgresUnavailableError(
+            f"PostgreSQL at {pg.host}:{pg.port} (postgres.host, postgres.port) failed during {step}: {first_line}"
+        ) from error

@@ -23,7 +23,7 @@ from pyspark import TaskContext
 from pyspark.sql import DataFrame
 
 from smartspaces.config import PostgresSettings
-from smartspaces.connectors.postgres import connect
+from smartspaces.connectors.postgres import connect, naming_the_server
 from smartspaces.connectors.postgres_binary import SIGNATURE, TRAILER, encode_rows
 from smartspaces.stages.enrichment.reporting.staging import CLAIMS, StagingTable, column_list, column_types
 from transformations.conform import conform_to
@@ -46,7 +46,11 @@ class PartitionCopy:
         remaining = iter(batches)
         first = next(remaining, None)
         # An empty partition has nothing to copy, nor to copy twice: no connection, no claim.
-        copied = 0 if first is None else self._copy_once(partition, itertools.chain([first], remaining))
+        if first is None:
+            copied = 0
+        else:
+            with naming_the_server(self.pg, f"the COPY into {self.staging.name}"):
+                copied = self._copy_once(partition, itertools.chain([first], remaining))
         yield pa.RecordBatch.from_pylist([{"partition_id": partition, "rows_copied": copied}], _COPIED_SCHEMA)
 
     def _copy_once(self, partition: int, batches: Iterator[pa.RecordBatch]) -> int:
