@@ -21,8 +21,13 @@ pytest_plugins = [
     "tests.integration.exploration_fixtures",
 ]
 
-# The tests of the shared local stack: one unit of work under pytest-xdist (make test).
+# The tests of the shared local stack: units of work under pytest-xdist (make test).
 INTEGRATION_TESTS = "tests/integration/"
+
+# The shared stack's tests that use the change feed's Redis database (6) and nothing another test writes:
+# a unit of work of their own, beside the other integration tests. Every test of the two has its own keyspace,
+# topic and lake folder; what they share is a Redis database, so each group keeps its tests in order.
+CHANGE_FEED_TESTS = (f"{INTEGRATION_TESTS}test_changefeed_job.py", f"{INTEGRATION_TESTS}test_alarms_live.py")
 
 # Integration test files whose servers and databases are their own: they may run beside the shared stack's.
 SELF_CONTAINED = (
@@ -52,10 +57,11 @@ def spark(settings: Settings, request: pytest.FixtureRequest) -> Iterator[SparkS
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """make test runs two workers: the integration tests of the shared stack in one of them, in order (their
-    fixtures share Redis databases and topics, and one stops and restarts Redis), and the unit tests in the
-    other, beside them, followed by the integration files that touch nothing the others share
-    (SELF_CONTAINED: PostgreSQL databases and servers of their own, no Redis, Kafka or Cassandra).
+    """make test runs two workers. The integration tests of the shared stack form two units, each run in
+    order on one worker: the change feed's (CHANGE_FEED_TESTS) and the others (their fixtures share Redis
+    databases 3 and 7 and the stack's PostgreSQL database). The two longest units start first, one per
+    worker, in collection order (integration before unit); the files that touch nothing the others share
+    (SELF_CONTAINED) and each unit test then go to whichever worker is free.
 
     A scheduler of scopes rather than xdist's `loadgroup`: that one marks a group by rewriting `item._nodeid`,
     which pytest 9 no longer reads, so its groups are silently split across workers.
@@ -66,6 +72,10 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
         def _split_scope(self, nodeid: str) -> str:
             if nodeid.startswith(SELF_CONTAINED):
                 return nodeid.split("::")[0]
+            if nodeid.startswith(CHANGE_FEED_TESTS):
+                return "change feed"
             return INTEGRATION_TESTS if nodeid.startswith(INTEGRATION_TESTS) else nodeid
 
+    # xdist would order the units by their number of tests; the collection's order starts the long ones first.
+    config.option.loadscopereorder = False
     return SharedStackScheduling(config, log)

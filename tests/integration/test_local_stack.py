@@ -34,17 +34,39 @@ def test_up_again_keeps_the_same_processes(settings: Settings) -> None:
     assert after == before
 
 
-def test_down_stops_exactly_the_started_process_and_up_brings_it_back(settings: Settings) -> None:
-    (redis_before,) = local_stack.status(settings, ("redis",))
-    assert redis_before.pid is not None
-    others = {server.name: server.pid for server in local_stack.status(settings, ("kafka", "postgres", "cassandra"))}
-    assert local_stack.down(settings, ("redis",)) == ["redis"]
-    assert not is_running(redis_before.pid)
-    assert local_stack.status(settings, ("redis",))[0].state == "stopped"
-    assert {server.name: server.pid for server in local_stack.status(settings, tuple(others))} == others
-    (redis_after,) = local_stack.up(settings, ("redis",))
-    assert redis_after.state == "running"
-    assert redis_after.pid != redis_before.pid
+def test_down_stops_exactly_the_started_process_and_up_brings_it_back(settings: Settings, tmp_path: Path) -> None:
+    # A Redis of this test's own (its own data directory and port): the shared stack's keeps serving the tests
+    # that run beside this one, and must be left exactly as it was.
+    private = private_stack(settings, tmp_path)
+    shared = {server.name: server.pid for server in local_stack.status(settings)}
+    try:
+        (redis_before,) = local_stack.up(private, ("redis",))
+        assert redis_before.state == "running" and redis_before.pid is not None
+        assert local_stack.down(private, ("redis",)) == ["redis"]
+        assert not is_running(redis_before.pid)
+        assert local_stack.status(private, ("redis",))[0].state == "stopped"
+        assert {server.name: server.pid for server in local_stack.status(settings)} == shared
+        (redis_after,) = local_stack.up(private, ("redis",))
+        assert redis_after.state == "running"
+        assert redis_after.pid != redis_before.pid
+    finally:
+        local_stack.down(private, ("redis",))
+    assert local_stack.status(private, ("redis",))[0].state == "stopped"
+
+
+def private_stack(settings: Settings, data_dir: Path, redis_port: int | None = None) -> Settings:
+    """The settings of a stack in data_dir whose Redis listens on redis_port (a free one when not given)."""
+    assert settings.stack is not None
+    if redis_port is None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            redis_port = probe.getsockname()[1]
+    return settings.model_copy(
+        update={
+            "stack": settings.stack.model_copy(update={"data_dir": data_dir}),
+            "redis": settings.redis.model_copy(update={"port": redis_port}),
+        }
+    )
 
 
 def test_a_taken_port_is_a_clear_error(settings: Settings, tmp_path: Path) -> None:
@@ -53,12 +75,7 @@ def test_a_taken_port_is_a_clear_error(settings: Settings, tmp_path: Path) -> No
         squatter.bind(("127.0.0.1", 0))
         squatter.listen()
         port = squatter.getsockname()[1]
-        other = settings.model_copy(
-            update={
-                "stack": settings.stack.model_copy(update={"data_dir": tmp_path}),
-                "redis": settings.redis.model_copy(update={"port": port}),
-            }
-        )
+        other = private_stack(settings, tmp_path, port)
         with pytest.raises(StackError, match=rf"redis: port {port} on 127.0.0.1 is taken"):
             local_stack.up(other, ("redis",))
 
