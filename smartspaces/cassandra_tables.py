@@ -84,6 +84,22 @@ EVENTS = CassandraTable(
     """),
 )
 
+# Each stored event id and the fingerprint of its first content: the ingest's check for conflicting duplicates.
+EVENT_IDS = CassandraTable(
+    "event_ids",
+    ("event_id",),
+    (),
+    _columns("""
+        event_id uuid
+        fingerprint bigint
+        device_id text
+        event_time timestamp
+        kafka_topic text
+        kafka_partition int
+        kafka_offset bigint
+    """),
+)
+
 # The change feed of open-source Cassandra: the ingest writes each batch, then its commit marker.
 CHANGE_LOG = CassandraTable(
     "change_log",
@@ -336,6 +352,7 @@ DEVICES = CassandraTable(
 TABLES = (
     SMOKE_READINGS,
     EVENTS,
+    EVENT_IDS,
     CHANGE_LOG,
     CHANGE_LOG_COMMITS,
     CHANGE_FEED_CHECKPOINTS,

@@ -193,6 +193,16 @@ def spark_session(
         session.stop()
 
 
+@contextmanager
+def persisted(frame: DataFrame) -> Iterator[DataFrame]:
+    """The frame persisted (memory, then disk) for the block's several actions, and released after it."""
+    kept = frame.persist()
+    try:
+        yield kept
+    finally:
+        kept.unpersist()
+
+
 def local_dataframe(spark: SparkSession, rows: Sequence[tuple[object, ...]], schema: StructType) -> DataFrame:
     """A DataFrame of rows the driver holds. With Arrow on (spark.sql.execution.arrow.pyspark.enabled) they go
     to the JVM as one Arrow batch, so no Python worker has to unpickle them when a query runs, as it would for

@@ -25,3 +25,5 @@ class QuarantineReason(StrEnum):
     EVENT_TIME_IN_FUTURE = "event_time_in_future"
     EVENT_TIME_TOO_OLD = "event_time_too_old"
     UNKNOWN_DEVICE = "unknown_device"
+    # An event id first received with other content (transformations.conflicting_duplicates).
+    CONFLICTING_DUPLICATE = "conflicting_duplicate"

@@ -73,11 +73,15 @@ def drop_keyspace(settings: Settings) -> None:
 
 
 def cassandra_rows(settings: Settings, columns: str = "event_id") -> list[tuple[object, ...]]:
+    """Columns of every row of the test keyspace's events table, sorted."""
+    return cassandra_table_rows(settings, "events_by_device_day", columns)
+
+
+def cassandra_table_rows(settings: Settings, table: str, columns: str) -> list[tuple[object, ...]]:
+    """Columns of every row of a table of the test's keyspace, sorted."""
     cluster = cassandra_cluster(settings.cassandra)
     try:
-        rows = cluster.connect().execute(
-            f"SELECT {columns} FROM {settings.cassandra.keyspace}.events_by_device_day", timeout=60
-        )
+        rows = cluster.connect().execute(f"SELECT {columns} FROM {settings.cassandra.keyspace}.{table}", timeout=60)
         return sorted(tuple(row) for row in rows)
     finally:
         cluster.shutdown()

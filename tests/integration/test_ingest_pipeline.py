@@ -1,10 +1,11 @@
-"""The ingest's micro-batch: registry changes apply from the next batch; a replayed batch writes nothing twice."""
+"""The ingest's micro-batch: registry changes apply from the next batch; a replayed batch writes nothing twice;
+an event id received again with other content is quarantined."""
 
 from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -13,7 +14,7 @@ from smartspaces import lake
 from smartspaces.config import Settings
 from smartspaces.connectors.delta import read_delta, write_delta
 from smartspaces.stages.ingest.pipeline import EventIngest
-from tests.integration.ingest_fixtures import cassandra_rows
+from tests.integration.ingest_fixtures import cassandra_rows, cassandra_table_rows
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -93,3 +94,33 @@ def test_a_replayed_micro_batch_writes_nothing_twice(spark: SparkSession, ingest
     assert [tuple(row) for row in quarantine.select("kafka_offset", "reason").collect()] == [(1, "not_json")]
     assert ingest.totals.duplicates == 2  # the repeated event_id, once per run of the batch
     assert bronze.where(F.col("offset") == 2).select(F.col("value").cast("string")).first() == (first,)
+
+
+def test_an_id_received_again_with_other_content_is_quarantined_and_its_first_content_stored_once(
+    spark: SparkSession, ingest_settings: Settings
+) -> None:
+    settings, topic = ingest_settings, ingest_settings.ingest.topic
+    registry(spark, settings, ["dev-1"])
+    event_id, original = event("dev-1")
+    moved = json.dumps({**json.loads(original), "event_time": (NOW - timedelta(minutes=5)).isoformat()})
+    changed = json.dumps({**json.loads(original), "value": 30.0})
+    ingest = EventIngest(spark, settings)
+    ingest.process_batch(kafka_batch(spark, topic, [(0, "dev-1", original), (1, "dev-1", moved)]), 0)
+    # The next batch: other content (checked against the stored id), and the first content sent again.
+    ingest.process_batch(kafka_batch(spark, topic, [(2, "dev-1", changed), (3, "dev-1", original)]), 1)
+
+    assert cassandra_rows(settings, "event_id, event_time, value") == [
+        (uuid.UUID(event_id), NOW.replace(tzinfo=None), 21.5)
+    ]
+    quarantine = read_delta(spark, lake.quarantined_events(settings.lake))
+    quarantined = sorted(tuple(row) for row in quarantine.select("kafka_offset", "reason", "detail").collect())
+    assert [(offset, reason) for offset, reason, _ in quarantined] == [
+        (1, "conflicting_duplicate"),
+        (2, "conflicting_duplicate"),
+    ]
+    assert all(detail.endswith(f"at {topic}/0/0; this message differs from it") for _, _, detail in quarantined)
+    assert cassandra_table_rows(settings, "event_ids", "event_id, device_id, kafka_offset") == [
+        (uuid.UUID(event_id), "dev-1", 0)
+    ]
+    assert (ingest.totals.accepted_events, ingest.totals.duplicates) == (2, 0)  # the first content, twice
+    assert dict(ingest.totals.quarantined) == {"conflicting_duplicate": 2}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from contextlib import ExitStack
 from datetime import datetime
 
 from cassandra.cluster import Cluster, Session
@@ -23,16 +24,17 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming.query import StreamingQuery
 
 from smartspaces import lake
-from smartspaces.cassandra_tables import EVENTS
+from smartspaces.cassandra_tables import EVENT_IDS, EVENTS
 from smartspaces.config import Settings
-from smartspaces.connectors.cassandra import cassandra_cluster, write_cassandra
+from smartspaces.connectors.cassandra import cassandra_cluster, read_partitions, write_cassandra
 from smartspaces.connectors.delta import append_once, holds_files, insert_new_rows, read_delta, table_version
 from smartspaces.connectors.kafka import kafka_options
 from smartspaces.connectors.kafka_admin import ensure_topic
 from smartspaces.entrypoint import JobSetupError
-from smartspaces.session import shuffle_partitions
+from smartspaces.session import persisted, shuffle_partitions
 from smartspaces.stages.ingest.change_log import write_change_batch
 from smartspaces.stages.ingest.metrics import BatchCounts, ProgressLogger, RunTotals
+from transformations.conflicting_duplicates import event_id_rows, flag_conflicting_duplicates
 from transformations.ingest import accepted_events, counts_by_reason, quarantine_records
 from transformations.validation import ValidationLimits, flag_unknown_devices, from_kafka_rows, validate_events
 
@@ -144,9 +146,14 @@ class EventIngest:
     def store(self, verdicts: DataFrame, batch_id: int) -> BatchCounts:
         """Writes accepted events to Cassandra and quarantined messages to the lake; returns the counts."""
         started = time.monotonic()
-        verdicts = verdicts.persist()
-        try:
-            # Counted first (from the cached verdicts): a batch without bad input skips the quarantine commit.
+        keyspace = self.settings.cassandra.keyspace
+        # Each frame is kept for the several writes and counts that read it: the Kafka batch is read once and
+        # the stored ids are looked up once.
+        with ExitStack() as kept:
+            checked = kept.enter_context(persisted(verdicts))
+            stored = kept.enter_context(persisted(self.stored_event_ids(checked)))
+            verdicts = kept.enter_context(persisted(checked.transform(flag_conflicting_duplicates(stored))))
+            # Counted first (from the kept verdicts): a batch without bad input skips the quarantine commit.
             counts = BatchCounts(batch_id)
             for row in counts_by_reason(verdicts).collect():  # one row per reason: small
                 counts.messages += row.messages
@@ -154,29 +161,28 @@ class EventIngest:
                     counts.accepted_events, counts.duplicates = row.distinct_events, row.messages - row.distinct_events
                 else:
                     counts.quarantined[row.reason] = row.messages
-            # De-duplicated once, kept for both writes: the events table and the change log.
-            accepted = verdicts.transform(accepted_events).persist()
-            try:
-                write_cassandra(accepted, self.settings.cassandra.keyspace, EVENTS.name)
-                if self.settings.changefeed.backend == "cassandra" and counts.accepted_events:
-                    # After the events themselves: the commit marker tells readers the batch is whole.
-                    writer_id, change_batch = self.change_writer_id(batch_id), self.change_batch_id(batch_id)
-                    write_change_batch(
-                        self.cql_session(),
-                        self.settings.cassandra.keyspace,
-                        writer_id,
-                        change_batch,
-                        accepted,
-                        counts.accepted_events,
-                    )
-            finally:
-                accepted.unpersist()
+            # De-duplicated once, kept for every write: the events table, their ids and the change log.
+            accepted = kept.enter_context(persisted(verdicts.transform(accepted_events)))
+            write_cassandra(accepted, keyspace, EVENTS.name)
+            # After the events: a crash in between leaves ids unrecorded, and the batch's replay records them.
+            # An id stored before keeps the row of its first receipt.
+            first_received = accepted.transform(event_id_rows).join(stored.select("event_id"), "event_id", "left_anti")
+            write_cassandra(first_received, keyspace, EVENT_IDS.name)
+            if self.settings.changefeed.backend == "cassandra" and counts.accepted_events:
+                # After the events themselves: the commit marker tells readers the batch is whole.
+                writer_id, change_batch = self.change_writer_id(batch_id), self.change_batch_id(batch_id)
+                write_change_batch(
+                    self.cql_session(), keyspace, writer_id, change_batch, accepted, counts.accepted_events
+                )
             if counts.quarantined:
                 self.quarantine(verdicts.transform(quarantine_records), batch_id)
-        finally:
-            verdicts.unpersist()
         counts.seconds = round(time.monotonic() - started, 3)
         return counts
+
+    def stored_event_ids(self, verdicts: DataFrame) -> DataFrame:
+        """The event_ids rows of the valid events' ids, read by id (one read each, never a scan)."""
+        ids = verdicts.where(F.col("reason").isNull()).select(F.lower("event_id").alias("event_id")).distinct()
+        return read_partitions(ids, self.settings.cassandra.keyspace, EVENT_IDS.name)
 
     def quarantine(self, records: DataFrame, batch_id: int) -> None:
         """Stream batches append once per batch id; a replay (no batch id) inserts only new coordinates."""
