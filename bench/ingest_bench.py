@@ -102,10 +102,53 @@ def latencies(settings: Settings) -> list[float]:
         cluster.shutdown()
 
 
+def measure_latency(
+    settings: Settings, lake: Path, run: str, reference_dir: Path, rate: int, args: argparse.Namespace
+) -> list[float]:
+    """Produce → Cassandra seconds of every event sent at `rate` while the ingest streams with a 1 s trigger."""
+    with progress.step(f"{PHASE} 5/6: latency while streaming"):
+        latency_keyspace = f"bench_latency_{run}"
+        latency_settings = fresh_keyspace(settings, latency_keyspace)
+        latency_topic = f"bench.latency_{run}"
+        latency_env = bench_environment("latency", lake, latency_keyspace, latency_topic)
+        latency_env["SMARTSPACES__INGEST__TRIGGER_INTERVAL_S"] = str(TRIGGER_S)
+        # The same seed and size as the loaded campus, so every device is in the registry.
+        producer = SimulationOptions(
+            count=int(rate * args.latency_seconds),
+            rate=rate,
+            seed=42,
+            buildings=4,
+            topic=latency_topic,
+            now=datetime.now(UTC),
+            payload_bytes=400,
+        )
+        load_reference(reference_dir, latency_env)
+        stream = subprocess.Popen(
+            [sys.executable, "-m", "jobs.ingest", "--run-for-s", str(args.latency_seconds + 60)],
+            cwd=PROJECT_ROOT,
+            env={**os.environ, **latency_env},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(40)  # the stream's JVM starts and reaches the topic's end before the clock starts
+        run_simulation(producer, settings.kafka)
+        stream.wait()
+    with progress.step(f"{PHASE} 6/6: latencies from Cassandra", unit="rows") as reading:
+        lags = latencies(latency_settings)
+        reading.update(len(lags))
+    return lags
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--latency-seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--latency-only",
+        type=int,
+        metavar="RATE",
+        help="only the latency phase, at RATE events/s (an A/B of two versions at one load); prints, writes nothing",
+    )
     args = parser.parse_args(argv)
     settings = load_settings("local")
     local_stack.up(settings)
@@ -127,6 +170,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     with progress.step(f"{PHASE} 1/6: events into Kafka"):
         loaded = run_simulation(options, settings.kafka)
     events = loaded.sent_total
+
+    if args.latency_only:
+        lags = sorted(measure_latency(settings, lake_root / run, run, reference_dir, args.latency_only, args))
+        print(
+            json.dumps(
+                {
+                    "latency_rate_events_per_s": args.latency_only,
+                    "latency_rows": len(lags),
+                    **{f"latency_{name}_s": value for name, value in percentiles(lags).items()},
+                }
+            )
+        )
+        return 0
 
     # 1. Spark ingest.
     with progress.step(f"{PHASE} 2/6: Spark ingest (drain)") as ingesting:
@@ -152,37 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     spark_rate = events / processing_s
     # 3. Latency at half the measured Spark rate, streaming with a 1 s trigger.
-    with progress.step(f"{PHASE} 5/6: latency while streaming"):
-        latency_keyspace = f"bench_latency_{run}"
-        latency_settings = fresh_keyspace(settings, latency_keyspace)
-        latency_topic = f"bench.latency_{run}"
-        latency_env = bench_environment("latency", lake_root / run, latency_keyspace, latency_topic)
-        latency_env["SMARTSPACES__INGEST__TRIGGER_INTERVAL_S"] = str(TRIGGER_S)
-        rate = max(1, int(spark_rate / 2))
-        # The same seed and size as the loaded campus, so every device is in the registry.
-        producer = SimulationOptions(
-            count=int(rate * args.latency_seconds),
-            rate=rate,
-            seed=42,
-            buildings=4,
-            topic=latency_topic,
-            now=datetime.now(UTC),
-            payload_bytes=400,
-        )
-        load_reference(reference_dir, latency_env)
-        stream = subprocess.Popen(
-            [sys.executable, "-m", "jobs.ingest", "--run-for-s", str(args.latency_seconds + 60)],
-            cwd=PROJECT_ROOT,
-            env={**os.environ, **latency_env},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(40)  # the stream's JVM starts and reaches the topic's end before the clock starts
-        run_simulation(producer, settings.kafka)
-        stream.wait()
-    with progress.step(f"{PHASE} 6/6: latencies from Cassandra", unit="rows") as reading:
-        lags = sorted(latencies(latency_settings))
-        reading.update(len(lags))
+    rate = max(1, int(spark_rate / 2))
+    lags = sorted(measure_latency(settings, lake_root / run, run, reference_dir, rate, args))
 
     result = {
         "events": events,

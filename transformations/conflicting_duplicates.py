@@ -4,7 +4,9 @@ The rule: an event id belongs to the content it was first received with, first b
 (Kafka timestamp, then partition and offset). A later message with the same id and the same content is a
 plain duplicate (stored once, as before); one with other content (another time, device, value ...) is
 quarantined as `conflicting_duplicate`, its detail naming where the first one came from. "First" spans
-batches: the ids already stored, with their content's fingerprint, come from the `event_ids` table.
+batches: the ids already stored, with their content's fingerprint, come from the `event_ids` table (the
+ingest looks them up and checks a batch for conflicts from the driver; this flagging runs for a batch that
+holds one).
 
 Without this, a device that re-sends an id with a corrected time would have both rows in
 events_by_device_day (its key holds the event time) and be counted twice in the hourly facts.
@@ -16,6 +18,7 @@ from collections.abc import Callable
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql.types import IntegerType, LongType, StringType, StructField, StructType, TimestampType
 
 from transformations.quarantine import QuarantineReason as Reason
 from transformations.validation import VERDICT_COLUMNS
@@ -34,16 +37,19 @@ CONTENT_COLUMNS = (
     "code",
     "attributes",
 )
-# The event_ids row, in column order: the id, what its content was and where it was first received.
-EVENT_ID_COLUMNS = (
-    "event_id",
-    "fingerprint",
-    "device_id",
-    "event_time",
-    "kafka_topic",
-    "kafka_partition",
-    "kafka_offset",
+# The event_ids row: the id, what its content was and where it was first received.
+EVENT_ID_SCHEMA = StructType(
+    [
+        StructField("event_id", StringType()),
+        StructField("fingerprint", LongType()),
+        StructField("device_id", StringType()),
+        StructField("event_time", TimestampType()),
+        StructField("kafka_topic", StringType()),
+        StructField("kafka_partition", IntegerType()),
+        StructField("kafka_offset", LongType()),
+    ]
 )
+EVENT_ID_COLUMNS = tuple(EVENT_ID_SCHEMA.fieldNames())
 
 
 def content_fingerprint() -> Column:

@@ -52,10 +52,3 @@ def quarantine_records(verdicts: DataFrame) -> DataFrame:
         .withColumn("ingest_date", F.to_date("kafka_timestamp"))
         .select(*QUARANTINE_COLUMNS)
     )
-
-
-def counts_by_reason(verdicts: DataFrame) -> DataFrame:
-    """Per reason (null: accepted), the messages and the distinct event ids among them (small: one row a reason)."""
-    return verdicts.groupBy("reason").agg(
-        F.count("*").alias("messages"), F.countDistinct(F.lower("event_id")).alias("distinct_events")
-    )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import datetime
 
@@ -24,18 +25,26 @@ from pyspark.sql import functions as F
 from pyspark.sql.streaming.query import StreamingQuery
 
 from smartspaces import lake
-from smartspaces.cassandra_tables import EVENT_IDS, EVENTS
+from smartspaces.cassandra_tables import EVENTS
 from smartspaces.config import Settings
-from smartspaces.connectors.cassandra import cassandra_cluster, read_partitions, write_cassandra
+from smartspaces.connectors.cassandra import cassandra_cluster, write_cassandra
 from smartspaces.connectors.delta import append_once, holds_files, insert_new_rows, read_delta, table_version
 from smartspaces.connectors.kafka import kafka_options
 from smartspaces.connectors.kafka_admin import ensure_topic
 from smartspaces.entrypoint import JobSetupError
 from smartspaces.session import persisted, shuffle_partitions
 from smartspaces.stages.ingest.change_log import write_change_batch
+from smartspaces.stages.ingest.event_ids import (
+    EventIdStore,
+    batch_counts,
+    collect_batch,
+    conflicting,
+    first_receipts,
+    stored_frame,
+)
 from smartspaces.stages.ingest.metrics import BatchCounts, ProgressLogger, RunTotals
-from transformations.conflicting_duplicates import event_id_rows, flag_conflicting_duplicates
-from transformations.ingest import accepted_events, counts_by_reason, quarantine_records
+from transformations.conflicting_duplicates import flag_conflicting_duplicates
+from transformations.ingest import accepted_events, quarantine_records
 from transformations.validation import ValidationLimits, flag_unknown_devices, from_kafka_rows, validate_events
 
 QUARANTINE_KEYS = ("kafka_topic", "kafka_partition", "kafka_offset")
@@ -67,6 +76,9 @@ class EventIngest:
         self.writer_id = f"{STREAM_NAME}:{ingest.topic}"
         self._cluster: Cluster | None = None
         self._session: Session | None = None
+        self._event_id_store: EventIdStore | None = None
+        # One thread records a batch's event ids while Spark writes its events.
+        self._id_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="event-ids")
         self._change_writer_id: str | None = None
         self._bronze_writer_id: str | None = None
         # Set when the streams start over on purpose on new checkpoints (check_checkpoints): the lake's appends
@@ -147,27 +159,28 @@ class EventIngest:
         """Writes accepted events to Cassandra and quarantined messages to the lake; returns the counts."""
         started = time.monotonic()
         keyspace = self.settings.cassandra.keyspace
-        # Each frame is kept for the several writes and counts that read it: the Kafka batch is read once and
-        # the stored ids are looked up once.
+        # Each frame is kept for the several jobs that read it: the Kafka batch is read and validated once.
         with ExitStack() as kept:
             checked = kept.enter_context(persisted(verdicts))
-            stored = kept.enter_context(persisted(self.stored_event_ids(checked)))
-            verdicts = kept.enter_context(persisted(checked.transform(flag_conflicting_duplicates(stored))))
-            # Counted first (from the kept verdicts): a batch without bad input skips the quarantine commit.
-            counts = BatchCounts(batch_id)
-            for row in counts_by_reason(verdicts).collect():  # one row per reason: small
-                counts.messages += row.messages
-                if row.reason is None:
-                    counts.accepted_events, counts.duplicates = row.distinct_events, row.messages - row.distinct_events
-                else:
-                    counts.quarantined[row.reason] = row.messages
-            # De-duplicated once, kept for every write: the events table, their ids and the change log.
+            # One narrow job gives the valid events' receipts and every reason; counted from them at the driver.
+            collected = collect_batch(checked)
+            stored = self.event_id_store().received_before(receipt.event_id for receipt in collected.receipts)
+            conflicts = conflicting(collected.receipts, stored)
+            counts = batch_counts(batch_id, collected, conflicts)
+            verdicts = checked
+            if conflicts:  # rare: the exact flagging of the rows, in Spark
+                flagging = flag_conflicting_duplicates(stored_frame(checked, stored))
+                verdicts = kept.enter_context(persisted(checked.transform(flagging)))
+            # The batch's new ids are recorded beside the writes (the driver's session, while Spark writes). In any
+            # order: a replay of the batch finds its ids with the same content, and stores the events again.
+            # An id stored before keeps the row of its first receipt; a new id's first receipt is no conflict.
+            first = first_receipts(collected.receipts)
+            recording = self._id_writer.submit(
+                self.event_id_store().record, [first[event_id] for event_id in first.keys() - stored.keys()]
+            )
+            # De-duplicated once, kept for both writes: the events table and the change log.
             accepted = kept.enter_context(persisted(verdicts.transform(accepted_events)))
             write_cassandra(accepted, keyspace, EVENTS.name)
-            # After the events: a crash in between leaves ids unrecorded, and the batch's replay records them.
-            # An id stored before keeps the row of its first receipt.
-            first_received = accepted.transform(event_id_rows).join(stored.select("event_id"), "event_id", "left_anti")
-            write_cassandra(first_received, keyspace, EVENT_IDS.name)
             if self.settings.changefeed.backend == "cassandra" and counts.accepted_events:
                 # After the events themselves: the commit marker tells readers the batch is whole.
                 writer_id, change_batch = self.change_writer_id(batch_id), self.change_batch_id(batch_id)
@@ -176,13 +189,15 @@ class EventIngest:
                 )
             if counts.quarantined:
                 self.quarantine(verdicts.transform(quarantine_records), batch_id)
+            # Before the batch ends: the next one is checked against these ids.
+            recording.result()
         counts.seconds = round(time.monotonic() - started, 3)
         return counts
 
-    def stored_event_ids(self, verdicts: DataFrame) -> DataFrame:
-        """The event_ids rows of the valid events' ids, read by id (one read each, never a scan)."""
-        ids = verdicts.where(F.col("reason").isNull()).select(F.lower("event_id").alias("event_id")).distinct()
-        return read_partitions(ids, self.settings.cassandra.keyspace, EVENT_IDS.name)
+    def event_id_store(self) -> EventIdStore:
+        if self._event_id_store is None:
+            self._event_id_store = EventIdStore(self.cql_session(), self.settings.cassandra.keyspace)
+        return self._event_id_store
 
     def quarantine(self, records: DataFrame, batch_id: int) -> None:
         """Stream batches append once per batch id; a replay (no batch id) inserts only new coordinates."""
