@@ -20,7 +20,11 @@ OTHER_ID = "0b9d7c1e-2f3a-4b5c-8d6e-7f8091a2b3c4"
 CONFLICT = str(Reason.CONFLICTING_DUPLICATE)
 
 
-def message(**changes: object) -> tuple[str, str, None, None]:
+# A message of the validation tests' corpus: (payload, Kafka key, expected reason, expected detail).
+Message = tuple[str, str | None, str | None, str | None]
+
+
+def message(**changes: object) -> Message:
     return (encode(telemetry(**changes)), "dev-1", None, None)
 
 
@@ -37,7 +41,7 @@ def reasons(flagged: DataFrame) -> list[tuple[int, str | None]]:
 
 
 def test_in_one_batch_the_first_received_content_is_kept_and_the_others_quarantined(spark: SparkSession) -> None:
-    batch = [
+    batch: list[Message] = [
         message(),
         message(),  # the same content again: a plain duplicate, stored once
         message(event_time="2026-03-10T13:05:00+01:00"),  # the same id at another time
@@ -88,7 +92,7 @@ def test_an_id_stored_with_other_content_quarantines_every_message_of_it(spark: 
 
 
 def test_attributes_in_another_order_are_the_same_content(spark: SparkSession) -> None:
-    batch = [
+    batch: list[Message] = [
         (encode(telemetry(attributes={"a": "1", "b": "2"})), "dev-1", None, None),
         ('{"attributes": {"b": "2", "a": "1"}, ' + encode(telemetry(attributes=...))[1:], "dev-1", None, None),
     ]
@@ -99,8 +103,8 @@ def test_attributes_in_another_order_are_the_same_content(spark: SparkSession) -
 
 
 def test_events_flagged_for_another_reason_keep_it_and_count_for_no_id(spark: SparkSession) -> None:
-    ghost = (encode(telemetry(device_id="ghost", event_time="2026-03-10T13:05:00+01:00")), "ghost", None, None)
-    batch = [ghost, message()]
+    ghost: Message = (encode(telemetry(device_id="ghost", event_time="2026-03-10T13:05:00+01:00")), "ghost", None, None)
+    batch: list[Message] = [ghost, message()]
     flagged = verdicts(spark, batch).transform(flag_conflicting_duplicates(nothing_stored(spark)))
     # The unknown device's message arrived first, but it was never an event: the second one is the first content.
     assert reasons(flagged) == [(0, str(Reason.UNKNOWN_DEVICE)), (1, None)]
@@ -109,7 +113,7 @@ def test_events_flagged_for_another_reason_keep_it_and_count_for_no_id(spark: Sp
 
 
 def test_the_fingerprint_ignores_the_kafka_coordinates_and_the_case_of_the_id(spark: SparkSession) -> None:
-    upper = (encode(telemetry(event_id=EVENT_ID.upper())), "dev-1", None, None)
+    upper: Message = (encode(telemetry(event_id=EVENT_ID.upper())), "dev-1", None, None)
     rows = verdicts(spark, [message(), upper])
     assert len({row.fingerprint for row in rows.select(content_fingerprint().alias("fingerprint")).collect()}) == 1
     assert reasons(rows.transform(flag_conflicting_duplicates(nothing_stored(spark)))) == [(0, None), (1, None)]

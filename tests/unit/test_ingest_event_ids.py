@@ -13,13 +13,13 @@ from smartspaces.stages.ingest.event_ids import (
     first_receipts,
     stored_frame,
 )
-from tests.unit.test_conflicting_duplicates import OTHER_ID, message
+from tests.unit.test_conflicting_duplicates import OTHER_ID, Message, message
 from tests.unit.test_validation import EVENT_ID, encode, telemetry, verdicts
 from transformations.conflicting_duplicates import flag_conflicting_duplicates
 from transformations.quarantine import QuarantineReason as Reason
 
 CONFLICT = str(Reason.CONFLICTING_DUPLICATE)
-BATCH = [
+BATCH: list[Message] = [
     message(),
     message(),
     message(event_time="2026-03-10T13:05:00+01:00"),
@@ -57,7 +57,8 @@ def test_counts_are_messages_distinct_events_plain_duplicates_and_reasons(spark:
 
 
 def test_an_ids_first_receipt_is_its_earliest_arrival(spark: SparkSession) -> None:
-    rows = verdicts(spark, [message(value=700.0), message(), message(event_id=OTHER_ID)])
+    batch: list[Message] = [message(value=700.0), message(), message(event_id=OTHER_ID)]
+    rows = verdicts(spark, batch)
     later_first = rows.withColumn(
         "kafka_timestamp",
         F.when(F.col("kafka_offset") == 0, F.col("kafka_timestamp") + F.expr("INTERVAL 1 SECOND")).otherwise(
@@ -69,7 +70,8 @@ def test_an_ids_first_receipt_is_its_earliest_arrival(spark: SparkSession) -> No
 
 
 def test_a_receipt_keeps_its_event_time_to_the_microsecond(spark: SparkSession) -> None:
-    rows = verdicts(spark, [(encode(telemetry(event_time="2026-03-10T12:59:00.123456+01:00")), "dev-1", None, None)])
+    precise: Message = (encode(telemetry(event_time="2026-03-10T12:59:00.123456+01:00")), "dev-1", None, None)
+    rows = verdicts(spark, [precise])
     (receipt,) = collect_batch(rows).receipts
     stored = stored_frame(rows, {receipt.event_id: receipt})
-    assert stored.select(F.date_format("event_time", "HH:mm:ss.SSSSSS")).first()[0] == "11:59:00.123456"
+    assert stored.select(F.date_format("event_time", "HH:mm:ss.SSSSSS")).collect()[0][0] == "11:59:00.123456"
