@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps demo smoke bench-ingest bench-changefeed bench-hotpath bench-hotpath-alarms bench-api bench-enrich serve test test-unit lint format stack-up stack-down stack-status schema manifests strip-notebooks notebooks clean-stack
+.PHONY: install system-deps demo smoke bench-ingest bench-changefeed bench-hotpath bench-hotpath-alarms bench-api bench-api-load bench-enrich serve test test-unit lint format stack-up stack-down stack-status schema manifests strip-notebooks notebooks clean-stack
 
 $(INSTALLED): pyproject.toml setup.cfg smartspaces/pins/requirements.txt smartspaces/pins/requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -68,6 +68,10 @@ bench-hotpath-alarms: schema
 
 bench-api: schema
 	$(BIN)/python -m bench.api_bench
+
+# The read API under wrk: hits, misses and unknown ids at rising concurrency until errors, 60 s a step.
+bench-api-load: schema
+	$(BIN)/python -m bench.api_load
 
 # Enrichment of SMALL and LARGE events loaded straight into Cassandra, and JDBC against COPY into PostgreSQL.
 bench-enrich: schema

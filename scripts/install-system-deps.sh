@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the system packages the platform needs, only those missing: Java 17 and Maven (Kafka, Cassandra
-# and Spark's connectors come from Maven Central), PostgreSQL and Redis (Debian's packages), Chromium.
+# and Spark's connectors come from Maven Central), PostgreSQL and Redis (Debian's packages), Chromium, wrk.
 set -euo pipefail
 
 missing=()
@@ -12,6 +12,8 @@ command -v postgres >/dev/null || ls /usr/lib/postgresql/*/bin/postgres >/dev/nu
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 # Headless Chromium runs the web page's test against the live API.
 command -v chromium >/dev/null || missing+=(chromium)
+# The read API's load test (make bench-api-load) drives it with wrk.
+command -v wrk >/dev/null || missing+=(wrk)
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "system packages: all present"
