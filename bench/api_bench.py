@@ -34,8 +34,9 @@ from datetime import UTC, datetime, timedelta
 from statistics import quantiles
 from typing import Any
 
-from cassandra.cluster import Session
+from cassandra.cluster import Cluster, Session
 from cassandra.concurrent import execute_concurrent_with_args
+from redis import Redis
 
 from bench.api_access import api_environment
 from bench.resources import ResourceSampler, write_results
@@ -133,6 +134,17 @@ def seed(session: Session, keyspace: str, devices: int, spaces: int, events_per_
         execute_concurrent_with_args(
             session, session.prepare(statement), rows, concurrency=64, raise_on_first_error=True
         )
+
+
+def clean_up(api: subprocess.Popen[bytes] | None, redis: Redis, cluster: Cluster, keyspace: str) -> None:
+    """Stops the API, empties the bench's Redis database and drops its keyspace."""
+    if api is not None:
+        api.terminate()
+        api.wait(timeout=30)
+    redis.flushdb()
+    redis.close()
+    cluster.connect().execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=120)
+    cluster.shutdown()
 
 
 def free_port() -> int:
@@ -313,13 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 runs.append(measure(api, port, endpoint, "hit", hits, concurrency))
         result = report(runs, settings, args)
     finally:
-        if api is not None:
-            api.terminate()
-            api.wait(timeout=30)
-        redis.flushdb()
-        redis.close()
-        cluster.connect().execute(f"DROP KEYSPACE IF EXISTS {settings.cassandra.keyspace}", timeout=120)
-        cluster.shutdown()
+        clean_up(api, redis, cluster, settings.cassandra.keyspace)
     write_results(RESULTS, "api", result, summary(result))
     return 0
 

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.api_access import authorization, bench_key
-from bench.api_bench import free_port, seed, start_api
+from bench.api_bench import clean_up, free_port, seed, start_api
 from bench.resources import ResourceSampler, write_results
 from smartspaces import progress
 from smartspaces.bootstrap.cassandra import apply_cassandra
@@ -191,13 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if step.errors:
                 break
     finally:
-        if api is not None:
-            api.terminate()
-            api.wait(timeout=30)
-        redis.flushdb()
-        redis.close()
-        cluster.connect().execute(f"DROP KEYSPACE IF EXISTS {settings.cassandra.keyspace}", timeout=120)
-        cluster.shutdown()
+        clean_up(api, redis, cluster, settings.cassandra.keyspace)
     result = report(steps, settings, args)
     write_results(RESULTS, "api_load", result, summary(result))
     return 0

@@ -20,23 +20,14 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import IntegerType, LongType, StringType, StructField, StructType, TimestampType
 
+from transformations.ingest import ACCEPTED_COLUMNS
 from transformations.quarantine import QuarantineReason as Reason
 from transformations.validation import VERDICT_COLUMNS
 
-# What an event says (its id and Kafka coordinates aside): two messages of one id that differ in any of these
-# are two different events under one id.
-CONTENT_COLUMNS = (
-    "device_id",
-    "event_time",
-    "schema_version",
-    "event_type",
-    "metric",
-    "value",
-    "unit",
-    "severity",
-    "code",
-    "attributes",
-)
+# What an event says: its stored columns but its id, its day (derived) and where and when it came. Two messages
+# of one id that differ in any of these are two different events under one id.
+NOT_CONTENT = frozenset({"event_id", "day", "kafka_topic", "kafka_partition", "kafka_offset", "ingest_time"})
+CONTENT_COLUMNS = tuple(name for name in ACCEPTED_COLUMNS if name not in NOT_CONTENT)
 # The event_ids row: the id, what its content was and where it was first received.
 EVENT_ID_SCHEMA = StructType(
     [
