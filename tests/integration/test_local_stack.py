@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import socket
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from psycopg import sql
 
 from smartspaces.bootstrap import apply_all
+from smartspaces.bootstrap.migrations import discover
+from smartspaces.bootstrap.postgres import apply_postgres
 from smartspaces.config import Settings
 from smartspaces.connectors.cassandra import cassandra_cluster
 from smartspaces.connectors.postgres import connect
@@ -99,3 +104,25 @@ def test_schema_bootstrap_is_idempotent(settings: Settings) -> None:
     with connect(settings.postgres) as connection:
         row = connection.execute("SELECT to_regclass('smoke.device_summary') IS NOT NULL").fetchone()
     assert row == (True,)
+
+
+def test_concurrent_bootstraps_of_a_fresh_database_apply_each_migration_once(settings: Settings) -> None:
+    """Two jobs (or two test workers) starting at once on a new database: one applies, the other waits and finds
+    everything applied."""
+    name = f"test_bootstrap_{uuid.uuid4().hex[:8]}"
+    with connect(settings.postgres, autocommit=True) as connection:
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    fresh = settings.postgres.model_copy(update={"database": name})
+    try:
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            reports = list(pool.map(lambda _: apply_postgres(fresh), range(3)))
+        with connect(fresh) as connection:
+            versions = [row[0] for row in connection.execute("SELECT version FROM public.schema_migrations")]
+    finally:
+        with connect(settings.postgres, autocommit=True) as connection:
+            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    expected = sorted(migration.version for migration in discover("postgres"))
+    assert sorted(versions) == expected
+    applied_lines = [line for report in reports for line in report if line.startswith("postgres: applied")]
+    assert len(applied_lines) == len(expected)
+    assert sum(report == [f"postgres: database {name} up to date"] for report in reports) == 2
