@@ -149,6 +149,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="RATE",
         help="only the latency phase, at RATE events/s (an A/B of two versions at one load); prints, writes nothing",
     )
+    parser.add_argument(
+        "--drain-only",
+        action="store_true",
+        help="only the Spark ingest's drain of the events (an A/B of two versions); prints, writes nothing",
+    )
     args = parser.parse_args(argv)
     settings = load_settings("local")
     local_stack.up(settings)
@@ -192,6 +197,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         load_reference(reference_dir, spark_env)
         processing_s, wall_s, resources = run_ingest(spark_env, ["--drain"], settings)
         ingesting.detail = f"{events / processing_s:.0f} events/s"
+    if args.drain_only:
+        drained = {"events": events, "spark_events_per_s": round(events / processing_s, 1), "wall_s": round(wall_s, 1)}
+        print(json.dumps(drained))
+        return 0
 
     # 2. Plain consumer and raw ceiling, into identical tables.
     with progress.step(f"{PHASE} 3/6: plain consumer"):

@@ -92,6 +92,9 @@ class CassandraSettings(_Section):
     consistency: Literal["LOCAL_QUORUM", "LOCAL_ONE", "QUORUM", "ONE"] = "LOCAL_QUORUM"
     # spark.cassandra.* connector settings (without the prefix), e.g. output.concurrent.writes.
     connector: dict[str, str] = Field(default_factory=dict)
+    # Connector settings over `connector` for writes to a table of one row per partition (event_ids), which
+    # batches grouped by partition would send row by row.
+    connector_one_row_partitions: dict[str, str] = Field(default_factory=dict)
 
 
 class PostgresSettings(_Section):

@@ -52,11 +52,6 @@ def content_fingerprint() -> Column:
     return F.xxhash64(*columns)
 
 
-def event_id_rows(accepted: DataFrame) -> DataFrame:
-    """Accepted events (one per id, as transformations.ingest.accepted_events makes them) → event_ids rows."""
-    return accepted.withColumn("fingerprint", content_fingerprint()).select(*EVENT_ID_COLUMNS)
-
-
 def flag_conflicting_duplicates(stored: DataFrame) -> Callable[[DataFrame], DataFrame]:
     """Marks valid events whose id was first received with other content as CONFLICTING_DUPLICATE.
 

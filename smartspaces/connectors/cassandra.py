@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ssl
+from collections.abc import Mapping
 
 from cassandra import ConsistencyLevel
 from cassandra.auth import PlainTextAuthProvider
@@ -15,13 +16,23 @@ from smartspaces.config import CassandraSettings
 CASSANDRA_FORMAT = "org.apache.spark.sql.cassandra"
 
 
-def write_cassandra(rows: DataFrame, keyspace: str, table: str, writetime_column: str | None = None) -> None:
+def write_cassandra(
+    rows: DataFrame,
+    keyspace: str,
+    table: str,
+    writetime_column: str | None = None,
+    *,
+    connector: Mapping[str, str] | None = None,
+) -> None:
     """Appends rows to a table. Idempotent: a Cassandra write is an upsert by primary key.
 
     writetime_column names a column of microseconds used as each row's write time (not stored): of two
     writes to one key, the one with the later write time wins, whichever arrives last.
+    connector: spark.cassandra.* settings (without the prefix) of this write alone, over the session's.
     """
     writer = rows.write.format(CASSANDRA_FORMAT).options(keyspace=keyspace, table=table).mode("append")
+    for name, value in (connector or {}).items():
+        writer = writer.option(f"spark.cassandra.{name}", value)
     if writetime_column:
         writer = writer.option("writetime", writetime_column)
     writer.save()

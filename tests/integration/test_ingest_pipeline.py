@@ -1,5 +1,6 @@
 """The ingest's micro-batch: registry changes apply from the next batch; a replayed batch writes nothing twice;
-an event id received again with other content is quarantined."""
+an event id received again with other content is quarantined; a batch's new ids are recorded whole, whether few
+(the driver's session) or many (the connector)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from pyspark.sql import functions as F
 
 from smartspaces import lake
 from smartspaces.config import Settings
+from smartspaces.connectors.cassandra import cassandra_cluster
 from smartspaces.connectors.delta import read_delta, write_delta
+from smartspaces.stages.ingest.event_ids import DRIVER_WRITE_LIMIT, EventIdStore, Receipt
 from smartspaces.stages.ingest.pipeline import EventIngest
 from tests.integration.ingest_fixtures import cassandra_rows, cassandra_table_rows
 
@@ -124,3 +127,24 @@ def test_an_id_received_again_with_other_content_is_quarantined_and_its_first_co
     ]
     assert (ingest.totals.accepted_events, ingest.totals.duplicates) == (2, 0)  # the first content, twice
     assert dict(ingest.totals.quarantined) == {"conflicting_duplicate": 2}
+
+
+def receipts(count: int, offset0: int) -> list[Receipt]:
+    event_time_us = int(NOW.timestamp() * 1_000_000) + 123_000  # Cassandra keeps milliseconds
+    return [
+        Receipt(str(uuid.uuid4()), -(offset0 + i), f"dev-{i % 7}", event_time_us + i * 1000, "t", i % 2, offset0 + i)
+        for i in range(count)
+    ]
+
+
+def test_a_few_new_ids_and_many_are_recorded_alike(spark: SparkSession, ingest_settings: Settings) -> None:
+    few, many = receipts(3, 0), receipts(DRIVER_WRITE_LIMIT + 500, 1_000)
+    cluster = cassandra_cluster(ingest_settings.cassandra)
+    try:
+        cassandra = ingest_settings.cassandra
+        store = EventIdStore(spark, cluster.connect(), cassandra.keyspace, cassandra.connector_one_row_partitions)
+        assert (store.record(few), store.record(many)) == (len(few), len(many))  # the driver's session, the connector
+        read_back = store.received_before(receipt.event_id for receipt in few + many)
+    finally:
+        cluster.shutdown()
+    assert read_back == {receipt.event_id: receipt for receipt in few + many}

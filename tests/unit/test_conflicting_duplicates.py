@@ -10,7 +10,6 @@ from tests.unit.test_validation import EVENT_ID, encode, telemetry, verdicts
 from transformations.conflicting_duplicates import (
     EVENT_ID_COLUMNS,
     content_fingerprint,
-    event_id_rows,
     flag_conflicting_duplicates,
 )
 from transformations.ingest import accepted_events
@@ -22,6 +21,11 @@ CONFLICT = str(Reason.CONFLICTING_DUPLICATE)
 
 # A message of the validation tests' corpus: (payload, Kafka key, expected reason, expected detail).
 Message = tuple[str, str | None, str | None, str | None]
+
+
+def stored_rows(accepted: DataFrame) -> DataFrame:
+    """Accepted events (one per id) as the event_ids rows an earlier batch would have stored."""
+    return accepted.withColumn("fingerprint", content_fingerprint()).select(*EVENT_ID_COLUMNS)
 
 
 def message(**changes: object) -> Message:
@@ -71,7 +75,7 @@ def test_first_is_the_earliest_arrival_not_the_order_in_the_batch(spark: SparkSe
 
 def test_an_id_stored_before_keeps_its_content_across_batches(spark: SparkSession) -> None:
     first_batch = verdicts(spark, [message(), message(event_id=OTHER_ID)])
-    stored = first_batch.transform(accepted_events).transform(event_id_rows).where(f"event_id = '{EVENT_ID}'")
+    stored = first_batch.transform(accepted_events).transform(stored_rows).where(f"event_id = '{EVENT_ID}'")
     assert tuple(stored.columns) == EVENT_ID_COLUMNS
     second_batch = verdicts(
         spark,
@@ -86,7 +90,7 @@ def test_an_id_stored_before_keeps_its_content_across_batches(spark: SparkSessio
 
 
 def test_an_id_stored_with_other_content_quarantines_every_message_of_it(spark: SparkSession) -> None:
-    stored = verdicts(spark, [message(value=1.0)]).transform(accepted_events).transform(event_id_rows)
+    stored = verdicts(spark, [message(value=1.0)]).transform(accepted_events).transform(stored_rows)
     flagged = verdicts(spark, [message(), message()]).transform(flag_conflicting_duplicates(stored))
     assert reasons(flagged) == [(0, CONFLICT), (1, CONFLICT)]
 

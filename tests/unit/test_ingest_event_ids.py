@@ -11,7 +11,7 @@ from smartspaces.stages.ingest.event_ids import (
     collect_batch,
     conflicting,
     first_receipts,
-    stored_frame,
+    receipts_frame,
 )
 from tests.unit.test_conflicting_duplicates import OTHER_ID, Message, message
 from tests.unit.test_validation import EVENT_ID, encode, telemetry, verdicts
@@ -30,7 +30,7 @@ BATCH: list[Message] = [
 
 
 def flagged_by_spark(rows: DataFrame, stored: dict[str, Receipt]) -> set[int]:
-    flagged = rows.transform(flag_conflicting_duplicates(stored_frame(rows, stored)))
+    flagged = rows.transform(flag_conflicting_duplicates(receipts_frame(rows.sparkSession, stored.values())))
     return {row.kafka_offset for row in flagged.where(F.col("reason") == CONFLICT).collect()}
 
 
@@ -73,5 +73,5 @@ def test_a_receipt_keeps_its_event_time_to_the_microsecond(spark: SparkSession) 
     precise: Message = (encode(telemetry(event_time="2026-03-10T12:59:00.123456+01:00")), "dev-1", None, None)
     rows = verdicts(spark, [precise])
     (receipt,) = collect_batch(rows).receipts
-    stored = stored_frame(rows, {receipt.event_id: receipt})
+    stored = receipts_frame(rows.sparkSession, [receipt])
     assert stored.select(F.date_format("event_time", "HH:mm:ss.SSSSSS")).collect()[0][0] == "11:59:00.123456"

@@ -4,8 +4,10 @@ A micro-batch's valid events are a few hundred to a few thousand rows; their ids
 coordinates are collected (one narrow job), looked up in `event_ids` with the Python driver (queries of
 IN_CHUNK ids in flight together) and the batch's new ids written the same way. Measured on 800-event
 batches, the same work as Spark jobs (a direct join, a window and a join, then a connector write) doubled
-the batch's time; from the driver it costs a few tenths of a second. The exact flagging
-(transformations.conflicting_duplicates) runs in Spark only for a batch that holds a conflict.
+the batch's time; from the driver it costs a few tenths of a second. The driver's writes reach about 3 000
+rows/s, though: more than DRIVER_WRITE_LIMIT new ids (a drain's 100 000-event batch) go through the Spark
+connector instead, as one local frame, batched as cassandra.connector_one_row_partitions says. The exact
+flagging (transformations.conflicting_duplicates) runs in Spark only for a batch that holds a conflict.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from datetime import UTC, datetime
 
 from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent_with_args
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from smartspaces.cassandra_tables import EVENT_IDS
+from smartspaces.connectors.cassandra import write_cassandra
 from smartspaces.session import local_dataframe
 from smartspaces.stages.ingest.metrics import BatchCounts
 from transformations.conflicting_duplicates import EVENT_ID_COLUMNS, EVENT_ID_SCHEMA, content_fingerprint
@@ -30,6 +33,8 @@ from transformations.quarantine import QuarantineReason as Reason
 # Ids per lookup query, and lookups or writes in flight at once.
 IN_CHUNK = 100
 IN_FLIGHT = 32
+# Up to this many new ids, the driver's session writes them (under a second); more go through the connector.
+DRIVER_WRITE_LIMIT = 2_000
 
 
 @dataclass(frozen=True)
@@ -133,10 +138,17 @@ def batch_counts(batch_id: int, collected: CollectedBatch, conflicts: Sequence[R
 
 
 class EventIdStore:
-    """Reads and writes `event_ids` in one keyspace with the Python driver's session."""
+    """Reads and writes `event_ids` in one keyspace: reads and small writes with the Python driver's session,
+    large writes with the Spark connector."""
 
-    def __init__(self, session: Session, keyspace: str) -> None:
+    def __init__(
+        self, spark: SparkSession, session: Session, keyspace: str, connector: Mapping[str, str] | None = None
+    ) -> None:
+        """connector: the connector's settings for a large write (cassandra.connector_one_row_partitions)."""
+        self.spark = spark
         self.session = session
+        self.keyspace = keyspace
+        self.connector = dict(connector or {})
         columns = ", ".join(EVENT_ID_COLUMNS)
         table = EVENT_IDS.qualified(keyspace)
         self._select = session.prepare(f"SELECT {columns} FROM {table} WHERE event_id IN ?")
@@ -166,13 +178,17 @@ class EventIdStore:
                 )
         return stored
 
-    def record(self, receipts: Iterable[Receipt]) -> int:
+    def record(self, receipts: Sequence[Receipt]) -> int:
         """Writes the receipts (each an id's first); returns how many."""
+        if len(receipts) > DRIVER_WRITE_LIMIT:
+            frame = receipts_frame(self.spark, receipts)
+            write_cassandra(frame, self.keyspace, EVENT_IDS.name, connector=self.connector)
+            return len(receipts)
         rows = [(uuid.UUID(receipt.event_id), *receipt.row()[1:]) for receipt in receipts]
         execute_concurrent_with_args(self.session, self._insert, rows, concurrency=IN_FLIGHT, raise_on_first_error=True)
         return len(rows)
 
 
-def stored_frame(verdicts: DataFrame, stored: Mapping[str, Receipt]) -> DataFrame:
-    """The stored receipts as event_ids rows, for the Spark flagging of a batch that holds a conflict."""
-    return local_dataframe(verdicts.sparkSession, [receipt.row() for receipt in stored.values()], EVENT_ID_SCHEMA)
+def receipts_frame(spark: SparkSession, receipts: Iterable[Receipt]) -> DataFrame:
+    """Receipts as event_ids rows: to write many at once, or to flag a batch that holds a conflict in Spark."""
+    return local_dataframe(spark, [receipt.row() for receipt in receipts], EVENT_ID_SCHEMA)

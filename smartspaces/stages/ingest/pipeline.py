@@ -40,7 +40,7 @@ from smartspaces.stages.ingest.event_ids import (
     collect_batch,
     conflicting,
     first_receipts,
-    stored_frame,
+    receipts_frame,
 )
 from smartspaces.stages.ingest.metrics import BatchCounts, ProgressLogger, RunTotals
 from transformations.conflicting_duplicates import flag_conflicting_duplicates
@@ -169,9 +169,9 @@ class EventIngest:
             counts = batch_counts(batch_id, collected, conflicts)
             verdicts = checked
             if conflicts:  # rare: the exact flagging of the rows, in Spark
-                flagging = flag_conflicting_duplicates(stored_frame(checked, stored))
+                flagging = flag_conflicting_duplicates(receipts_frame(self.spark, stored.values()))
                 verdicts = kept.enter_context(persisted(checked.transform(flagging)))
-            # The batch's new ids are recorded beside the writes (the driver's session, while Spark writes). In any
+            # The batch's new ids are recorded beside the writes, from a thread of their own. In any
             # order: a replay of the batch finds its ids with the same content, and stores the events again.
             # An id stored before keeps the row of its first receipt; a new id's first receipt is no conflict.
             first = first_receipts(collected.receipts)
@@ -196,7 +196,10 @@ class EventIngest:
 
     def event_id_store(self) -> EventIdStore:
         if self._event_id_store is None:
-            self._event_id_store = EventIdStore(self.cql_session(), self.settings.cassandra.keyspace)
+            cassandra = self.settings.cassandra
+            self._event_id_store = EventIdStore(
+                self.spark, self.cql_session(), cassandra.keyspace, cassandra.connector_one_row_partitions
+            )
         return self._event_id_store
 
     def quarantine(self, records: DataFrame, batch_id: int) -> None:
