@@ -100,6 +100,19 @@ EVENT_IDS = CassandraTable(
     """),
 )
 
+# When events of each hour of event time were last stored: which days the enrichment's catch-up re-enriches.
+RECEIVED_HOURS = CassandraTable(
+    "received_hours",
+    ("day",),
+    ("hour",),
+    _columns("""
+        day date
+        hour timestamp
+        last_received timestamp
+    """),
+    ttl=timedelta(days=35),
+)
+
 # The change feed of open-source Cassandra: the ingest writes each batch, then its commit marker.
 CHANGE_LOG = CassandraTable(
     "change_log",
@@ -353,6 +366,7 @@ TABLES = (
     SMOKE_READINGS,
     EVENTS,
     EVENT_IDS,
+    RECEIVED_HOURS,
     CHANGE_LOG,
     CHANGE_LOG_COMMITS,
     CHANGE_FEED_CHECKPOINTS,

@@ -79,11 +79,13 @@ def _spark_application(
     restart: RestartPolicy,
     driver_overhead: str | None = None,
     spark_conf: dict[str, str] | None = None,
+    arguments: list[str] | None = None,
 ) -> dict[str, Any]:
     """A SparkApplication that runs jobs/<job>.py from the project image with the aks configuration.
 
     driver_overhead: the driver pod's memory beyond its heap (Spark's default: a tenth, at least 384 MiB).
-    spark_conf: the job's own Spark settings, beside the platform's."""
+    spark_conf: the job's own Spark settings, beside the platform's.
+    arguments: the job's command line."""
     return {
         "apiVersion": API_VERSION,
         "kind": "SparkApplication",
@@ -95,6 +97,7 @@ def _spark_application(
             "image": f"{IMAGE_REPOSITORY}:{metadata.version('smartspaces')}",
             "imagePullPolicy": "IfNotPresent",
             "mainApplicationFile": f"local://{APP_ROOT}/jobs/{job}.py",
+            **({"arguments": arguments} if arguments else {}),
             "sparkVersion": load_pins().spark_version,
             # The connectors are baked into the image: nothing is resolved when the pods start.
             "sparkConf": {
@@ -152,7 +155,8 @@ def render_manifests() -> dict[str, str]:
         "cache-warmup.yaml": _spark_application("smartspaces-cache-warmup", "cache_warmup", restart="OnFailure"),
         # Each new reference drop is merged once; a failed merge changes nothing and is retried.
         "reference.yaml": _spark_application("smartspaces-reference", "reference", restart="OnFailure"),
-        # Yesterday's facts, every night after midnight in the campus's zone (late events are in by then).
+        # Every night after midnight in the campus's zone: yesterday's facts, and those of any recent day that
+        # missed its night or received late events since it was written (--catch-up).
         # Its driver pod gets 1.5 GiB: a 1 GiB heap (it plans, gates a few hundred thousand fact rows and
         # collects nothing that grows with events; the executors read and copy) and 512 MiB beyond it for
         # the JVM's classes, code, threads and Arrow buffers: the driver's peak RSS in bench/results/enrich.json.
@@ -163,6 +167,7 @@ def render_manifests() -> dict[str, str]:
             aks_time_zone,
             driver_overhead="512m",
             spark_conf=BATCH_JVM_CONF,
+            arguments=["--catch-up"],
         ),
     }
     return {name: HEADER + yaml.safe_dump(document, sort_keys=False) for name, document in applications.items()}

@@ -8,6 +8,7 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from cassandra.util import Date
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -126,6 +127,11 @@ def test_an_id_received_again_with_other_content_is_quarantined_and_its_first_co
         (uuid.UUID(event_id), "dev-1", 0)
     ]
     assert (ingest.totals.accepted_events, ingest.totals.duplicates) == (2, 0)  # the first content, twice
+    # The hour of the stored content is marked received for the enrichment's catch-up, the conflicts' are not.
+    hour = NOW.replace(minute=0, second=0, tzinfo=None)
+    assert [row[:2] for row in cassandra_table_rows(settings, "received_hours", "day, hour, last_received")] == [
+        (Date(hour.date()), hour)
+    ]
     assert dict(ingest.totals.quarantined) == {"conflicting_duplicate": 2}
 
 

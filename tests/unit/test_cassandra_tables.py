@@ -82,4 +82,5 @@ def test_the_tables_that_expire_are_found_with_their_time_to_live() -> None:
         "change_log": timedelta(days=7),
         "change_log_commits": timedelta(days=7),
         "critical_events_by_space": timedelta(days=30),
+        "received_hours": timedelta(days=35),
     }

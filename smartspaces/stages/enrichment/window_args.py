@@ -9,6 +9,7 @@ from smartspaces.cassandra_tables import CRITICAL_EVENTS
 from transformations.report_window import ReportWindow
 
 PAST_CRITICAL_TTL = "--past-critical-ttl"
+CATCH_UP = "--catch-up"
 
 
 def add_window_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,6 +18,12 @@ def add_window_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--days", type=int, help="the last N local days, today included")
     group.add_argument("--hours", type=int, help="the last N whole hours (hourly facts only)")
     group.add_argument("--start", type=datetime.fromisoformat, help="ISO 8601 with an offset, on a whole hour")
+    group.add_argument(
+        CATCH_UP,
+        action="store_true",
+        help="every recent day not written since it last received events (missed nights, late events); "
+        "the nightly schedule's window",
+    )
     parser.add_argument("--to", type=date.fromisoformat, help="with --date: the last local day, included")
     parser.add_argument("--end", type=datetime.fromisoformat, help="with --start: the end, excluded")
 
@@ -32,6 +39,8 @@ def add_backfill_argument(parser: argparse.ArgumentParser) -> None:
 
 def window_from_arguments(args: argparse.Namespace, time_zone: str, now: datetime) -> ReportWindow:
     """The window the arguments name; raises ValueError (with the reason) when they do not make one."""
+    if args.catch_up:
+        raise ValueError(f"{CATCH_UP} finds its window in the stores, not in the arguments")
     if args.to is not None and args.date is None:
         raise ValueError("--to goes with --date")
     if (args.start is None) != (args.end is None):

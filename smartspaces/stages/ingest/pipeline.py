@@ -17,7 +17,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from datetime import datetime
+from datetime import UTC, datetime
 
 from cassandra.cluster import Cluster, Session
 from pyspark.sql import DataFrame, SparkSession
@@ -32,10 +32,12 @@ from smartspaces.connectors.delta import append_once, holds_files, insert_new_ro
 from smartspaces.connectors.kafka import kafka_options
 from smartspaces.connectors.kafka_admin import ensure_topic
 from smartspaces.entrypoint import JobSetupError
+from smartspaces.received_hours import ReceivedHours, hours_of
 from smartspaces.session import persisted, shuffle_partitions
 from smartspaces.stages.ingest.change_log import write_change_batch
 from smartspaces.stages.ingest.event_ids import (
     EventIdStore,
+    Receipt,
     batch_counts,
     collect_batch,
     conflicting,
@@ -77,6 +79,7 @@ class EventIngest:
         self._cluster: Cluster | None = None
         self._session: Session | None = None
         self._event_id_store: EventIdStore | None = None
+        self._received_hours: ReceivedHours | None = None
         # One thread records a batch's event ids while Spark writes its events.
         self._id_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="event-ids")
         self._change_writer_id: str | None = None
@@ -175,9 +178,11 @@ class EventIngest:
             # order: a replay of the batch finds its ids with the same content, and stores the events again.
             # An id stored before keeps the row of its first receipt; a new id's first receipt is no conflict.
             first = first_receipts(collected.receipts)
-            recording = self._id_writer.submit(
-                self.event_id_store().record, [first[event_id] for event_id in first.keys() - stored.keys()]
-            )
+            new_ids = [first[event_id] for event_id in first.keys() - stored.keys()]
+            # The hours of event time the batch stores events of: what the enrichment's catch-up re-enriches.
+            conflict_set = set(conflicts)
+            hours = hours_of(r.event_time_us for r in collected.receipts if r not in conflict_set)
+            recording = self._id_writer.submit(self.record_receipts, new_ids, hours, datetime.now(UTC))
             # De-duplicated once, kept for both writes: the events table and the change log.
             accepted = kept.enter_context(persisted(verdicts.transform(accepted_events)))
             write_cassandra(accepted, keyspace, EVENTS.name)
@@ -193,6 +198,17 @@ class EventIngest:
             recording.result()
         counts.seconds = round(time.monotonic() - started, 3)
         return counts
+
+    def record_receipts(self, new_ids: list[Receipt], hours: set[datetime], received_at: datetime) -> None:
+        """The batch's new event ids, and the hours it stored events of."""
+        self.event_id_store().record(new_ids)
+        if hours:
+            self.received_hours().record(hours, received_at)
+
+    def received_hours(self) -> ReceivedHours:
+        if self._received_hours is None:
+            self._received_hours = ReceivedHours(self.cql_session(), self.settings.cassandra.keyspace)
+        return self._received_hours
 
     def event_id_store(self) -> EventIdStore:
         if self._event_id_store is None:
