@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps demo smoke bench-ingest bench-changefeed bench-hotpath bench-hotpath-alarms bench-api bench-api-load bench-enrich serve test test-unit lint format stack-up stack-down stack-status schema manifests strip-notebooks notebooks clean-stack
+.PHONY: install system-deps demo smoke bench-ingest bench-changefeed bench-hotpath bench-hotpath-alarms bench-api bench-api-load bench-enrich faults serve test test-unit lint format stack-up stack-down stack-status schema manifests strip-notebooks notebooks clean-stack
 
 $(INSTALLED): pyproject.toml setup.cfg smartspaces/pins/requirements.txt smartspaces/pins/requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -61,6 +61,9 @@ bench-changefeed: schema
 # The hot path end to end: capacity, then 25 % and 50 % of it, the ingest alone, and the plain-consumer floor.
 bench-hotpath: schema
 	$(BIN)/python -m bench.hotpath_bench
+
+faults: schema
+	$(BIN)/python -m bench.faults
 
 # What the alarm rules cost the hot path: the same load with the change feed's alarms on and off, alternated.
 bench-hotpath-alarms: schema

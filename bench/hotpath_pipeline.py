@@ -56,6 +56,11 @@ SERVICE_START_S = 180.0
 WARM_UP_RATE, WARM_UP_S = 100.0, 90.0
 # The first micro-batches of a new JVM compile and load everything: the warm-up waits this long to drain.
 WARM_UP_DRAIN_S = 240.0
+# Each long-running job's command line, and the log line that tells it runs.
+JOB_COMMANDS = {
+    "ingest": (["-m", "jobs.ingest"], '"event": "ingest_started"'),
+    "changefeed": (["-m", "jobs.changefeed"], '"event": "changefeed_batch"'),
+}
 
 
 @dataclass
@@ -252,6 +257,7 @@ class BenchPipeline:
     ) -> None:
         log_path = self.work_dir / f"{name}-{len(self.epochs) - 1}.log"
         log = log_path.open("ab")
+        started_at = log.tell()  # a restarted job appends to its log: only what this process writes counts
         process = subprocess.Popen(
             [sys.executable, *args],
             cwd=PROJECT_ROOT,
@@ -263,18 +269,18 @@ class BenchPipeline:
         service = Service(name, process, log_path, log)
         self.services[name] = service
         deadline = time.monotonic() + SERVICE_START_S
-        while ready is not None and ready not in service.log_since(0):
+        while ready is not None and ready not in service.log_since(started_at):
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{name} did not start:\n{service.log_since(0)[-3000:]}")
+                raise RuntimeError(f"{name} did not start:\n{service.log_since(started_at)[-3000:]}")
             time.sleep(0.5)
 
     def start(self, changefeed: bool) -> None:
         """The API, the ingest and (optionally) the change feed, each in its own process."""
         self._start_service("api", ["-m", "smartspaces.stages.serving"])
         self._wait_for_api()
-        self._start_service("ingest", ["-m", "jobs.ingest"], ready='"event": "ingest_started"')
+        self._start_service("ingest", *JOB_COMMANDS["ingest"])
         if changefeed:
-            self._start_service("changefeed", ["-m", "jobs.changefeed"], ready='"event": "changefeed_batch"')
+            self._start_service("changefeed", *JOB_COMMANDS["changefeed"])
         if not self.api_watcher.is_alive():
             self.api_watcher.start()
 
@@ -292,9 +298,13 @@ class BenchPipeline:
     def restart_changefeed(self, overrides: dict[str, str]) -> None:
         """The change feed stopped and started again with these settings (environment overrides)."""
         self.stop_changefeed()
-        self._start_service(
-            "changefeed", ["-m", "jobs.changefeed"], ready='"event": "changefeed_batch"', overrides=overrides
-        )
+        self.restart_service("changefeed", overrides)
+
+    def restart_service(self, name: str, overrides: dict[str, str] | None = None) -> None:
+        """A job started again (its process gone or stopped before), waiting until it runs."""
+        if name in self.services:
+            self.services.pop(name).stop()
+        self._start_service(name, *JOB_COMMANDS[name], overrides=overrides)
 
     def stop_changefeed(self) -> None:
         if "changefeed" in self.services:
