@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from smartspaces.config import ConfigError, Settings, load_settings
+from smartspaces.disk_full import disk_full_message
 from smartspaces.logs import configure_logging
 
 EXIT_FAILED = 1
@@ -45,14 +46,19 @@ def run_job(parser: argparse.ArgumentParser, job: Job, argv: Sequence[str] | Non
     except SystemExit as exit_:  # argparse has printed the usage and the error
         return EXIT_USAGE if exit_.code else 0
     configure_logging()
+    settings: Settings | None = None
     try:
-        return job(args, load_settings(args.env))
+        settings = load_settings(args.env)
+        return job(args, settings)
     except (ConfigError, JobSetupError) as error:
         print(f"{parser.prog}: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"{parser.prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except Exception:
+    except Exception as error:
         logger.exception("%s: failed", parser.prog)
+        full = disk_full_message(error, settings) if settings is not None else None
+        if full:
+            print(f"{parser.prog}: {full}", file=sys.stderr)
         return EXIT_FAILED

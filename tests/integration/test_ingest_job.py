@@ -16,6 +16,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 from pyspark.sql import SparkSession
@@ -176,3 +177,26 @@ def test_arrival_is_the_brokers_time_so_a_device_whose_clock_runs_ahead_is_quara
     assert len(cassandra_rows(ingest_settings)) == report.good_distinct
     arrived = read_delta(spark, lake.bronze_events(ingest_settings.lake)).agg(F.max("timestamp")).first()
     assert arrived is not None and arrived[0] < datetime.now() + timedelta(minutes=5)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small file system for the lake needs root")
+def test_a_full_lake_disk_is_named_with_its_setting_and_nothing_is_half_written(
+    spark: SparkSession, ingest_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lake_root = Path(ingest_settings.lake.root)
+    lake_root.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(lake_root)], check=True)
+    try:
+        report = simulate(ingest_settings, tmp_path / "reference", count=3000, seed=15)
+        # The registry is in; the events' archive and the streams' checkpoints find 64 KiB free.
+        used_kib = shutil.disk_usage(lake_root).used // 1024
+        subprocess.run(["mount", "-o", f"remount,size={used_kib + 64}k", str(lake_root)], check=True)
+        capsys.readouterr()
+        assert ingest.main(["--drain"]) == 1
+        assert f"the disk of {lake_root} (lake.root) is full" in capsys.readouterr().err
+        # Space again: the failed batches are written whole, nothing twice.
+        subprocess.run(["mount", "-o", "remount,size=256m", str(lake_root)], check=True)
+        assert ingest.main(["--drain"]) == 0
+        assert_stored_exactly(spark, ingest_settings, report)
+    finally:
+        subprocess.run(["umount", "--lazy", str(lake_root)], check=False)
