@@ -297,7 +297,6 @@ class BenchPipeline:
 
     def restart_changefeed(self, overrides: dict[str, str]) -> None:
         """The change feed stopped and started again with these settings (environment overrides)."""
-        self.stop_changefeed()
         self.restart_service("changefeed", overrides)
 
     def restart_service(self, name: str, overrides: dict[str, str] | None = None) -> None:

@@ -23,7 +23,7 @@ from pyspark.sql import functions as F
 from smartspaces import lake
 from smartspaces.config import Settings
 from smartspaces.connectors.delta import read_delta
-from smartspaces.entrypoint import job_parser, run_job
+from smartspaces.entrypoint import JobSetupError, job_parser, run_job
 from smartspaces.session import spark_session
 from smartspaces.stages.enrichment.inputs import EVENT_COLUMNS, read_window_events
 from smartspaces.stages.enrichment.window_args import add_window_arguments, window_from_arguments
@@ -37,6 +37,8 @@ def parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     window = window_from_arguments(args, settings.enrichment.time_zone, datetime.now(UTC))
+    if window is None:
+        raise JobSetupError("the read floor reads a window the arguments name; --catch-up is the enrichment's")
     with spark_session(settings, "smartspaces-read-floor") as spark:
         started = time.monotonic()
         devices = read_delta(spark, lake.device_registry(settings.lake))

@@ -41,15 +41,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     check_severity_names(settings.enrichment.quality)  # a misspelt check name fails now, not after the work
     started = datetime.now(UTC)
     try:
-        if args.catch_up:
-            if args.to is not None or args.end is not None:
-                raise ValueError("--catch-up takes no --to or --end")
+        window = window_from_arguments(args, settings.enrichment.time_zone, started)
+        if window is None:  # --catch-up
             window = catch_up_window(settings, started)
-            if window is None:
-                print("catch-up: every day that can still receive events is written and up to date")
-                return 0
-        else:
-            window = window_from_arguments(args, settings.enrichment.time_zone, started)
+        if window is None:
+            print("catch-up: every day that can still receive events is written and up to date")
+            return 0
         if not args.past_critical_ttl:
             check_critical_events_kept(window, started)
     except ValueError as error:

@@ -1,4 +1,5 @@
-"""The enrichment's window arguments: a window past the critical events' time to live needs saying so."""
+"""The enrichment's window arguments: a window past the critical events' time to live needs saying so; the
+catch-up finds its window in the stores."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from jobs import enrich
-from smartspaces.stages.enrichment.window_args import check_critical_events_kept
+from smartspaces.stages.enrichment.window_args import check_critical_events_kept, window_from_arguments
 from transformations.report_window import ReportWindow
 
 NOW = datetime(2026, 12, 3, 6, tzinfo=UTC)
@@ -44,3 +45,11 @@ def test_the_job_exits_2_before_any_work_and_runs_with_the_flag_past_its_check(
     assert "--past-critical-ttl" in capsys.readouterr().err
     window = enrich.parser().parse_args(["--date", old_day, "--past-critical-ttl"])
     assert window.past_critical_ttl is True
+
+
+def test_catch_up_leaves_the_window_to_the_stores_and_takes_no_end() -> None:
+    now = datetime.now(UTC)
+    assert window_from_arguments(enrich.parser().parse_args(["--catch-up"]), ZONE, now) is None
+    for extra in (["--to", "2026-03-12"], ["--end", "2026-03-10T12:00+01:00"]):
+        with pytest.raises(ValueError, match="go"):
+            window_from_arguments(enrich.parser().parse_args(["--catch-up", *extra]), ZONE, now)

@@ -37,14 +37,15 @@ def add_backfill_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def window_from_arguments(args: argparse.Namespace, time_zone: str, now: datetime) -> ReportWindow:
-    """The window the arguments name; raises ValueError (with the reason) when they do not make one."""
-    if args.catch_up:
-        raise ValueError(f"{CATCH_UP} finds its window in the stores, not in the arguments")
+def window_from_arguments(args: argparse.Namespace, time_zone: str, now: datetime) -> ReportWindow | None:
+    """The window the arguments name, None for CATCH_UP (its window is found in the stores); raises ValueError
+    (with the reason) when they do not make one."""
     if args.to is not None and args.date is None:
         raise ValueError("--to goes with --date")
     if (args.start is None) != (args.end is None):
         raise ValueError("--start and --end go together")
+    if args.catch_up:
+        return None
     if args.date is not None:
         return ReportWindow.of_days(args.date, args.to or args.date, time_zone)
     if args.days is not None:

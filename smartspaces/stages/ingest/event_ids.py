@@ -120,10 +120,15 @@ def conflicting(receipts: Sequence[Receipt], stored: Mapping[str, Receipt]) -> l
     return [receipt for receipt in receipts if receipt.fingerprint != reference[receipt.event_id].fingerprint]
 
 
+def accepted_receipts(collected: CollectedBatch, conflicts: Sequence[Receipt]) -> list[Receipt]:
+    """The valid messages that are no conflicting duplicate: what the batch stores (plain duplicates included)."""
+    conflict_set = set(conflicts)
+    return [receipt for receipt in collected.receipts if receipt not in conflict_set]
+
+
 def batch_counts(batch_id: int, collected: CollectedBatch, conflicts: Sequence[Receipt]) -> BatchCounts:
     """The batch's counts: messages, distinct accepted events, plain duplicates, and each quarantine reason."""
-    conflict_set = set(conflicts)
-    accepted = [receipt for receipt in collected.receipts if receipt not in conflict_set]
+    accepted = accepted_receipts(collected, conflicts)
     distinct = len({receipt.event_id for receipt in accepted})
     quarantined = Counter(collected.quarantined)
     if conflicts:

@@ -38,6 +38,7 @@ from smartspaces.stages.ingest.change_log import write_change_batch
 from smartspaces.stages.ingest.event_ids import (
     EventIdStore,
     Receipt,
+    accepted_receipts,
     batch_counts,
     collect_batch,
     conflicting,
@@ -180,8 +181,7 @@ class EventIngest:
             first = first_receipts(collected.receipts)
             new_ids = [first[event_id] for event_id in first.keys() - stored.keys()]
             # The hours of event time the batch stores events of: what the enrichment's catch-up re-enriches.
-            conflict_set = set(conflicts)
-            hours = hours_of(r.event_time_us for r in collected.receipts if r not in conflict_set)
+            hours = hours_of(receipt.event_time_us for receipt in accepted_receipts(collected, conflicts))
             recording = self._id_writer.submit(self.record_receipts, new_ids, hours, datetime.now(UTC))
             # De-duplicated once, kept for both writes: the events table and the change log.
             accepted = kept.enter_context(persisted(verdicts.transform(accepted_events)))
