@@ -25,6 +25,15 @@ _JVM_OPTIONS = [
 ]
 
 
+def new_cluster_id() -> str:
+    """16 random bytes, URL-safe base64, as Kafka's own Uuid.randomUuid makes them: never starting with "-",
+    which the storage tool's command line would take for an option (one fresh stack in 64 failed to start)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 class KafkaServer(JavaServer):
     name = "kafka"
     stop_timeout_s = 30.0
@@ -88,8 +97,8 @@ class KafkaServer(JavaServer):
             )
         )
         if not (self.folder / "data" / "meta.properties").exists():
-            # KRaft storage is formatted once, with a fresh cluster id (16 random bytes, URL-safe base64).
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            # KRaft storage is formatted once, with a fresh cluster id.
+            cluster_id = new_cluster_id()
             result = subprocess.run(
                 self._java(
                     "kafka.tools.StorageTool",

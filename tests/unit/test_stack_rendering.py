@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import socket
+import uuid
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import yaml
 
 from smartspaces.config import Settings
 from smartspaces.stack.cassandra import CassandraServer
-from smartspaces.stack.kafka import KafkaServer
+from smartspaces.stack.kafka import KafkaServer, new_cluster_id
 from smartspaces.stack.process import StackError, port_is_free
 from smartspaces.stack.server import java_executable, read_jvm_options, render_template
 
@@ -79,3 +80,11 @@ def test_a_bound_port_is_seen_as_taken() -> None:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         assert port_is_free("127.0.0.1", holder.getsockname()[1]) is False
+
+
+def test_a_kafka_cluster_id_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 0xF8 first: the URL-safe base64 of these bytes starts with "-", which the storage tool reads as an option.
+    dashed, plain = uuid.UUID(bytes=b"\xf8" + bytes(15)), uuid.UUID(bytes=b"\x01" + bytes(15))
+    drawn = iter([dashed, plain])
+    monkeypatch.setattr(uuid, "uuid4", lambda: next(drawn))
+    assert new_cluster_id() == "AQAAAAAAAAAAAAAAAAAAAA"
