@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps demo smoke bench-ingest bench-changefeed bench-hotpath bench-hotpath-alarms bench-api bench-api-load bench-enrich faults serve test test-unit lint format stack-up stack-down stack-status schema manifests strip-notebooks notebooks clean-stack
+.PHONY: install system-deps demo demo-cluster cluster-up cluster-down smoke bench-ingest bench-changefeed bench-hotpath bench-hotpath-alarms bench-api bench-api-load bench-enrich faults serve test test-unit lint format stack-up stack-down stack-status schema manifests strip-notebooks notebooks clean-stack
 
 $(INSTALLED): pyproject.toml setup.cfg smartspaces/pins/requirements.txt smartspaces/pins/requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ stack-down:
 stack-status: install
 	$(BIN)/smartspaces stack status
 
+cluster-up: install
+	$(BIN)/smartspaces cluster up
+
+cluster-down:
+	@if [ -x $(BIN)/smartspaces ]; then $(BIN)/smartspaces cluster down; else echo "nothing installed, nothing running"; fi
+
 schema: stack-up
 	$(BIN)/smartspaces schema apply
 
@@ -40,13 +46,23 @@ schema: stack-up
 # (spread over a day, they would be silent long enough to raise offline alarms); the alarm scenarios end now.
 DEMO_EVENTS ?= 20000
 DEMO_SPAN_MINUTES ?= 120
-demo: schema
+# $(1): variables the jobs run with (demo-cluster's Spark master).
+define demo_pipeline
 	$(BIN)/smartspaces run simulate --count $(DEMO_EVENTS) --span-minutes $(DEMO_SPAN_MINUTES) --scenario all \
 		--bad-fraction 0.001 --duplicate-fraction 0.01 --late-fraction 0.01
-	$(BIN)/smartspaces run reference
-	$(BIN)/smartspaces run ingest --drain
-	$(BIN)/smartspaces run changefeed --once
-	$(BIN)/smartspaces run enrich --days 2
+	$(1) $(BIN)/smartspaces run reference
+	$(1) $(BIN)/smartspaces run ingest --drain
+	$(1) $(BIN)/smartspaces run changefeed --once
+	$(1) $(BIN)/smartspaces run enrich --days 2
+endef
+
+demo: schema
+	$(call demo_pipeline,)
+
+# The same pipeline on a Spark standalone cluster of this machine (a master and two workers, each its own JVM):
+# every job's executors run in the workers' JVMs, the drivers in the jobs' processes.
+demo-cluster: schema cluster-up
+	$(call demo_pipeline,SMARTSPACES__SPARK__MASTER=$$($(BIN)/smartspaces cluster url))
 
 # Every connection of the platform, end to end (Kafka, Delta, Cassandra, PostgreSQL, Redis).
 smoke: schema
@@ -115,5 +131,5 @@ notebooks: schema
 	SMARTSPACES_NOTEBOOK_FIGURES=$(CURDIR)/$(NOTEBOOKS_OUT)/figures \
 		$(BIN)/python -m smartspaces.notebooks --render $(NOTEBOOKS_OUT) notebooks/*.ipynb
 
-clean-stack: stack-down
+clean-stack: stack-down cluster-down
 	rm -rf .local-stack

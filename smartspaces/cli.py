@@ -7,9 +7,13 @@ import importlib
 import json
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from smartspaces.config import ConfigError, Settings, load_settings
 from smartspaces.stack.process import StackError
+
+if TYPE_CHECKING:
+    from smartspaces.stack.local_stack import ServerStatus
 
 # Jobs by the name `smartspaces run NAME` takes; each module has main(argv) -> int.
 JOBS = {
@@ -36,14 +40,33 @@ def _stack(args: argparse.Namespace, settings: Settings) -> int:
         print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
         return 0
     report = local_stack.up(settings, names) if args.action == "up" else local_stack.status(settings, names)
+    return _print_servers(report, args.action)
+
+
+def _cluster(args: argparse.Namespace, settings: Settings) -> int:
+    from smartspaces.stack import spark_cluster
+
+    if args.action == "url":
+        print(spark_cluster.master_url(settings))
+        return 0
+    if args.action == "down":
+        stopped = spark_cluster.down(settings)
+        print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+        return 0
+    report = spark_cluster.up(settings) if args.action == "up" else spark_cluster.status(settings)
+    return _print_servers(report, args.action)
+
+
+def _print_servers(report: list[ServerStatus], action: str) -> int:
+    """One line a server, then their memory together; 1 when one of them is not running (except for status)."""
     total = 0.0
     for server in report:
         memory = f"{server.memory_mib:8.1f} MiB" if server.memory_mib is not None else " " * 12
         pid = str(server.pid or "-")
-        print(f"{server.name:<10} {server.state:<9} pid {pid:<8} {memory}  {server.endpoint:<52} {server.answer}")
+        print(f"{server.name:<14} {server.state:<9} pid {pid:<8} {memory}  {server.endpoint:<52} {server.answer}")
         total += server.memory_mib or 0.0
-    print(f"{'all':<10} {'':<9} {'':<12} {total:8.1f} MiB")
-    return 0 if all(server.state == "running" for server in report) or args.action == "status" else 1
+    print(f"{'all':<14} {'':<9} {'':<12} {total:8.1f} MiB")
+    return 0 if all(server.state == "running" for server in report) or action == "status" else 1
 
 
 def _status(args: argparse.Namespace, settings: Settings) -> int:
@@ -142,6 +165,14 @@ def _parser() -> argparse.ArgumentParser:
     stack.add_argument("action", choices=["up", "down", "status", "fetch"])
     stack.add_argument("--only", nargs="+", choices=["kafka", "cassandra", "postgres", "redis"])
     stack.set_defaults(handler=_stack)
+
+    cluster = commands.add_parser(
+        "cluster",
+        help="a Spark standalone cluster on loopback (a master, two workers): up, down, status, url (the master's, "
+        "for spark.master)",
+    )
+    cluster.add_argument("action", choices=["up", "down", "status", "url"])
+    cluster.set_defaults(handler=_cluster)
 
     status = commands.add_parser(
         "status",

@@ -266,6 +266,16 @@ class StackSettings(_Section):
     cassandra_storage_port: Port = 7000
     cassandra_heap: MemorySize = "1g"
     start_timeout_s: float = Field(default=240, gt=0)
+    # The Spark standalone cluster of `smartspaces cluster up`: a master and its workers, one JVM each. Worker n
+    # listens on the master's ports + n. The master's web UI is not on 8080, the read API's port.
+    spark_master_port: Port = 7077
+    spark_master_ui_port: Port = 8180
+    spark_workers: int = Field(default=2, ge=1, le=9)
+    spark_worker_cores: int = Field(default=1, ge=1)
+    # What a worker offers its executors (an executor takes spark.executor.memory, 1g by default, of it).
+    spark_worker_memory: MemorySize = "2g"
+    # The heap of the master and of each worker: they only schedule; the work is in the executors' JVMs.
+    spark_daemon_heap: MemorySize = "256m"
 
 
 class Settings(_Section):

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from smartspaces.config import CassandraSettings, ConfigError, Settings
 from smartspaces.connector_jars import connector_jars
@@ -142,6 +143,14 @@ def check_pyspark_version() -> None:
         raise ConfigError(f"pyspark {installed} is installed but {pinned} is pinned: run `make install`")
 
 
+def executors_on_this_machine(master: str | None) -> bool:
+    """True for local mode and for a standalone cluster on loopback (`smartspaces cluster up`): the executors
+    see this machine's files and interpreters. False for a master spark-submit chooses, or a remote one."""
+    if master is None:
+        return False
+    return master.startswith("local") or urlsplit(master).hostname in (LOCAL_IP, "localhost")
+
+
 def build_spark_session(
     settings: Settings, app_name: str, job_conf: Mapping[str, str] | None = None, with_connectors: bool = True
 ) -> SparkSession:
@@ -153,9 +162,10 @@ def build_spark_session(
     from pyspark.sql import SparkSession
 
     check_pyspark_version()
-    if (settings.spark.master or "").startswith("local"):
+    if executors_on_this_machine(settings.spark.master):
         # Python workers run the driver's interpreter, so they see the same installed packages
-        # (PySpark reads only this variable when it starts a session in-process).
+        # (PySpark reads only this variable when it starts a session in-process; a cluster's executors are
+        # told the driver's choice with each Python function).
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         os.environ.setdefault("SPARK_LOCAL_IP", LOCAL_IP)
         # The JVM inherits this: glibc would give each of its many threads (tasks, Netty, the Cassandra

@@ -34,6 +34,8 @@ SELF_CONTAINED = (
     f"{INTEGRATION_TESTS}test_reporting_store.py",
     f"{INTEGRATION_TESTS}test_reporting_copy_writer.py",
     f"{INTEGRATION_TESTS}test_power_bi_model.py",
+    # Its keyspaces, topic, lake, Redis databases (10, 11) and PostgreSQL database are its own, and the cluster.
+    f"{INTEGRATION_TESTS}test_spark_cluster.py",
 )
 
 # Few shuffle partitions: test DataFrames are tiny, and each partition is a task on 2 cores.

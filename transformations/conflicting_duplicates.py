@@ -20,7 +20,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import IntegerType, LongType, StringType, StructField, StructType, TimestampType
 
-from transformations.ingest import ACCEPTED_COLUMNS
+from transformations.ingest import ACCEPTED_COLUMNS, FIRST_RECEIVED
 from transformations.quarantine import QuarantineReason as Reason
 from transformations.validation import VERDICT_COLUMNS
 
@@ -74,7 +74,7 @@ def flag_conflicting_duplicates(stored: DataFrame) -> Callable[[DataFrame], Data
                 F.col("kafka_partition"),
                 F.col("kafka_offset"),
             ),
-            F.struct("kafka_timestamp", "kafka_partition", "kafka_offset"),
+            F.struct(*FIRST_RECEIVED),
         ).over(Window.partitionBy("_id"))
         before = stored.select(
             F.col("event_id").alias("_stored_id"),

@@ -6,6 +6,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from transformations.events import with_event_day
+from transformations.ranking import first_by
 from transformations.validation import RAW_COLUMNS
 
 # The events_by_device_day row, in column order.
@@ -27,18 +28,22 @@ ACCEPTED_COLUMNS = (
     "kafka_offset",
     "ingest_time",
 )
+# The order of arrival of messages: the first of an id's copies is the one stored.
+FIRST_RECEIVED = ("kafka_timestamp", "kafka_partition", "kafka_offset")
 QUARANTINE_COLUMNS = (*RAW_COLUMNS, "event_id", "device_id", "reason", "detail", "ingest_date")
 
 
 def accepted_events(verdicts: DataFrame) -> DataFrame:
     """Events that passed every check, once per event_id, with their day and Kafka coordinates.
 
-    ingest_time is the message's Kafka timestamp (its arrival), so a replay writes the very same row.
+    Of an id's copies, the first received is kept (Kafka timestamp, then partition and offset): the same row
+    whichever copy a task happens to see first, on one machine or on a cluster. ingest_time is the message's
+    Kafka timestamp (its arrival), so a replay writes the very same row.
     """
     return (
         verdicts.where(F.col("reason").isNull())
         .withColumn("event_id", F.lower("event_id"))
-        .dropDuplicates(["event_id"])
+        .transform(first_by("event_id", [F.col(name) for name in FIRST_RECEIVED]))
         .withColumn("ingest_time", F.col("kafka_timestamp"))
         .transform(with_event_day)
         .select(*ACCEPTED_COLUMNS)

@@ -62,24 +62,32 @@ def up(settings: Settings, names: tuple[str, ...] = ()) -> list[ServerStatus]:
     """Starts what is not running and waits until every server answers."""
     stack = stack_settings(settings)
     chosen = servers(settings, names)
+    start_servers(chosen, time.monotonic() + stack.start_timeout_s, settings.environment)
+    return server_status(chosen)
+
+
+def start_servers(chosen: list[Server], deadline: float, environment: str) -> None:
+    """Starts those of the servers that are not running, and waits until each of them answers.
+
+    environment: the configuration a taken port can be changed in (named in the error)."""
     to_start = [server for server in chosen if server.process.running_pid() is None]
     for server in to_start:
         taken = [port for port in server.ports if not port_is_free(LOOPBACK, port)]
         if taken:
             raise StackError(
                 f"{server.name}: port {', '.join(map(str, taken))} on {LOOPBACK} is taken by a process "
-                f"this stack did not start; stop it or choose other ports in conf/{settings.environment}.yaml"
+                f"this stack did not start; stop it or choose other ports in conf/{environment}.yaml"
             )
     for server in to_start:
         server.prepare()
     for server in to_start:
-        server.process.start(server.command(), cwd=server.folder, user=server.run_as())
-    deadline = time.monotonic() + stack.start_timeout_s
+        server.process.start(
+            server.command(), cwd=server.folder, user=server.run_as(), environment=server.environment()
+        )
     for server in reversed(chosen):
         _wait_until_answering(server, deadline)
         if server in to_start:
             server.after_ready()
-    return status(settings, names)
 
 
 def _wait_until_answering(server: Server, deadline: float) -> None:
@@ -103,16 +111,21 @@ def _wait_until_answering(server: Server, deadline: float) -> None:
 
 def down(settings: Settings, names: tuple[str, ...] = ()) -> list[str]:
     """Stops, by recorded pid, the servers up started; returns the names of those that were running."""
-    stopped = []
-    for server in servers(settings, names):
-        if server.process.stop(server.stop_signal, server.stop_timeout_s):
-            stopped.append(server.name)
-    return stopped
+    return stop_servers(servers(settings, names))
+
+
+def stop_servers(chosen: list[Server]) -> list[str]:
+    """Stops the servers that run, in order; returns their names."""
+    return [server.name for server in chosen if server.process.stop(server.stop_signal, server.stop_timeout_s)]
 
 
 def status(settings: Settings, names: tuple[str, ...] = ()) -> list[ServerStatus]:
+    return server_status(servers(settings, names))
+
+
+def server_status(chosen: list[Server]) -> list[ServerStatus]:
     report = []
-    for server in servers(settings, names):
+    for server in chosen:
         pid = server.process.running_pid()
         if pid is None:
             report.append(ServerStatus(server.name, "stopped", None, None, server.endpoint, ""))

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -129,8 +130,12 @@ class ManagedProcess:
             return record.pid
         return None
 
-    def start(self, command: list[str], cwd: Path, user: str | None = None) -> int:
-        """Starts the server detached from this process (it outlives the CLI) and records its pid."""
+    def start(
+        self, command: list[str], cwd: Path, user: str | None = None, environment: Mapping[str, str] | None = None
+    ) -> int:
+        """Starts the server detached from this process (it outlives the CLI) and records its pid.
+
+        environment: variables added to this process's environment for the server."""
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as log:
             process = subprocess.Popen(
@@ -141,6 +146,7 @@ class ManagedProcess:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 user=user,
+                env={**os.environ, **environment} if environment else None,
             )
         ticks = process_start_ticks(process.pid)
         if ticks is None:

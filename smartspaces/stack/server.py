@@ -95,6 +95,10 @@ class Server(ABC):
         """The user the process runs as (None: this process's user)."""
         return None
 
+    def environment(self) -> dict[str, str]:
+        """Variables the process gets on top of this process's environment."""
+        return {}
+
     def after_ready(self) -> None:  # noqa: B027 - optional hook, most servers need nothing
         """Work that needs the server answering (creating the database, for example)."""
 

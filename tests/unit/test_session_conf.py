@@ -8,7 +8,7 @@ from pathlib import Path
 from smartspaces.config import load_settings
 from smartspaces.connectors.kafka import kafka_options
 from smartspaces.logs import log4j2_config_file
-from smartspaces.session import jvm_launch_conf, spark_conf, with_overrides
+from smartspaces.session import executors_on_this_machine, jvm_launch_conf, spark_conf, with_overrides
 
 
 def test_local_session_settings() -> None:
@@ -28,6 +28,14 @@ def test_local_session_settings() -> None:
         "LOCAL_QUORUM",
         "LOCAL_QUORUM",
     )
+
+
+def test_the_driver_chooses_the_python_of_executors_that_run_on_this_machine_only() -> None:
+    assert executors_on_this_machine("local[2]")
+    assert executors_on_this_machine("spark://127.0.0.1:7077")
+    assert not executors_on_this_machine("spark://spark-master.example:7077")
+    assert not executors_on_this_machine("k8s://https://10.0.0.1:443")
+    assert not executors_on_this_machine(None)
 
 
 def test_no_session_resolves_packages_when_it_starts() -> None:

@@ -15,6 +15,7 @@ from smartspaces.stack.cassandra import CassandraServer
 from smartspaces.stack.kafka import KafkaServer, new_cluster_id
 from smartspaces.stack.process import StackError, port_is_free
 from smartspaces.stack.server import java_executable, read_jvm_options, render_template
+from smartspaces.stack.spark_cluster import cluster_servers
 
 
 def test_kafka_properties_describe_one_kraft_node(settings: Settings) -> None:
@@ -88,3 +89,23 @@ def test_a_kafka_cluster_id_never_starts_with_a_dash(monkeypatch: pytest.MonkeyP
     drawn = iter([dashed, plain])
     monkeypatch.setattr(uuid, "uuid4", lambda: next(drawn))
     assert new_cluster_id() == "AQAAAAAAAAAAAAAAAAAAAA"
+
+
+def test_the_spark_cluster_is_a_master_and_workers_on_their_own_ports_with_their_cores_and_memory(
+    settings: Settings,
+) -> None:
+    master, workers = cluster_servers(settings)
+    assert master.endpoint == "spark://127.0.0.1:7077"
+    assert master.ports == (7077, 8180)
+    assert [worker.name for worker in workers] == ["spark-worker-1", "spark-worker-2"]
+    assert [worker.ports for worker in workers] == [(7078, 8181), (7079, 8182)]
+    command = workers[1].command()
+    assert Path(command[0]).name == "spark-class"
+    assert command[1:3] == ["org.apache.spark.deploy.worker.Worker", "spark://127.0.0.1:7077"]
+    options = dict(zip(command[3::2], command[4::2], strict=True))
+    assert options["--port"] == "7079"
+    assert options["--cores"] == "1"
+    assert options["--memory"] == "2g"
+    assert workers[1].environment()["SPARK_DAEMON_MEMORY"] == "256m"
+    ports = {port for server in (master, *workers) for port in server.ports}
+    assert settings.api.port not in ports

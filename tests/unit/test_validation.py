@@ -175,6 +175,14 @@ def test_a_duplicate_event_id_is_accepted_once(spark: SparkSession) -> None:
     assert [row.event_id for row in accepted.collect()] == [EVENT_ID]
 
 
+def test_of_an_ids_copies_the_first_received_is_the_one_accepted_whatever_order_the_rows_come_in(
+    spark: SparkSession,
+) -> None:
+    copies = verdicts(spark, [CORPUS[0]] * 3).orderBy(F.col("kafka_offset").desc()).coalesce(1)
+    accepted = copies.transform(accepted_events)
+    assert [(row.event_id, row.kafka_offset) for row in accepted.collect()] == [(EVENT_ID, 0)]
+
+
 def test_quarantine_keeps_the_raw_payload_coordinates_and_arrival_date(spark: SparkSession) -> None:
     quarantined = verdicts(spark, CORPUS[4:5]).transform(quarantine_records)
     expected = spark.createDataFrame(
