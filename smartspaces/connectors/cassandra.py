@@ -23,14 +23,20 @@ def write_cassandra(
     writetime_column: str | None = None,
     *,
     connector: Mapping[str, str] | None = None,
+    nulls_unset: bool = False,
 ) -> None:
     """Appends rows to a table. Idempotent: a Cassandra write is an upsert by primary key.
 
     writetime_column names a column of microseconds used as each row's write time (not stored): of two
     writes to one key, the one with the later write time wins, whichever arrives last.
     connector: spark.cassandra.* settings (without the prefix) of this write alone, over the session's.
+    nulls_unset: an empty column is left unset instead of written as a tombstone (a null that every later read
+    of the partition must skip). Only for rows written once with one content, an event or a change: it would
+    leave a column's old value in place of a null on an update.
     """
     writer = rows.write.format(CASSANDRA_FORMAT).options(keyspace=keyspace, table=table).mode("append")
+    if nulls_unset:
+        writer = writer.option("spark.cassandra.output.ignoreNulls", "true")
     for name, value in (connector or {}).items():
         writer = writer.option(f"spark.cassandra.{name}", value)
     if writetime_column:

@@ -77,6 +77,31 @@ def test_a_device_added_to_the_registry_is_accepted_from_the_next_batch(
     assert (ingest.totals.accepted_events, dict(ingest.totals.quarantined)) == (2, {"unknown_device": 1})
 
 
+def read_report(settings: Settings, query: str) -> list[str]:
+    """What Cassandra's trace of a read says it read: live rows and tombstone cells, per replica."""
+    cluster = cassandra_cluster(settings.cassandra)
+    try:
+        trace = cluster.connect(settings.cassandra.keyspace).execute(query, trace=True).get_query_trace()
+        return [step.description for step in trace.events if step.description.startswith("Read ")]
+    finally:
+        cluster.shutdown()
+
+
+def test_an_events_empty_columns_are_left_unset_not_written_as_tombstones(
+    spark: SparkSession, ingest_settings: Settings
+) -> None:
+    settings, topic = ingest_settings, ingest_settings.ingest.topic
+    registry(spark, settings, ["dev-1"])
+    _, telemetry = event("dev-1")  # no severity, code or attributes
+    EventIngest(spark, settings).process_batch(kafka_batch(spark, topic, [(0, "dev-1", telemetry)]), 0)
+
+    # Each tombstone is a cell every later read of the partition (the change feed's, the enrichment's) skips.
+    day = NOW.date().isoformat()
+    events = f"SELECT * FROM events_by_device_day WHERE device_id = 'dev-1' AND day = '{day}'"
+    assert read_report(settings, events) == ["Read 1 live rows and 0 tombstone cells"]
+    assert read_report(settings, "SELECT * FROM change_log") == ["Read 1 live rows and 0 tombstone cells"]
+
+
 def test_a_replayed_micro_batch_writes_nothing_twice(spark: SparkSession, ingest_settings: Settings) -> None:
     settings, topic = ingest_settings, ingest_settings.ingest.topic
     registry(spark, settings, ["dev-1"])

@@ -31,7 +31,7 @@ def write_change_batch(
     """Writes a batch's changes, then its commit marker, which names the writer's previous marker (readers
     find an expired batch by the break in that chain). Idempotent: both are upserts by (writer, batch), and a
     replayed batch finds the same previous marker."""
-    write_cassandra(change_log_rows(writer_id, batch_id, accepted), keyspace, CHANGE_LOG.name)
+    write_cassandra(change_log_rows(writer_id, batch_id, accepted), keyspace, CHANGE_LOG.name, nulls_unset=True)
     commits = CHANGE_LOG_COMMITS.qualified(keyspace)
     previous = session.execute(
         f"SELECT batch_id FROM {commits} WHERE writer_id = %s AND batch_id < %s ORDER BY batch_id DESC LIMIT 1",

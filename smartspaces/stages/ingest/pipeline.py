@@ -185,7 +185,7 @@ class EventIngest:
             recording = self._id_writer.submit(self.record_receipts, new_ids, hours, datetime.now(UTC))
             # De-duplicated once, kept for both writes: the events table and the change log.
             accepted = kept.enter_context(persisted(verdicts.transform(accepted_events)))
-            write_cassandra(accepted, keyspace, EVENTS.name)
+            write_cassandra(accepted, keyspace, EVENTS.name, nulls_unset=True)
             if self.settings.changefeed.backend == "cassandra" and counts.accepted_events:
                 # After the events themselves: the commit marker tells readers the batch is whole.
                 writer_id, change_batch = self.change_writer_id(batch_id), self.change_batch_id(batch_id)
