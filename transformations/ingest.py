@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable, Collection, Mapping
+from functools import reduce
+
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -37,16 +41,45 @@ def accepted_events(verdicts: DataFrame) -> DataFrame:
     """Events that passed every check, once per event_id, with their day and Kafka coordinates.
 
     Of an id's copies, the first received is kept (Kafka timestamp, then partition and offset): the same row
-    whichever copy a task happens to see first, on one machine or on a cluster. ingest_time is the message's
-    Kafka timestamp (its arrival), so a replay writes the very same row.
+    whichever copy a task happens to see first, on one machine or on a cluster.
     """
     return (
         verdicts.where(F.col("reason").isNull())
         .withColumn("event_id", F.lower("event_id"))
         .transform(first_by("event_id", [F.col(name) for name in FIRST_RECEIVED]))
-        .withColumn("ingest_time", F.col("kafka_timestamp"))
-        .transform(with_event_day)
-        .select(*ACCEPTED_COLUMNS)
+        .transform(as_stored_events)
+    )
+
+
+def events_but_copies(copies: Mapping[tuple[str, int], Collection[int]]) -> Callable[[DataFrame], DataFrame]:
+    """Events that passed every check but the given copies (their offsets by topic and partition).
+
+    What accepted_events keeps, when the caller already knows each id's first receipt and so the offsets of
+    its later copies (the ingest's driver does: it holds every receipt of the batch and the ids stored
+    before): a filter on each row instead of a shuffle of the batch by id.
+    """
+
+    def transform(verdicts: DataFrame) -> DataFrame:
+        valid = verdicts.where(F.col("reason").isNull()).withColumn("event_id", F.lower("event_id"))
+        copy = [
+            (F.col("kafka_topic") == topic)
+            & (F.col("kafka_partition") == partition)
+            & F.col("kafka_offset").isin(sorted(offsets))
+            for (topic, partition), offsets in copies.items()
+            if offsets
+        ]
+        if copy:
+            valid = valid.where(~reduce(operator.or_, copy))
+        return valid.transform(as_stored_events)
+
+    return transform
+
+
+def as_stored_events(events: DataFrame) -> DataFrame:
+    """Valid messages as events_by_device_day rows. ingest_time is the message's Kafka timestamp (its arrival),
+    so a replay writes the very same row."""
+    return (
+        events.withColumn("ingest_time", F.col("kafka_timestamp")).transform(with_event_day).select(*ACCEPTED_COLUMNS)
     )
 
 

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from smartspaces.stages.ingest.event_ids import (
     Receipt,
+    accepted_receipts,
     batch_counts,
     collect_batch,
     conflicting,
     first_receipts,
+    later_copies,
     receipts_frame,
 )
 from tests.unit.test_conflicting_duplicates import OTHER_ID, Message, message
 from tests.unit.test_validation import EVENT_ID, encode, telemetry, verdicts
 from transformations.conflicting_duplicates import flag_conflicting_duplicates
+from transformations.ingest import accepted_events, events_but_copies
 from transformations.quarantine import QuarantineReason as Reason
 
 CONFLICT = str(Reason.CONFLICTING_DUPLICATE)
@@ -51,7 +56,8 @@ def test_the_driver_finds_the_conflicts_with_stored_ids_the_spark_rule_flags(spa
 
 def test_counts_are_messages_distinct_events_plain_duplicates_and_reasons(spark: SparkSession) -> None:
     collected = collect_batch(verdicts(spark, BATCH))
-    counts = batch_counts(7, collected, conflicting(collected.receipts, {}))
+    conflicts = conflicting(collected.receipts, {})
+    counts = batch_counts(7, collected, conflicts, later_copies(accepted_receipts(collected, conflicts), {}))
     assert (counts.batch_id, counts.messages, counts.accepted_events, counts.duplicates) == (7, 6, 2, 1)
     assert counts.quarantined == {"not_json": 1, CONFLICT: 2}
 
@@ -75,3 +81,35 @@ def test_a_receipt_keeps_its_event_time_to_the_microsecond(spark: SparkSession) 
     (receipt,) = collect_batch(rows).receipts
     stored = receipts_frame(rows.sparkSession, [receipt])
     assert stored.select(F.date_format("event_time", "HH:mm:ss.SSSSSS")).collect()[0][0] == "11:59:00.123456"
+
+
+def test_a_copy_of_an_id_an_earlier_batch_stored_counts_as_a_duplicate(spark: SparkSession) -> None:
+    collected = collect_batch(verdicts(spark, [message(), message(event_id=OTHER_ID)]))
+    earlier = {EVENT_ID: replace(collected.receipts[0], kafka_offset=99)}
+    counts = batch_counts(3, collected, [], later_copies(collected.receipts, earlier))
+    assert (counts.messages, counts.accepted_events, counts.duplicates) == (2, 1, 1)
+
+
+def written(rows: DataFrame) -> list[tuple[str, int]]:
+    return sorted((row.event_id, row.kafka_offset) for row in rows.collect())
+
+
+def test_the_driver_writes_the_rows_the_spark_rule_keeps_each_ids_first_receipt(spark: SparkSession) -> None:
+    rows = verdicts(spark, [message(), message(), message(event_id=OTHER_ID), message(event_id=OTHER_ID)])
+    copies = later_copies(collect_batch(rows).receipts, {})
+    assert copies == {("events", 0): {1, 3}}
+    kept = written(rows.transform(events_but_copies(copies)))
+    assert kept == written(rows.transform(accepted_events)) == sorted([(EVENT_ID, 0), (OTHER_ID, 2)])
+
+
+def test_a_copy_of_an_id_an_earlier_batch_stored_is_not_written_again_but_a_replayed_batch_is(
+    spark: SparkSession,
+) -> None:
+    rows = verdicts(spark, [message(), message(event_id=OTHER_ID)])
+    receipts = collect_batch(rows).receipts
+    earlier = {EVENT_ID: replace(receipts[0], kafka_partition=2, kafka_offset=7)}
+    assert written(rows.transform(events_but_copies(later_copies(receipts, earlier)))) == [(OTHER_ID, 1)]
+    replayed = {receipt.event_id: receipt for receipt in receipts}
+    assert written(rows.transform(events_but_copies(later_copies(receipts, replayed)))) == sorted(
+        [(EVENT_ID, 0), (OTHER_ID, 1)]
+    )

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -53,6 +53,11 @@ class Receipt:
     @property
     def arrival(self) -> tuple[int, int, int]:
         return (self.arrived_us, self.kafka_partition, self.kafka_offset)
+
+    @property
+    def coordinates(self) -> tuple[str, int, int]:
+        """Where the message is in Kafka: what tells two copies of one id apart."""
+        return (self.kafka_topic, self.kafka_partition, self.kafka_offset)
 
     def row(self) -> tuple[str, int, str, datetime, str, int, int]:
         """The event_ids row (EVENT_ID_COLUMNS)."""
@@ -126,18 +131,36 @@ def accepted_receipts(collected: CollectedBatch, conflicts: Sequence[Receipt]) -
     return [receipt for receipt in collected.receipts if receipt not in conflict_set]
 
 
-def batch_counts(batch_id: int, collected: CollectedBatch, conflicts: Sequence[Receipt]) -> BatchCounts:
-    """The batch's counts: messages, distinct accepted events, plain duplicates, and each quarantine reason."""
+def later_copies(accepted: Sequence[Receipt], stored: Mapping[str, Receipt]) -> dict[tuple[str, int], set[int]]:
+    """The offsets, by topic and partition, of the accepted messages that are not their id's first receipt (the
+    stored one, else the batch's earliest): plain duplicates, which the batch does not write again. A replayed
+    batch's messages are the stored receipts themselves, so the replay writes them again."""
+    reference = {**first_receipts(accepted), **stored}
+    copies: dict[tuple[str, int], set[int]] = {}
+    for receipt in accepted:
+        if receipt.coordinates != reference[receipt.event_id].coordinates:
+            copies.setdefault((receipt.kafka_topic, receipt.kafka_partition), set()).add(receipt.kafka_offset)
+    return copies
+
+
+def batch_counts(
+    batch_id: int,
+    collected: CollectedBatch,
+    conflicts: Sequence[Receipt],
+    copies: Mapping[tuple[str, int], Collection[int]],
+) -> BatchCounts:
+    """The batch's counts: messages, events it stores, plain duplicates (later copies of an id, of this batch's
+    or an earlier batch's first receipt), and each quarantine reason."""
     accepted = accepted_receipts(collected, conflicts)
-    distinct = len({receipt.event_id for receipt in accepted})
+    stored = len(accepted) - sum(len(offsets) for offsets in copies.values())
     quarantined = Counter(collected.quarantined)
     if conflicts:
         quarantined[str(Reason.CONFLICTING_DUPLICATE)] += len(conflicts)
     return BatchCounts(
         batch_id,
         messages=collected.messages,
-        accepted_events=distinct,
-        duplicates=len(accepted) - distinct,
+        accepted_events=stored,
+        duplicates=len(accepted) - stored,
         quarantined=dict(quarantined),
     )
 

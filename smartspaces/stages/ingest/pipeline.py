@@ -43,11 +43,12 @@ from smartspaces.stages.ingest.event_ids import (
     collect_batch,
     conflicting,
     first_receipts,
+    later_copies,
     receipts_frame,
 )
 from smartspaces.stages.ingest.metrics import BatchCounts, ProgressLogger, RunTotals
 from transformations.conflicting_duplicates import flag_conflicting_duplicates
-from transformations.ingest import accepted_events, quarantine_records
+from transformations.ingest import events_but_copies, quarantine_records
 from transformations.validation import ValidationLimits, flag_unknown_devices, from_kafka_rows, validate_events
 
 QUARANTINE_KEYS = ("kafka_topic", "kafka_partition", "kafka_offset")
@@ -170,7 +171,11 @@ class EventIngest:
             collected = collect_batch(checked)
             stored = self.event_id_store().received_before(receipt.event_id for receipt in collected.receipts)
             conflicts = conflicting(collected.receipts, stored)
-            counts = batch_counts(batch_id, collected, conflicts)
+            receipts = accepted_receipts(collected, conflicts)
+            # Each id's first receipt is written, a later copy (in this batch, or after an earlier batch's) is
+            # not: told apart here, from the receipts, so the rows are filtered instead of shuffled by id.
+            copies = later_copies(receipts, stored)
+            counts = batch_counts(batch_id, collected, conflicts, copies)
             verdicts = checked
             if conflicts:  # rare: the exact flagging of the rows, in Spark
                 flagging = flag_conflicting_duplicates(receipts_frame(self.spark, stored.values()))
@@ -181,10 +186,10 @@ class EventIngest:
             first = first_receipts(collected.receipts)
             new_ids = [first[event_id] for event_id in first.keys() - stored.keys()]
             # The hours of event time the batch stores events of: what the enrichment's catch-up re-enriches.
-            hours = hours_of(receipt.event_time_us for receipt in accepted_receipts(collected, conflicts))
+            hours = hours_of(receipt.event_time_us for receipt in receipts)
             recording = self._id_writer.submit(self.record_receipts, new_ids, hours, datetime.now(UTC))
-            # De-duplicated once, kept for both writes: the events table and the change log.
-            accepted = kept.enter_context(persisted(verdicts.transform(accepted_events)))
+            # Kept for both writes: the events table and the change log.
+            accepted = kept.enter_context(persisted(verdicts.transform(events_but_copies(copies))))
             write_cassandra(accepted, keyspace, EVENTS.name, nulls_unset=True)
             if self.settings.changefeed.backend == "cassandra" and counts.accepted_events:
                 # After the events themselves: the commit marker tells readers the batch is whole.
