@@ -54,11 +54,16 @@ def registry(spark: SparkSession, settings: Settings, devices: list[str]) -> Non
     write_delta(rows, lake.device_registry(settings.lake), mode="overwrite")
 
 
+def with_registry(spark: SparkSession, settings: Settings, *devices: str) -> tuple[Settings, str]:
+    """The test's settings and topic, its registry holding the devices."""
+    registry(spark, settings, list(devices))
+    return settings, settings.ingest.topic
+
+
 def test_a_device_added_to_the_registry_is_accepted_from_the_next_batch(
     spark: SparkSession, ingest_settings: Settings
 ) -> None:
-    settings, topic = ingest_settings, ingest_settings.ingest.topic
-    registry(spark, settings, ["dev-1"])
+    settings, topic = with_registry(spark, ingest_settings, "dev-1")
     ingest = EventIngest(spark, settings)
     (known_id, known), (early_id, early) = event("dev-1"), event("dev-9")
     ingest.process_batch(kafka_batch(spark, topic, [(0, "dev-1", known), (1, "dev-9", early)]), 0)
@@ -90,8 +95,7 @@ def read_report(settings: Settings, query: str) -> list[str]:
 def test_an_events_empty_columns_are_left_unset_not_written_as_tombstones(
     spark: SparkSession, ingest_settings: Settings
 ) -> None:
-    settings, topic = ingest_settings, ingest_settings.ingest.topic
-    registry(spark, settings, ["dev-1"])
+    settings, topic = with_registry(spark, ingest_settings, "dev-1")
     _, telemetry = event("dev-1")  # no severity, code or attributes
     EventIngest(spark, settings).process_batch(kafka_batch(spark, topic, [(0, "dev-1", telemetry)]), 0)
 
@@ -103,8 +107,7 @@ def test_an_events_empty_columns_are_left_unset_not_written_as_tombstones(
 
 
 def test_a_replayed_micro_batch_writes_nothing_twice(spark: SparkSession, ingest_settings: Settings) -> None:
-    settings, topic = ingest_settings, ingest_settings.ingest.topic
-    registry(spark, settings, ["dev-1"])
+    settings, topic = with_registry(spark, ingest_settings, "dev-1")
     (first_id, first), (_, second) = event("dev-1"), event("dev-1")
     batch = kafka_batch(
         spark, topic, [(0, "dev-1", first), (1, "dev-1", "not json"), (2, "dev-1", first), (3, "dev-1", second)]
@@ -128,8 +131,7 @@ def test_a_replayed_micro_batch_writes_nothing_twice(spark: SparkSession, ingest
 def test_a_copy_received_in_a_later_batch_leaves_the_stored_row_and_the_change_log_as_the_first_wrote_them(
     spark: SparkSession, ingest_settings: Settings
 ) -> None:
-    settings, topic = ingest_settings, ingest_settings.ingest.topic
-    registry(spark, settings, ["dev-1"])
+    settings, topic = with_registry(spark, ingest_settings, "dev-1")
     event_id, payload = event("dev-1")
     ingest = EventIngest(spark, settings)
     ingest.process_batch(kafka_batch(spark, topic, [(0, "dev-1", payload)]), 0)
@@ -143,8 +145,7 @@ def test_a_copy_received_in_a_later_batch_leaves_the_stored_row_and_the_change_l
 def test_an_id_received_again_with_other_content_is_quarantined_and_its_first_content_stored_once(
     spark: SparkSession, ingest_settings: Settings
 ) -> None:
-    settings, topic = ingest_settings, ingest_settings.ingest.topic
-    registry(spark, settings, ["dev-1"])
+    settings, topic = with_registry(spark, ingest_settings, "dev-1")
     event_id, original = event("dev-1")
     moved = json.dumps({**json.loads(original), "event_time": (NOW - timedelta(minutes=5)).isoformat()})
     changed = json.dumps({**json.loads(original), "value": 30.0})
