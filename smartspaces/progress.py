@@ -155,7 +155,9 @@ def _rate(step: Step, elapsed: float) -> str:
     if not step.show_rate or not step.completed or elapsed <= 0:
         return ""
     unit = step.unit or "items"
-    return f"{step.completed / elapsed:.0f} {unit}/s"
+    rate = step.completed / elapsed
+    # Slow steps (a few tables, each taking seconds) keep a decimal: "0 tables/s" would say nothing moved.
+    return f"{rate:.1f} {unit}/s" if rate < 10 else f"{rate:.0f} {unit}/s"
 
 
 def _with_detail(text: str, step: Step) -> str:

@@ -85,3 +85,13 @@ def cassandra_table_rows(settings: Settings, table: str, columns: str) -> list[t
         return sorted(tuple(row) for row in rows)
     finally:
         cluster.shutdown()
+
+
+def read_report(settings: Settings, query: str) -> list[str]:
+    """What Cassandra's trace of a read says it read: live rows and tombstone cells, per replica."""
+    cluster = cassandra_cluster(settings.cassandra)
+    try:
+        trace = cluster.connect(settings.cassandra.keyspace).execute(query, trace=True).get_query_trace()
+        return [step.description for step in trace.events if step.description.startswith("Read ")]
+    finally:
+        cluster.shutdown()

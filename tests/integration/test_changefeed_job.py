@@ -21,6 +21,7 @@ from smartspaces.connectors.cassandra import cassandra_cluster
 from smartspaces.connectors.redis import redis_client
 from smartspaces.stages.cache.critical_events import critical_keys
 from tests.integration.changefeed_fixtures import FIRST_HALF, SECOND_HALF, Campus, write_reference
+from tests.integration.ingest_fixtures import read_report
 from tests.integration.serving_fixtures import PrivateRedis
 from transformations.redis_keys import (
     COMPLETE_FIELD,
@@ -86,7 +87,7 @@ def assert_all_effects(settings: Settings, campus: Campus) -> None:
     assert cached_latest(settings, SPACE_LATEST.format(space_id="s-office")) == latest
 
 
-def test_threshold_crossings_become_exactly_the_expected_critical_events_and_latest_values(
+def test_threshold_crossings_become_exactly_the_expected_critical_events_and_latest_values_without_tombstones(
     feed_settings: Settings, tmp_path: Path
 ) -> None:
     assert reference.main(["--drop", str(write_reference(tmp_path / "reference"))]) == 0
@@ -98,6 +99,9 @@ def test_threshold_crossings_become_exactly_the_expected_critical_events_and_lat
     ingest_half(campus, SECOND_HALF)
     assert changefeed.main(["--once"]) == 0
     assert_all_effects(feed_settings, campus)
+    # A forced door's critical event has no metric, value or unit: none of them is written as a tombstone.
+    reads = read_report(feed_settings, "SELECT * FROM critical_events_by_space")
+    assert reads and all(read.endswith(" live rows and 0 tombstone cells") for read in reads), reads
 
 
 def test_replayed_ingest_batches_have_no_duplicate_effect(feed_settings: Settings, tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from smartspaces.connectors.cassandra import cassandra_cluster
 from smartspaces.connectors.delta import read_delta, write_delta
 from smartspaces.stages.ingest.event_ids import DRIVER_WRITE_LIMIT, EventIdStore, Receipt
 from smartspaces.stages.ingest.pipeline import EventIngest
-from tests.integration.ingest_fixtures import cassandra_rows, cassandra_table_rows
+from tests.integration.ingest_fixtures import cassandra_rows, cassandra_table_rows, read_report
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -80,16 +80,6 @@ def test_a_device_added_to_the_registry_is_accepted_from_the_next_batch(
         (1, "unknown_device", early_id)
     ]
     assert (ingest.totals.accepted_events, dict(ingest.totals.quarantined)) == (2, {"unknown_device": 1})
-
-
-def read_report(settings: Settings, query: str) -> list[str]:
-    """What Cassandra's trace of a read says it read: live rows and tombstone cells, per replica."""
-    cluster = cassandra_cluster(settings.cassandra)
-    try:
-        trace = cluster.connect(settings.cassandra.keyspace).execute(query, trace=True).get_query_trace()
-        return [step.description for step in trace.events if step.description.startswith("Read ")]
-    finally:
-        cluster.shutdown()
 
 
 def test_an_events_empty_columns_are_left_unset_not_written_as_tombstones(

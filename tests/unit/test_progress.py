@@ -55,6 +55,14 @@ def test_counted_work_writes_a_line_per_tenth_never_one_per_item() -> None:
     ]
 
 
+def test_a_step_slower_than_ten_a_second_shows_its_rate_with_a_decimal() -> None:
+    clock, out = FakeClock(), io.StringIO()
+    with plain_reporter(clock, out).step("facts", total=7, unit="tables") as writing:
+        clock.now += 24.0
+        writing.update(7)
+    assert out.getvalue().splitlines()[-1] == "[facts] done in 24.0 s: 7/7 tables, 0.3 tables/s"
+
+
 def test_quick_work_writes_no_line_between_its_start_and_end() -> None:
     clock, out = FakeClock(), io.StringIO()
     with plain_reporter(clock, out).step("load", total=1000, unit="rows") as loading:

@@ -15,7 +15,7 @@ from typing import Any
 
 from cassandra.cluster import Session
 from cassandra.concurrent import execute_concurrent_with_args
-from cassandra.query import PreparedStatement
+from cassandra.query import UNSET_VALUE, PreparedStatement
 from redis import Redis
 
 from smartspaces.cassandra_tables import CRITICAL_EVENTS, CassandraTable
@@ -42,6 +42,10 @@ def _cql_value(column: str, value: Any) -> Any:
     return value
 
 
+def _unset_if_none(value: Any) -> Any:
+    return UNSET_VALUE if value is None else value
+
+
 def _insert(
     session: Session, keyspace: str, table: CassandraTable, columns: Sequence[str], timestamp: bool
 ) -> PreparedStatement:
@@ -62,9 +66,14 @@ class CassandraFeedSink:
         }
 
     def write(self, outputs: FeedBatchOutputs) -> None:
+        # A critical event is written once with one content: its empty columns (a forced door's metric and
+        # value) are left unset rather than written as tombstones that every read of its space's events skips.
         self._execute(
             self.critical,
-            [tuple(_cql_value(c, event[c]) for c in CRITICAL_EVENT_COLUMNS) for event in outputs.critical_events],
+            [
+                tuple(_unset_if_none(_cql_value(c, event[c])) for c in CRITICAL_EVENT_COLUMNS)
+                for event in outputs.critical_events
+            ],
         )
         for scope, readings in (("device_id", outputs.device_latest), ("space_id", outputs.space_latest)):
             self._execute(self.latest[scope], [self._latest_row(reading) for reading in readings])
