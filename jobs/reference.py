@@ -1,4 +1,4 @@
-"""Merges a reference drop (spaces and devices, from files or JDBC tables) into the lake's SCD type 2 histories.
+"""Merges a reference drop (spaces and devices: files, PostgreSQL or MySQL tables) into the lake's SCD2 histories.
 
 Refreshes the read API's Cassandra tables of the same names; rejected rows go to the lake's reference rejects
 with their reason. What a drop changes: docs/reference-data.md.
@@ -18,11 +18,22 @@ from smartspaces.stages.reference.service import ReferenceDrop, merge_reference_
 
 def parser() -> argparse.ArgumentParser:
     parser = job_parser("reference", __doc__)
-    parser.add_argument("--source", choices=["files", "jdbc"], default="files")
+    parser.add_argument(
+        "--source",
+        choices=["files", "jdbc", "mysql"],
+        default="files",
+        help="files: a folder of csv or parquet; jdbc: PostgreSQL tables; mysql: MySQL tables (the mysql settings)",
+    )
     parser.add_argument("--drop", help="folder of the drop's files (default: <lake>/landing/reference)")
     parser.add_argument("--format", choices=["csv", "parquet"], default="csv")
-    parser.add_argument("--jdbc-url", help="database of the reference tables (default: the postgres settings')")
-    parser.add_argument("--jdbc-schema", default="public", help="schema holding the tables spaces and devices")
+    parser.add_argument(
+        "--jdbc-url", help="PostgreSQL database of the reference tables (default: the postgres settings')"
+    )
+    parser.add_argument(
+        "--jdbc-schema",
+        help="schema (MySQL: database) holding the tables spaces and devices (default: public; MySQL: the mysql "
+        "settings' database)",
+    )
     parser.add_argument("--effective-at", type=utc_instant, help="when the drop takes effect (default: now, UTC)")
     return parser
 

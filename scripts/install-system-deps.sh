@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages the platform needs, only those missing: Java 17 and Maven (Kafka, Cassandra
-# and Spark's connectors come from Maven Central), PostgreSQL and Redis (Debian's packages), Chromium, wrk.
+# and Spark's connectors come from Maven Central), PostgreSQL, Redis and MariaDB (Debian's packages),
+# Chromium, wrk.
 set -euo pipefail
 
 missing=()
@@ -9,6 +10,8 @@ if [ -z "${java_major}" ] || [ "${java_major}" -lt 17 ]; then missing+=(openjdk-
 command -v mvn >/dev/null || missing+=(maven)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v postgres >/dev/null || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing+=(postgresql)
+# The stack's optional MySQL (the reference job's MySQL source, and its test).
+command -v mariadbd >/dev/null || [ -x /usr/sbin/mariadbd ] || missing+=(mariadb-server)
 python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
 # Headless Chromium runs the web page's test against the live API.
 command -v chromium >/dev/null || missing+=(chromium)
@@ -29,7 +32,7 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian starts packaged servers as services where it can; the stack runs its own, on its own data.
-for service in redis-server postgresql; do
+for service in redis-server postgresql mariadb; do
   $sudo service "$service" stop >/dev/null 2>&1 || true
 done
 echo "system packages: installed ${missing[*]}"

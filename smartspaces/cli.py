@@ -39,7 +39,11 @@ def _stack(args: argparse.Namespace, settings: Settings) -> int:
         stopped = local_stack.down(settings, names)
         print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
         return 0
-    report = local_stack.up(settings, names) if args.action == "up" else local_stack.status(settings, names)
+    if args.action == "up":
+        report = local_stack.up(settings, names, tuple(args.with_ or ()))
+    else:
+        # Without --only: every server, and an optional one while it runs.
+        report = local_stack.status(settings, names)
     return _print_servers(report, args.action)
 
 
@@ -163,7 +167,14 @@ def _parser() -> argparse.ArgumentParser:
 
     stack = commands.add_parser("stack", help="the local servers: up, down, status, fetch (jars only)")
     stack.add_argument("action", choices=["up", "down", "status", "fetch"])
-    stack.add_argument("--only", nargs="+", choices=["kafka", "cassandra", "postgres", "redis"])
+    stack.add_argument("--only", nargs="+", choices=["kafka", "cassandra", "postgres", "redis", "mysql"])
+    stack.add_argument(
+        "--with",
+        dest="with_",
+        nargs="+",
+        choices=["mysql"],
+        help="optional servers to start as well (mysql: MariaDB, the reference job's MySQL source)",
+    )
     stack.set_defaults(handler=_stack)
 
     cluster = commands.add_parser(

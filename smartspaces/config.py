@@ -112,6 +112,20 @@ class PostgresSettings(_Section):
     lock_timeout_s: int = Field(default=300, ge=1)
 
 
+class MysqlSettings(_Section):
+    """A MySQL (or MariaDB) database the reference job can read its drop from (`--source mysql`)."""
+
+    host: str
+    port: Port = 3306
+    database: str
+    user: str
+    password: SecretStr | None = None
+    # Connector/J's sslMode: VERIFY_IDENTITY checks the certificate and the host name (PostgreSQL's verify-full).
+    ssl_mode: Literal["DISABLED", "PREFERRED", "REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY"] = "PREFERRED"
+    connect_timeout_s: int = Field(default=10, ge=1)
+    socket_timeout_s: int = Field(default=600, ge=1)
+
+
 class RedisSettings(_Section):
     host: str
     port: Port = 6379
@@ -286,6 +300,8 @@ class Settings(_Section):
     cassandra: CassandraSettings
     postgres: PostgresSettings
     redis: RedisSettings
+    # Optional: only the reference job's MySQL source uses it.
+    mysql: MysqlSettings | None = None
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     changefeed: ChangeFeedSettings
     cache: CacheSettings = Field(default_factory=CacheSettings)
@@ -301,6 +317,7 @@ SECRET_KEYS = frozenset(
         ("cassandra", "password"),
         ("postgres", "password"),
         ("redis", "password"),
+        ("mysql", "password"),
         ("api", "keys"),
     }
 )

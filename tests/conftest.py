@@ -19,6 +19,7 @@ pytest_plugins = [
     "tests.integration.serving_fixtures",
     "tests.integration.reporting_fixtures",
     "tests.integration.exploration_fixtures",
+    "tests.integration.reference_fixtures",
 ]
 
 # The tests of the shared local stack: units of work under pytest-xdist (make test).
@@ -36,6 +37,8 @@ SELF_CONTAINED = (
     f"{INTEGRATION_TESTS}test_power_bi_model.py",
     # Its keyspaces, topic, lake, Redis databases (10, 11) and PostgreSQL database are its own, and the cluster.
     f"{INTEGRATION_TESTS}test_spark_cluster.py",
+    # Its keyspace, lake and MySQL tables are its own; it starts the stack's MySQL, which nothing else uses.
+    f"{INTEGRATION_TESTS}test_reference_mysql.py",
 )
 
 # Few shuffle partitions: test DataFrames are tiny, and each partition is a task on 2 cores.

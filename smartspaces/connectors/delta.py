@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
 from smartspaces.config import LakeSettings
+from smartspaces.connectors.jvm import session_jvm
 
 
 def lake_path(lake: LakeSettings, *parts: str) -> str:
@@ -109,7 +108,7 @@ def table_version(spark: SparkSession, path: str) -> str | None:
 
 def file_version(spark: SparkSession, path: str) -> str | None:
     """A cheap token of a file's state (its modification time and length); None when it does not exist."""
-    hadoop_path = _jvm(spark).org.apache.hadoop.fs.Path(path)
+    hadoop_path = session_jvm(spark).org.apache.hadoop.fs.Path(path)
     file_system = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
     if not file_system.exists(hadoop_path):
         return None
@@ -123,16 +122,9 @@ def holds_files(spark: SparkSession, folder: str) -> bool:
 
 
 def _newest_file(spark: SparkSession, folder: str, suffix: str) -> str | None:
-    hadoop_path = _jvm(spark).org.apache.hadoop.fs.Path(folder)
+    hadoop_path = session_jvm(spark).org.apache.hadoop.fs.Path(folder)
     file_system = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
     if not file_system.exists(hadoop_path):
         return None
     names = [status.getPath().getName() for status in file_system.listStatus(hadoop_path)]
     return max((name for name in names if name.endswith(suffix)), default=None)
-
-
-def _jvm(spark: SparkSession) -> Any:
-    jvm = spark.sparkContext._jvm
-    if jvm is None:
-        raise RuntimeError("the Spark session has no JVM gateway (stopped?)")
-    return jvm

@@ -53,22 +53,15 @@ def write_jdbc(
     rows.write.jdbc(jdbc_url(pg), table, mode="append", properties=properties)
 
 
-# The JDBC driver class of each database a table can be read from (its jar must be on the classpath).
-JDBC_DRIVERS = {"postgresql": JDBC_DRIVER, "mysql": "com.mysql.cj.jdbc.Driver"}
-
-
 def read_jdbc(spark: SparkSession, pg: PostgresSettings, table_or_query: str, url: str | None = None) -> DataFrame:
     """A table, or a query written as '(SELECT ...) AS name', read through JDBC.
 
-    url: another PostgreSQL or MySQL database than the settings' (user and password stay the settings').
-    """
-    if url is None:
-        return spark.read.jdbc(jdbc_url(pg), table_or_query, properties=jdbc_properties(pg))
-    database = url.split(":")[1] if url.startswith("jdbc:") else ""
-    if database not in JDBC_DRIVERS:
+    url: another PostgreSQL database than the settings' (user and password stay the settings').
+    MySQL is read with smartspaces.connectors.mysql, with credentials of its own."""
+    if url is not None and not url.startswith("jdbc:postgresql:"):
         # The URL itself is not repeated: it may carry credentials.
-        raise ValueError(f"unsupported JDBC URL: expected one starting jdbc:{' or jdbc:'.join(JDBC_DRIVERS)}:")
-    return spark.read.jdbc(url, table_or_query, properties={**jdbc_properties(pg), "driver": JDBC_DRIVERS[database]})
+        raise ValueError("unsupported JDBC URL: expected one starting jdbc:postgresql: (MySQL: --source mysql)")
+    return spark.read.jdbc(url or jdbc_url(pg), table_or_query, properties=jdbc_properties(pg))
 
 
 def connect(pg: PostgresSettings, autocommit: bool = False) -> psycopg.Connection[Any]:

@@ -1,7 +1,8 @@
 """The local stack: Kafka, Cassandra, PostgreSQL and Redis on loopback, data under one folder.
 
 `up` returns only when every server answers a real request; it is idempotent. `down` stops by pid
-exactly what `up` started, and whatever those processes started.
+exactly what `up` started, and whatever those processes started. Optional servers (MySQL) start only when
+asked for by name; `down` and `status` include them.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from smartspaces.config import Settings, StackSettings
 from smartspaces.stack.cassandra import CassandraServer
 from smartspaces.stack.kafka import KafkaServer
+from smartspaces.stack.mysql import MysqlServer
 from smartspaces.stack.postgres import PostgresServer
 from smartspaces.stack.process import StackError, is_running, log_tail, memory_kib, port_is_free
 from smartspaces.stack.redis import RedisServer
@@ -19,6 +21,9 @@ from smartspaces.stack.server import LOOPBACK, JavaServer, Server
 
 # Started slowest first, so their boots overlap; checked fastest first.
 _START_ORDER = (CassandraServer, KafkaServer, PostgresServer, RedisServer)
+# Started only when named (`up --with mysql`, `up --only mysql`).
+OPTIONAL = (MysqlServer,)
+OPTIONAL_NAMES = tuple(kind.name for kind in OPTIONAL)
 
 
 @dataclass(frozen=True)
@@ -37,12 +42,16 @@ def stack_settings(settings: Settings) -> StackSettings:
     return settings.stack
 
 
-def servers(settings: Settings, names: tuple[str, ...] = ()) -> list[Server]:
+def servers(settings: Settings, names: tuple[str, ...] = (), *, optional: bool = True) -> list[Server]:
+    """The named servers, or all of them (the optional ones too unless optional=False), in start order."""
     stack = stack_settings(settings)
-    chosen = [kind(settings, stack) for kind in _START_ORDER]
+    kinds: tuple[type[Server], ...] = (*_START_ORDER, *OPTIONAL) if optional or names else _START_ORDER
+    if settings.mysql is None:
+        kinds = tuple(kind for kind in kinds if kind is not MysqlServer)
+    chosen = [kind(settings, stack) for kind in kinds]
     unknown = set(names) - {server.name for server in chosen}
     if unknown:
-        raise StackError(f"unknown server(s): {', '.join(sorted(unknown))}")
+        raise StackError(f"unknown server(s) in the {settings.environment!r} environment: {', '.join(sorted(unknown))}")
     return [server for server in chosen if not names or server.name in names]
 
 
@@ -58,10 +67,14 @@ def fetch(settings: Settings) -> list[str]:
     return [str(server.fetch_jars()) for server in servers(settings) if isinstance(server, JavaServer)]
 
 
-def up(settings: Settings, names: tuple[str, ...] = ()) -> list[ServerStatus]:
-    """Starts what is not running and waits until every server answers."""
+def up(settings: Settings, names: tuple[str, ...] = (), extra: tuple[str, ...] = ()) -> list[ServerStatus]:
+    """Starts what is not running and waits until every server answers.
+
+    names: only these servers (default: every server but the optional ones); extra: these as well."""
     stack = stack_settings(settings)
-    chosen = servers(settings, names)
+    chosen = servers(settings, names, optional=False)
+    if extra:
+        chosen += [server for server in servers(settings, extra) if server.name not in {s.name for s in chosen}]
     start_servers(chosen, time.monotonic() + stack.start_timeout_s, settings.environment)
     return server_status(chosen)
 
@@ -120,7 +133,17 @@ def stop_servers(chosen: list[Server]) -> list[str]:
 
 
 def status(settings: Settings, names: tuple[str, ...] = ()) -> list[ServerStatus]:
-    return server_status(servers(settings, names))
+    """The named servers' status; by default every server but the optional ones that are not running."""
+    return server_status(servers(settings, names) if names else servers_in_use(settings))
+
+
+def servers_in_use(settings: Settings) -> list[Server]:
+    """Every server but the optional ones that are not running."""
+    return [
+        server
+        for server in servers(settings)
+        if server.name not in OPTIONAL_NAMES or server.process.running_pid() is not None
+    ]
 
 
 def server_status(chosen: list[Server]) -> list[ServerStatus]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import pwd
 import shutil
 import signal
 import subprocess
@@ -14,10 +12,7 @@ import psycopg
 from psycopg import sql
 
 from smartspaces.stack.process import StackError
-from smartspaces.stack.server import LOOPBACK, Server
-
-# PostgreSQL refuses to run as root; as root the stack runs it as this system user (Debian's package makes it).
-SERVICE_USER = "postgres"
+from smartspaces.stack.server import LOOPBACK, ServiceUserServer
 
 
 def postgres_binary(name: str) -> str:
@@ -31,8 +26,9 @@ def postgres_binary(name: str) -> str:
     return str(candidates[-1])
 
 
-class PostgresServer(Server):
+class PostgresServer(ServiceUserServer):
     name = "postgres"
+    service_user = "postgres"
     # SIGINT is PostgreSQL's fast shutdown: sessions are ended, data is flushed.
     stop_signal = signal.SIGINT
 
@@ -49,28 +45,11 @@ class PostgresServer(Server):
     def data_dir(self) -> Path:
         return self.folder / "data"
 
-    def run_as(self) -> str | None:
-        if os.geteuid() != 0:
-            return None
-        try:
-            pwd.getpwnam(SERVICE_USER)
-        except KeyError:
-            raise StackError(f"running as root, PostgreSQL needs a user {SERVICE_USER!r} to run as") from None
-        return SERVICE_USER
-
-    def _own(self, path: Path) -> None:
-        user = self.run_as()
-        if user:
-            shutil.chown(path, user=user, group=pwd.getpwnam(user).pw_gid)
-
     def prepare(self) -> None:
-        for folder in (self.folder, self.folder / "run"):
-            folder.mkdir(parents=True, exist_ok=True)
-            self._own(folder)
+        self.make_folders(self.folder, self.folder / "run")
         if (self.data_dir / "PG_VERSION").exists():
             return
-        self.data_dir.mkdir(mode=0o700, exist_ok=True)
-        self._own(self.data_dir)
+        self.make_folders(self.data_dir, mode=0o700)
         # Loopback only, trust: the local stack has no secrets to keep. Other environments use passwords.
         result = subprocess.run(
             [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -116,3 +117,29 @@ class JavaServer(Server):
 
     def fetch_jars(self) -> Path:
         return resolve_jars(load_pins().servers[self.name].artifacts, self.jars)
+
+
+class ServiceUserServer(Server):
+    """A Debian-packaged server that refuses to run as root: as root the stack runs it as the package's user."""
+
+    service_user: str
+
+    def run_as(self) -> str | None:
+        if os.geteuid() != 0:
+            return None
+        try:
+            pwd.getpwnam(self.service_user)
+        except KeyError:
+            raise StackError(
+                f"running as root, {self.name} needs a user {self.service_user!r} to run as (its Debian package "
+                "creates it)"
+            ) from None
+        return self.service_user
+
+    def make_folders(self, *folders: Path, mode: int = 0o777) -> None:
+        """Creates the folders, owned by the user the server runs as."""
+        user = self.run_as()
+        for folder in folders:
+            folder.mkdir(mode=mode, parents=True, exist_ok=True)
+            if user:
+                shutil.chown(folder, user=user, group=pwd.getpwnam(user).pw_gid)

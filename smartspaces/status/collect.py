@@ -130,7 +130,7 @@ def error_text(error: BaseException, width: int = 60) -> str:
 def read_servers(settings: Settings) -> ServersSection:
     """local_stack.status of each server, asked side by side (a server that does not answer costs its timeout once)."""
     try:
-        names = [server.name for server in local_stack.servers(settings)]
+        names = [server.name for server in local_stack.servers_in_use(settings)]
     except StackError as error:
         return ServersSection(note=str(error))
     with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="status-server") as pool:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from smartspaces.config import PROJECT_ROOT, ConfigError, load_settings
+from smartspaces.connectors.mysql import jdbc_properties, jdbc_url
 
 LOCAL = PROJECT_ROOT / "conf" / "local.yaml"
 
@@ -66,9 +67,23 @@ def test_misspelt_key_is_rejected(tmp_path: Path) -> None:
 
 
 def test_secret_in_a_file_is_refused(tmp_path: Path) -> None:
-    text = LOCAL.read_text().replace("  user: smartspaces\n", "  user: smartspaces\n  password: hunter2\n")
+    text = LOCAL.read_text().replace("  sslmode: disable\n", "  sslmode: disable\n  password: hunter2\n")
     with pytest.raises(ConfigError, match=r"postgres\.password is a secret .* SMARTSPACES__POSTGRES__PASSWORD"):
         load_settings("test", environ={}, directory=write_conf(tmp_path, text))
+    text = LOCAL.read_text().replace("  ssl_mode: DISABLED\n", "  ssl_mode: DISABLED\n  password: hunter2\n")
+    with pytest.raises(ConfigError, match=r"mysql\.password is a secret .* SMARTSPACES__MYSQL__PASSWORD"):
+        load_settings("test", environ={}, directory=write_conf(tmp_path, text))
+
+
+def test_mysql_is_optional_and_its_jdbc_url_carries_its_settings() -> None:
+    assert load_settings("aks", environ={}).mysql is None
+    mysql = load_settings("local", environ={"SMARTSPACES__MYSQL__SSL_MODE": "VERIFY_IDENTITY"}).mysql
+    assert mysql is not None
+    assert jdbc_url(mysql) == (
+        "jdbc:mysql://127.0.0.1:3306/smartspaces_reference?sslMode=VERIFY_IDENTITY&connectionTimeZone=UTC"
+        "&connectTimeout=10000&socketTimeout=600000"
+    )
+    assert "password" not in jdbc_properties(mysql)
 
 
 def test_invalid_secret_is_reported_without_its_value() -> None:

@@ -26,6 +26,7 @@ def test_pinned_stack_is_the_one_the_platform_promises() -> None:
     assert pins.python["delta-spark"].startswith("3.3.")
     assert "com.datastax.spark:spark-cassandra-connector_2.12:3.5.1" in pins.spark_packages
     assert any(coordinate.startswith("org.postgresql:postgresql:42.7.") for coordinate in pins.spark_packages)
+    assert any(coordinate.startswith("com.mysql:mysql-connector-j:9.") for coordinate in pins.spark_packages)
     assert pins.servers["kafka"].version.startswith("3.9.")
     assert pins.servers["cassandra"].version.startswith("5.0.")
     assert pins.servers["kafka"].artifacts[0] == f"org.apache.kafka:kafka_2.13:{pins.servers['kafka'].version}"

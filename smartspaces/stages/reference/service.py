@@ -1,4 +1,4 @@
-"""Merges a reference drop (spaces and devices, from files or JDBC tables) into the lake's SCD type 2 histories.
+"""Merges a reference drop (spaces and devices: files, PostgreSQL or MySQL tables) into the lake's SCD2 histories.
 
 Refreshes the read API's Cassandra tables of the same names; rejected rows go to the lake's reference rejects
 with their reason. What a drop changes: docs/reference-data.md.
@@ -24,6 +24,7 @@ from smartspaces.connectors.delta import (
     read_delta_or_empty,
     read_reference_drop,
 )
+from smartspaces.connectors.mysql import MysqlReadError, read_mysql
 from smartspaces.connectors.postgres import read_jdbc
 from smartspaces.entrypoint import JobSetupError
 from smartspaces.session import spark_session
@@ -43,13 +44,14 @@ from transformations.schemas import SPACE_HISTORY
 
 @dataclass(frozen=True)
 class ReferenceDrop:
-    """Where a drop comes from: files in a folder (csv or parquet), or the tables of a JDBC schema."""
+    """Where a drop comes from: files in a folder (csv or parquet), or the tables of a PostgreSQL (jdbc) or MySQL
+    schema."""
 
-    source: Literal["files", "jdbc"] = "files"
+    source: Literal["files", "jdbc", "mysql"] = "files"
     folder: str | None = None  # default: the lake's reference landing
     format: Literal["csv", "parquet"] = "csv"
     jdbc_url: str | None = None  # default: the postgres settings'
-    jdbc_schema: str = "public"
+    jdbc_schema: str | None = None  # default: PostgreSQL's public, the mysql settings' database
     effective_at: datetime | None = None  # default: now
 
 
@@ -80,7 +82,16 @@ def read_history(spark: SparkSession, settings: Settings, table: ReferenceTable)
 
 def read_drop(spark: SparkSession, settings: Settings, drop: ReferenceDrop, table: ReferenceTable) -> DataFrame:
     if drop.source == "jdbc":
-        rows = read_jdbc(spark, settings.postgres, f"{drop.jdbc_schema}.{table.name}", url=drop.jdbc_url)
+        rows = read_jdbc(spark, settings.postgres, f"{drop.jdbc_schema or 'public'}.{table.name}", url=drop.jdbc_url)
+        return rows.transform(conform_to(table.drop_schema))
+    if drop.source == "mysql":
+        if settings.mysql is None:
+            raise JobSetupError(f"--source mysql: the {settings.environment!r} environment has no 'mysql' section")
+        name = f"{drop.jdbc_schema}.{table.name}" if drop.jdbc_schema else table.name
+        try:
+            rows = read_mysql(spark, settings.mysql, name)
+        except MysqlReadError as error:
+            raise JobSetupError(str(error)) from None
         return rows.transform(conform_to(table.drop_schema))
     folder = (drop.folder or lake.reference_landing(settings.lake)).rstrip("/")
     return read_reference_drop(spark, f"{folder}/{table.name}.{drop.format}", table.drop_schema, drop.format)
