@@ -6,6 +6,7 @@ from py4j.protocol import Py4JJavaError  # type: ignore[import-untyped]
 from pyspark.sql import DataFrame, SparkSession
 
 from smartspaces.config import MysqlSettings
+from smartspaces.connectors.jdbc import jdbc_properties as credentials
 from smartspaces.connectors.jvm import session_jvm
 
 JDBC_DRIVER = "com.mysql.cj.jdbc.Driver"
@@ -26,10 +27,7 @@ def jdbc_url(mysql: MysqlSettings) -> str:
 
 
 def jdbc_properties(mysql: MysqlSettings) -> dict[str, str]:
-    properties = {"user": mysql.user, "driver": JDBC_DRIVER}
-    if mysql.password:
-        properties["password"] = mysql.password.get_secret_value()
-    return properties
+    return credentials(mysql.user, mysql.password, JDBC_DRIVER)
 
 
 def read_mysql(spark: SparkSession, mysql: MysqlSettings, table: str) -> DataFrame:

@@ -10,6 +10,7 @@ import psycopg
 from pyspark.sql import DataFrame, SparkSession
 
 from smartspaces.config import PostgresSettings
+from smartspaces.connectors.jdbc import jdbc_properties as credentials
 
 JDBC_DRIVER = "org.postgresql.Driver"
 
@@ -25,10 +26,7 @@ def jdbc_url(pg: PostgresSettings) -> str:
 
 
 def jdbc_properties(pg: PostgresSettings) -> dict[str, str]:
-    properties = {"user": pg.user, "driver": JDBC_DRIVER}
-    if pg.password:
-        properties["password"] = pg.password.get_secret_value()
-    return properties
+    return credentials(pg.user, pg.password, JDBC_DRIVER)
 
 
 def write_jdbc(

@@ -12,7 +12,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from smartspaces.config import Settings
-from smartspaces.connectors.cassandra import cassandra_cluster, read_cassandra
+from smartspaces.connectors.cassandra import read_cassandra
 from smartspaces.connectors.delta import read_delta
 from smartspaces.stages.simulator.campus import DEVICE_COLUMNS, DEVICES_FILE, SPACE_COLUMNS, SPACES_FILE
 
@@ -68,12 +68,3 @@ def registry_settings(spark: SparkSession, ingest_settings: Settings) -> Setting
 
 def history(spark: SparkSession, path: str) -> list[tuple[object, ...]]:
     return sorted((tuple(row) for row in read_delta(spark, path).collect()), key=repr)
-
-
-def cassandra_registry(settings: Settings, table: str, columns: str) -> list[tuple[object, ...]]:
-    cluster = cassandra_cluster(settings.cassandra)
-    try:
-        rows = cluster.connect().execute(f"SELECT {columns} FROM {settings.cassandra.keyspace}.{table}", timeout=60)
-        return sorted(tuple(row) for row in rows)
-    finally:
-        cluster.shutdown()

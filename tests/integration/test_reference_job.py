@@ -17,6 +17,7 @@ from smartspaces.config import Settings
 from smartspaces.connectors.delta import read_delta
 from smartspaces.connectors.postgres import connect
 from smartspaces.stages.ingest.pipeline import EventIngest
+from tests.integration.ingest_fixtures import cassandra_table_rows
 from tests.integration.reference_fixtures import (
     DEVICE_ROWS,
     INSTALLED,
@@ -26,7 +27,6 @@ from tests.integration.reference_fixtures import (
     SPACE_ROWS,
     T1,
     T2,
-    cassandra_registry,
     history,
     iso,
     write_drop,
@@ -64,13 +64,13 @@ def test_a_later_drop_closes_and_opens_versions_and_rerunning_it_changes_nothing
         key=repr,
     )
     # The read side: each device's newest version, retired ones with when they left.
-    assert cassandra_registry(settings, "devices", "device_id, space_id, retired_at") == [
+    assert cassandra_table_rows(settings, "devices", "device_id, space_id, retired_at") == [
         ("d1", "s2", None),
         ("d2", "s1", RETIRED),
         ("d3", "s2", T2),
         ("d4", "s1", None),
     ]
-    assert cassandra_registry(settings, "spaces", "space_id, campus_id, tenant") == [
+    assert cassandra_table_rows(settings, "spaces", "space_id, campus_id, tenant") == [
         ("s1", "c1", "Globex"),
         ("s2", "c1", None),
     ]
@@ -214,4 +214,8 @@ def test_a_drop_is_read_from_database_tables_through_jdbc(
     assert history(spark, lake.space_registry(settings.lake)) == [
         (*row[:1], T1, None, True, *row[1:]) for row in SPACE_ROWS
     ]
-    assert cassandra_registry(settings, "devices", "device_id, space_id") == [("d1", "s1"), ("d2", "s1"), ("d3", "s2")]
+    assert cassandra_table_rows(settings, "devices", "device_id, space_id") == [
+        ("d1", "s1"),
+        ("d2", "s1"),
+        ("d3", "s2"),
+    ]

@@ -16,6 +16,7 @@ from smartspaces.cassandra_tables import SPACES_BY_BUILDING
 from smartspaces.config import MysqlSettings, Settings, load_settings
 from smartspaces.connectors.cassandra import cassandra_cluster
 from smartspaces.stack import local_stack
+from tests.integration.ingest_fixtures import cassandra_table_rows
 from tests.integration.reference_fixtures import (
     DEVICE_ROWS,
     LATER_DEVICE_ROWS,
@@ -23,7 +24,6 @@ from tests.integration.reference_fixtures import (
     SPACE_ROWS,
     T1,
     T2,
-    cassandra_registry,
     history,
     iso,
     write_drop,
@@ -97,11 +97,11 @@ def registries(spark: SparkSession, settings: Settings) -> dict[str, list[tuple[
     return {
         "space history": history(spark, lake.space_registry(settings.lake)),
         "device history": history(spark, lake.device_registry(settings.lake)),
-        **{f"cassandra {table}": cassandra_registry(settings, table, "*") for table in REGISTRY_TABLES},
+        **{f"cassandra {table}": cassandra_table_rows(settings, table, "*") for table in REGISTRY_TABLES},
     }
 
 
-def empty_cassandra_registry(settings: Settings) -> None:
+def empty_cassandra_table_rows(settings: Settings) -> None:
     cluster = cassandra_cluster(settings.cassandra)
     try:
         session = cluster.connect(settings.cassandra.keyspace)
@@ -127,7 +127,7 @@ def test_the_registry_built_from_mysql_equals_the_one_built_from_the_files_drop(
     # The same two drops, from MySQL, into a lake of their own and an emptied Cassandra registry.
     monkeypatch.setenv("SMARTSPACES__LAKE__ROOT", str(tmp_path / "lake-from-mysql"))
     from_mysql_settings = load_settings("local")
-    empty_cassandra_registry(from_mysql_settings)
+    empty_cassandra_table_rows(from_mysql_settings)
     fill_reference_tables(mysql_source, SPACE_ROWS, DEVICE_ROWS)
     assert reference.main(["--source", "mysql", "--effective-at", iso(T1)]) == 0
     fill_reference_tables(mysql_source, LATER_SPACE_ROWS, LATER_DEVICE_ROWS)
