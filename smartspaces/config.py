@@ -7,12 +7,13 @@ file is an error. They come from the environment (locally) or from Kubernetes se
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, SecretStr, ValidationError, field_validator
 
 from smartspaces.cassandra_tables import EVENTS
 
@@ -24,6 +25,28 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 MemorySize = Annotated[str, Field(pattern=r"^[0-9]+[kKmMgG]$")]
+MASK = "**********"
+# Keys of the free-form option maps that hold credentials (Spark's own redaction pattern, widened for Kafka's JAAS
+# config and Azure's account keys, SAS tokens and OAuth client secrets). Such a key is refused in a file and its
+# value masked wherever settings are printed.
+SECRET_LOOKING_KEY = re.compile(
+    r"secret|passw(or)?d|token|credential|jaas|account[._-]?key|access[._-]?key|sas\b", re.I
+)
+
+
+def masked_options(options: dict[str, str]) -> dict[str, str]:
+    return {key: MASK if SECRET_LOOKING_KEY.search(key) else value for key, value in options.items()}
+
+
+# A map of client or Spark options: printed (as JSON) with the values of secret-looking keys masked.
+Options = Annotated[dict[str, str], PlainSerializer(masked_options, when_used="json")]
+# The free-form maps whose secret-looking keys must come from the environment.
+_OPTION_MAPS = (
+    ("spark", "extra_conf"),
+    ("kafka", "client_options"),
+    ("cassandra", "connector"),
+    ("cassandra", "connector_one_row_partitions"),
+)
 
 
 class ConfigError(ValueError):
@@ -47,7 +70,7 @@ class SparkSettings(_Section):
     ivy_cache_dir: Path | None = None
     ui_enabled: bool = True
     log_level: Literal["ERROR", "WARN", "INFO", "DEBUG"] = "WARN"
-    extra_conf: dict[str, str] = Field(default_factory=dict)
+    extra_conf: Options = Field(default_factory=dict)
 
     @field_validator("shuffle_partitions")
     @classmethod
@@ -71,7 +94,7 @@ class KafkaSettings(_Section):
     # The PLAIN login module; Databricks shades it under kafkashaded.
     login_module: str = "org.apache.kafka.common.security.plain.PlainLoginModule"
     # Extra consumer/producer options, passed to Spark as kafka.<key>.
-    client_options: dict[str, str] = Field(default_factory=dict)
+    client_options: Options = Field(default_factory=dict)
 
 
 def _single_node_replication() -> dict[str, str | int]:
@@ -91,10 +114,10 @@ class CassandraSettings(_Section):
     # marker, a checkpoint, a rule state) is what the next one reads, whichever replica answers.
     consistency: Literal["LOCAL_QUORUM", "LOCAL_ONE", "QUORUM", "ONE"] = "LOCAL_QUORUM"
     # spark.cassandra.* connector settings (without the prefix), e.g. output.concurrent.writes.
-    connector: dict[str, str] = Field(default_factory=dict)
+    connector: Options = Field(default_factory=dict)
     # Connector settings over `connector` for writes to a table of one row per partition (event_ids), which
     # batches grouped by partition would send row by row.
-    connector_one_row_partitions: dict[str, str] = Field(default_factory=dict)
+    connector_one_row_partitions: Options = Field(default_factory=dict)
 
 
 class PostgresSettings(_Section):
@@ -350,6 +373,14 @@ def load_settings(
                 f"{path}: {section}.{key} is a secret and must not be in a file; "
                 f"set {ENV_PREFIX}{section.upper()}__{key.upper()} in the environment"
             )
+    for section, key in _OPTION_MAPS:
+        options = (raw.get(section) or {}).get(key) if isinstance(raw.get(section), dict) else None
+        for option in options or {}:
+            if SECRET_LOOKING_KEY.search(str(option)):
+                raise ConfigError(
+                    f"{path}: {section}.{key}.{option} looks like a secret and must not be in a file; "
+                    f"set {ENV_PREFIX}{section.upper()}__{key.upper()}__{option} in the environment"
+                )
     raw.setdefault("environment", environment)
     sources = {}
     for name, value in environ.items():

@@ -38,6 +38,18 @@ SECRETS = {
     "SMARTSPACES__POSTGRES__PASSWORD": "postgres-password",
     "SMARTSPACES__REDIS__PASSWORD": "redis-access-key",
 }
+# The secrets each job's driver reads, and no other: a job's pods never hold a credential it does not use. The
+# executors get none: what their tasks connect with travels in the tasks themselves (Spark's conf for the
+# Cassandra connector, the Kafka source's options, the settings a Python task closes over), never in their
+# environment. The reference job as rendered reads a files drop; `--source jdbc` adds the PostgreSQL password.
+JOB_SECRETS = {
+    "smoke": tuple(SECRETS),
+    "ingest": ("SMARTSPACES__KAFKA__SASL_PASSWORD", "SMARTSPACES__CASSANDRA__PASSWORD"),
+    "changefeed": ("SMARTSPACES__CASSANDRA__PASSWORD", "SMARTSPACES__REDIS__PASSWORD"),
+    "cache_warmup": ("SMARTSPACES__CASSANDRA__PASSWORD", "SMARTSPACES__REDIS__PASSWORD"),
+    "reference": ("SMARTSPACES__CASSANDRA__PASSWORD",),
+    "enrich": ("SMARTSPACES__CASSANDRA__PASSWORD", "SMARTSPACES__POSTGRES__PASSWORD"),
+}
 
 
 def _security_context() -> dict[str, Any]:
@@ -52,22 +64,25 @@ def _security_context() -> dict[str, Any]:
     }
 
 
-def _environment() -> list[dict[str, Any]]:
-    """SMARTSPACES_ENV=aks plus every secret, from the Kubernetes secret (never from a file)."""
-    secrets = [
-        {"name": variable, "valueFrom": {"secretKeyRef": {"name": SECRET_NAME, "key": key, "optional": False}}}
-        for variable, key in SECRETS.items()
+def _environment(secrets: tuple[str, ...]) -> list[dict[str, Any]]:
+    """SMARTSPACES_ENV=aks plus the given secrets, from the Kubernetes secret (never from a file)."""
+    from_secret = [
+        {
+            "name": variable,
+            "valueFrom": {"secretKeyRef": {"name": SECRET_NAME, "key": SECRETS[variable], "optional": False}},
+        }
+        for variable in secrets
     ]
-    return [{"name": "SMARTSPACES_ENV", "value": "aks"}, *secrets]
+    return [{"name": "SMARTSPACES_ENV", "value": "aks"}, *from_secret]
 
 
-def _pod(cores: int, memory: str, **extra: Any) -> dict[str, Any]:
+def _pod(cores: int, memory: str, secrets: tuple[str, ...], **extra: Any) -> dict[str, Any]:
     # Built afresh for each pod: a dict shared by driver and executor would be dumped as a YAML alias.
     return {
         "cores": cores,
         "memory": memory,
         "labels": {"app.kubernetes.io/part-of": "smartspaces"},
-        "env": [*_environment(), {"name": "MALLOC_ARENA_MAX", "value": MALLOC_ARENAS}],
+        "env": [*_environment(secrets), {"name": "MALLOC_ARENA_MAX", "value": MALLOC_ARENAS}],
         "securityContext": _security_context(),
         **extra,
     }
@@ -115,10 +130,11 @@ def _spark_application(
             "driver": _pod(
                 1,
                 DRIVER_HEAP,
+                JOB_SECRETS[job],
                 serviceAccount=SERVICE_ACCOUNT,
                 **({"memoryOverhead": driver_overhead} if driver_overhead else {}),
             ),
-            "executor": _pod(1, "2g", instances=1),
+            "executor": _pod(1, "2g", (), instances=1),
         },
     }
 

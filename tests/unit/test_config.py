@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from smartspaces.config import PROJECT_ROOT, ConfigError, load_settings
 from smartspaces.connectors.mysql import jdbc_properties, jdbc_url
@@ -95,3 +96,42 @@ def test_invalid_secret_is_reported_without_its_value() -> None:
 def test_unknown_environment_names_the_file() -> None:
     with pytest.raises(ConfigError, match=r"no configuration for environment 'mars'.*mars\.yaml"):
         load_settings("mars", environ={})
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "option"),
+    [
+        ("spark", "extra_conf", "spark.hadoop.fs.azure.account.key.lake.dfs.core.windows.net"),
+        ("kafka", "client_options", "sasl.jaas.config"),
+        ("cassandra", "connector", "auth.password"),
+    ],
+)
+def test_a_secret_looking_option_in_a_file_is_refused_naming_the_variable(
+    tmp_path: Path, section: str, key: str, option: str
+) -> None:
+    conf = yaml.safe_load(LOCAL.read_text())
+    conf[section].setdefault(key, {})[option] = "s3cr3t-value"
+    text = yaml.safe_dump(conf)
+    with pytest.raises(ConfigError) as raised:
+        load_settings("test", environ={}, directory=write_conf(tmp_path, text))
+    message = str(raised.value)
+    assert f"{section}.{key}.{option} looks like a secret" in message
+    assert f"SMARTSPACES__{section.upper()}__{key.upper()}__{option}" in message
+    assert "s3cr3t-value" not in message
+
+
+def test_secret_looking_options_from_the_environment_are_used_and_printed_masked() -> None:
+    settings = load_settings(
+        "local",
+        environ={
+            "SMARTSPACES__KAFKA__CLIENT_OPTIONS__sasl.jaas.config": "PlainLoginModule required password='s3cr3t';",
+            "SMARTSPACES__SPARK__EXTRA_CONF__spark.hadoop.fs.azure.sas.lake.token": "sv=s3cr3t",
+        },
+    )
+    assert settings.kafka.client_options["sasl.jaas.config"].endswith("password='s3cr3t';")
+    printed = settings.model_dump_json()
+    assert "s3cr3t" not in printed
+    assert '"sasl.jaas.config":"**********"' in printed
+    # Options that only look like keys stay readable.
+    assert '"output.batch.grouping.key":"partition"' in printed
+    assert '"spark.databricks.delta.snapshotPartitions":"2"' in printed

@@ -113,3 +113,32 @@ def test_validator_reports_each_mistake_of_a_broken_manifest() -> None:
         ("spec/mode", "'batch' is not one of ['cluster', 'client']"),
         ("spec/sparkConf/spark.executor.instances", "2 is not of type 'string'"),
     ]
+
+
+def pod_secrets(pod: dict[str, Any]) -> set[str]:
+    """The Kubernetes secret keys a pod's environment reads."""
+    return {
+        variable["valueFrom"]["secretKeyRef"]["key"]
+        for variable in pod.get("env", [])
+        if "secretKeyRef" in variable.get("valueFrom", {})
+    }
+
+
+def application_spec(document: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = document["spec"]
+    return spec["template"] if document["kind"] == "ScheduledSparkApplication" else spec
+
+
+def test_each_driver_gets_only_the_secrets_its_job_reads_and_executors_none() -> None:
+    wanted = {
+        "smoke.yaml": {"eventhubs-connection-string", "cosmos-account-key", "postgres-password", "redis-access-key"},
+        "ingest.yaml": {"eventhubs-connection-string", "cosmos-account-key"},
+        "changefeed.yaml": {"cosmos-account-key", "redis-access-key"},
+        "cache-warmup.yaml": {"cosmos-account-key", "redis-access-key"},
+        "reference.yaml": {"cosmos-account-key"},
+        "enrich.yaml": {"cosmos-account-key", "postgres-password"},
+    }
+    for name, text in render_manifests().items():
+        spec = application_spec(yaml.safe_load(text))
+        assert (name, pod_secrets(spec["driver"])) == (name, wanted[name])
+        assert (name, pod_secrets(spec["executor"])) == (name, set())
