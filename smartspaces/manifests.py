@@ -76,13 +76,16 @@ def _environment(secrets: tuple[str, ...]) -> list[dict[str, Any]]:
     return [{"name": "SMARTSPACES_ENV", "value": "aks"}, *from_secret]
 
 
-def _pod(cores: int, memory: str, secrets: tuple[str, ...], **extra: Any) -> dict[str, Any]:
+def _pod(
+    cores: int, memory: str, secrets: tuple[str, ...], settings: dict[str, str] | None = None, **extra: Any
+) -> dict[str, Any]:
     # Built afresh for each pod: a dict shared by driver and executor would be dumped as a YAML alias.
+    overrides = [{"name": name, "value": value} for name, value in (settings or {}).items()]
     return {
         "cores": cores,
         "memory": memory,
         "labels": {"app.kubernetes.io/part-of": "smartspaces"},
-        "env": [*_environment(secrets), {"name": "MALLOC_ARENA_MAX", "value": MALLOC_ARENAS}],
+        "env": [*_environment(secrets), *overrides, {"name": "MALLOC_ARENA_MAX", "value": MALLOC_ARENAS}],
         "securityContext": _security_context(),
         **extra,
     }
@@ -95,12 +98,14 @@ def _spark_application(
     driver_overhead: str | None = None,
     spark_conf: dict[str, str] | None = None,
     arguments: list[str] | None = None,
+    driver_settings: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """A SparkApplication that runs jobs/<job>.py from the project image with the aks configuration.
 
     driver_overhead: the driver pod's memory beyond its heap (Spark's default: a tenth, at least 384 MiB).
     spark_conf: the job's own Spark settings, beside the platform's.
-    arguments: the job's command line."""
+    arguments: the job's command line.
+    driver_settings: SMARTSPACES__ overrides of the aks configuration for this job's driver."""
     return {
         "apiVersion": API_VERSION,
         "kind": "SparkApplication",
@@ -131,6 +136,7 @@ def _spark_application(
                 1,
                 DRIVER_HEAP,
                 JOB_SECRETS[job],
+                driver_settings,
                 serviceAccount=SERVICE_ACCOUNT,
                 **({"memoryOverhead": driver_overhead} if driver_overhead else {}),
             ),
@@ -184,6 +190,8 @@ def render_manifests() -> dict[str, str]:
             driver_overhead="512m",
             spark_conf=BATCH_JVM_CONF,
             arguments=["--catch-up"],
+            # The role with exactly the grants of the window write (migration V0007), not the schema's owner.
+            driver_settings={"SMARTSPACES__POSTGRES__USER": "reporting_writer"},
         ),
     }
     return {name: HEADER + yaml.safe_dump(document, sort_keys=False) for name, document in applications.items()}

@@ -44,10 +44,12 @@ from smartspaces.stages.enrichment.reporting.runs import ExpectationResult
 from smartspaces.stages.enrichment.reporting.staging_copy import CopyStagingWriter
 from tests.integration.reporting_fixtures import (
     BUILDING,
+    REPORTING_TABLES,
     SPACES,
     ZONE,
     PrivatePostgres,
     device_version,
+    empty_reporting_tables,
     expected_content,
     fact_rows,
     frames,
@@ -412,10 +414,61 @@ def test_the_reader_role_can_read_every_view_and_write_nothing(spark: SparkSessi
                 "INSERT INTO reporting.fact_building_daily (building_id, local_date) VALUES ('b', '2026-11-23')"
             )
         connection.rollback()
-        connection.execute("SET ROLE reporting_reader")
-        with pytest.raises(errors.InsufficientPrivilege):
-            connection.execute("SELECT count(*) FROM reporting_staging.staging_tables")
-        connection.rollback()
+        # Nothing but the views: no table of the star schema, of staging or of the migrations.
+        tables = [
+            *(f"reporting.{table.name}" for table in REPORTING_TABLES),
+            "reporting.dim_date",
+            "reporting.enrichment_runs",
+            "reporting.dq_results",
+            "reporting_staging.staging_tables",
+            "public.schema_migrations",
+        ]
+        for table in tables:
+            connection.execute("SET ROLE reporting_reader")
+            with pytest.raises(errors.InsufficientPrivilege):
+                connection.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(*table.split("."))))
+            connection.rollback()
+
+
+# What the writer role must never do; each statement is refused for lack of a privilege.
+REFUSED_TO_THE_WRITER = (
+    "CREATE TABLE reporting.extra (id integer)",
+    "DROP TABLE reporting.fact_space_daily",
+    "TRUNCATE reporting.fact_space_daily",
+    "ALTER TABLE reporting.dim_space ADD COLUMN extra integer",
+    "UPDATE reporting.fact_space_daily SET occupied_hours = 0",
+    "DELETE FROM reporting.dim_date",
+    "DELETE FROM reporting.enrichment_runs",
+    "SELECT count(*) FROM reporting.v_space_daily",
+    "DELETE FROM public.schema_migrations",
+    "CREATE SCHEMA extra",
+    "CREATE TABLE public.extra (id integer)",
+)
+
+
+def test_the_writer_role_writes_and_records_a_window_and_is_refused_the_rest(
+    spark: SparkSession, store: PostgresSettings
+) -> None:
+    write(spark, store, WINDOW_A, DAY_A, variant=1)
+    as_owner = snapshot(store)
+    empty_reporting_tables(store)
+    writer = store.model_copy(update={"user": "reporting_writer"})
+
+    # Staging (COPY from the executors), the swap and the run's records, twice: the second replaces the first.
+    write(spark, writer, WINDOW_A, DAY_A, variant=2)
+    write(spark, writer, WINDOW_A, DAY_A, variant=1)
+    missed = ExpectationResult("unique_key", "fact_space_daily", None, CheckSeverity.FAIL, False, "2 duplicate keys")
+    record_failed_run(writer, run_of(WINDOW_A, Verdict.FAILED, missed))
+
+    assert snapshot(store) == as_owner
+    assert staging_tables_left(store) == 0
+    assert query(store, "SELECT verdict FROM reporting.enrichment_runs ORDER BY started_at")[-1] == ("failed",)
+    with connect(writer) as connection:
+        assert connection.execute("SELECT current_user").fetchone() == ("reporting_writer",)
+        for statement in REFUSED_TO_THE_WRITER:
+            with pytest.raises(errors.InsufficientPrivilege):
+                connection.execute(statement.encode())
+            connection.rollback()
 
 
 def window_written_once(

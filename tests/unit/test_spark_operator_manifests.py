@@ -142,3 +142,9 @@ def test_each_driver_gets_only_the_secrets_its_job_reads_and_executors_none() ->
         spec = application_spec(yaml.safe_load(text))
         assert (name, pod_secrets(spec["driver"])) == (name, wanted[name])
         assert (name, pod_secrets(spec["executor"])) == (name, set())
+
+
+def test_the_enrichment_writes_postgresql_as_the_writer_role() -> None:
+    spec = application_spec(yaml.safe_load(render_manifests()["enrich.yaml"]))
+    settings = {variable["name"]: variable.get("value") for variable in spec["driver"]["env"]}
+    assert settings["SMARTSPACES__POSTGRES__USER"] == "reporting_writer"
