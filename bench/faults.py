@@ -10,10 +10,14 @@ policy does. Then, from the stores themselves:
 - every forced door (each fires exactly one critical event) is in `critical_events_by_space` and in Redis;
 - `recovered_s`: from the fault's end until both hold (or RECOVERY_LIMIT_S, and the scenario fails).
 
+Two scenarios also check how the platform refuses (`held`, and `note` says what it printed): the ingest's
+checkpoints deleted (the ingest refuses to start over on its own, then is started with --new-checkpoints),
+and two change-feed processes of one consumer started at once (one holds the lease, the other ends naming it).
+
 Writes bench/results/faults.json (and .md); exits 1 when a scenario lost or doubled anything.
-The other failures the platform handles (a deleted checkpoint, two change-feed consumers, expired change-log
-rows, PostgreSQL lost between staging and swap, a second run holding the reporting lock) are drills of the
-test suite; docs/operations.md names each with its test.
+The other failures the platform handles (expired change-log rows, PostgreSQL lost between staging and swap, a
+second run holding the reporting lock, a full disk) are drills of the test suite; docs/operations.md names
+each with its test.
 """
 
 from __future__ import annotations
@@ -21,7 +25,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
+import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -34,11 +41,11 @@ from typing import Any
 
 from confluent_kafka import Consumer, TopicPartition
 
-from bench.hotpath_pipeline import BENCH_REDIS_DB, BenchPipeline, start_bench_run
+from bench.hotpath_pipeline import BENCH_REDIS_DB, JOB_COMMANDS, BenchPipeline, start_bench_run
 from bench.hotpath_probes import FORCED_CODE
-from smartspaces import progress
+from smartspaces import lake, progress
 from smartspaces.cassandra_tables import CRITICAL_EVENTS, EVENTS
-from smartspaces.config import PROJECT_ROOT, Settings
+from smartspaces.config import PROJECT_ROOT, Settings, load_settings
 from smartspaces.connectors.cassandra import cassandra_cluster
 from smartspaces.connectors.kafka_admin import client_config
 from smartspaces.connectors.redis import redis_client
@@ -55,6 +62,10 @@ RECOVERY_LIMIT_S = 300.0
 OUTAGE_S = 15.0
 POLL_S = 2.0
 FORCED_DOOR_FRACTION = 0.01
+# The longest a job may take to refuse starting (a Spark session, then its check).
+REFUSAL_LIMIT_S = 180.0
+# How long the change feed that does not get the lease waits for it before it ends (changefeed.lease_wait_s).
+LEASE_WAIT_S = 10.0
 
 
 @dataclass
@@ -73,6 +84,17 @@ class ScenarioResult:
     passed: bool
     fault_s: float
     restarts: dict[str, int]
+    # Whether the platform refused as it should during the fault (True where the scenario checks nothing more).
+    held: bool = True
+    note: str = ""
+
+
+@dataclass
+class FaultOutcome:
+    """What a fault's injection saw of the platform's own answer to it."""
+
+    held: bool = True
+    note: str = ""
 
 
 class Supervisor(threading.Thread):
@@ -124,12 +146,99 @@ def kill_job(name: str) -> Callable[[BenchPipeline, Supervisor], None]:
     return inject
 
 
-SCENARIOS: dict[str, Callable[[BenchPipeline, Supervisor], None]] = {
+def wait_for_exit(process: subprocess.Popen[bytes], limit_s: float) -> int | None:
+    try:
+        return process.wait(limit_s)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+def shortened(line: str, limit: int = 300) -> str:
+    """A job's line for the results: the project's folder as '.', a lease holder's host and pid left out."""
+    line = re.sub(r"held by \S+ \(", "held by <host:pid> (", line.replace(str(PROJECT_ROOT), "."))
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def delete_ingest_checkpoints(pipeline: BenchPipeline, supervisor: Supervisor) -> FaultOutcome:
+    """The ingest killed and its checkpoints deleted: it must refuse to read the topic again on its own, and
+    started with --new-checkpoints it must write nothing twice and skip nothing."""
+    supervisor.paused.set()
+    try:
+        service = pipeline.services["ingest"]
+        os.killpg(service.process.pid, signal.SIGKILL)
+        service.process.wait()
+        lake_settings = load_settings("local", environ={**os.environ, **pipeline.epoch.environment}).lake
+        shutil.rmtree(lake.checkpoints(lake_settings))
+        args, _ = JOB_COMMANDS["ingest"]
+        pipeline.restart_service("ingest", wait=False)
+        refused = pipeline.services["ingest"]
+        code = wait_for_exit(refused.process, REFUSAL_LIMIT_S)
+        said = last_line(refused.log_since(0))
+        held = code == 2 and "--new-checkpoints" in said
+        supervisor.restarts["ingest"] += 2
+        pipeline.restart_service("ingest", args=[*args, "--new-checkpoints"])
+        return FaultOutcome(held, f"without --new-checkpoints: exit {code}: {shortened(said)}")
+    finally:
+        supervisor.paused.clear()
+
+
+def start_two_changefeeds(pipeline: BenchPipeline, supervisor: Supervisor) -> FaultOutcome:
+    """The change feed stopped, then two processes of its consumer started at once: one must hold the lease and
+    go on, the other end within its lease wait naming the holder."""
+    supervisor.paused.set()
+    try:
+        overrides = {"SMARTSPACES__CHANGEFEED__LEASE_WAIT_S": str(LEASE_WAIT_S)}
+        pipeline.stop_changefeed()
+        args, _ = JOB_COMMANDS["changefeed"]
+        pipeline.restart_service("changefeed", overrides, wait=False)
+        second_log = pipeline.work_dir / "changefeed-second.log"
+        with second_log.open("wb") as log:
+            second = subprocess.Popen(
+                [sys.executable, *args],
+                cwd=PROJECT_ROOT,
+                env={**os.environ, **pipeline.epoch.environment, **overrides},
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
+        first = pipeline.services["changefeed"].process
+        deadline = time.monotonic() + REFUSAL_LIMIT_S + LEASE_WAIT_S
+        while first.poll() is None and second.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        time.sleep(OUTAGE_S)  # the winner keeps going; the loser has ended
+        ended = [p for p in (first, second) if p.poll() is not None]
+        loser_said = ""
+        if ended == [second]:
+            loser_said = last_line(second_log.read_text(errors="replace"))
+        elif ended == [first]:
+            loser_said = last_line(pipeline.services["changefeed"].log_since(0))
+            # The supervised one lost: the second goes on until the supervised one takes over again.
+            second.send_signal(signal.SIGINT)
+            wait_for_exit(second, 60)
+        held = len(ended) == 1 and ended[0].returncode == 2 and "is held by" in loser_said
+        if second.poll() is None:  # the second won: hand the consumer back to the supervised process
+            second.send_signal(signal.SIGINT)
+            wait_for_exit(second, 60)
+        supervisor.restarts["changefeed"] += 1
+        pipeline.restart_service("changefeed")
+        return FaultOutcome(held, f"{len(ended)} of 2 ended, saying: {shortened(loser_said)}")
+    finally:
+        supervisor.paused.clear()
+
+
+SCENARIOS: dict[str, Callable[[BenchPipeline, Supervisor], FaultOutcome | None]] = {
     "kafka_broker_killed_and_restarted": restart_server("kafka"),
     "cassandra_killed_and_restarted_mid_ingest": restart_server("cassandra"),
     "redis_killed_during_the_change_feed": restart_server("redis"),
     "ingest_sigkilled_mid_stream": kill_job("ingest"),
     "changefeed_sigkilled_mid_batch": kill_job("changefeed"),
+    "ingest_checkpoints_deleted": delete_ingest_checkpoints,
+    "two_changefeed_consumers_started_at_once": start_two_changefeeds,
 }
 
 
@@ -237,7 +346,7 @@ def run_scenario(settings: Settings, run: str, name: str) -> ScenarioResult:
         time.sleep(BEFORE_FAULT_S)
         with progress.step(f"faults: {name}: the fault"):
             fault_started = time.monotonic()
-            inject(pipeline, supervisor)
+            outcome = inject(pipeline, supervisor) or FaultOutcome()
             fault_ended = time.monotonic()
         stop_load.set()
         loader.join()
@@ -271,9 +380,12 @@ def run_scenario(settings: Settings, run: str, name: str) -> ScenarioResult:
         passed=False,
         fault_s=round(fault_ended - fault_started, 1),
         restarts=dict(supervisor.restarts),
+        held=outcome.held,
+        note=outcome.note,
     )
     result.passed = (
-        lost == 0
+        outcome.held
+        and lost == 0
         and duplicated == 0
         and recovered_s is not None
         and result.critical_events_in_redis == result.critical_events_expected
@@ -291,16 +403,17 @@ def summary(results: list[dict[str, Any]], measured_at: str) -> str:
         f"{BEFORE_FAULT_S:g} s of load before the fault, {OUTAGE_S:g} s of outage; measured {measured_at}.",
         "",
         "| scenario | sent | stored once | lost | duplicated | critical expected | in Redis | in Cassandra "
-        "| recovered s | passed |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| recovered s | refused as it should | passed |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in results:
         lines.append(
             f"| {r['scenario']} | {r['events_sent']} | {r['events_stored_once']} | {r['lost']} | {r['duplicated']} "
             f"| {r['critical_events_expected']} | {r['critical_events_in_redis']} "
-            f"| {r['critical_events_in_cassandra']} | {r['recovered_s']} | {r['passed']} |"
+            f"| {r['critical_events_in_cassandra']} | {r['recovered_s']} | {r.get('held', True)} | {r['passed']} |"
         )
-    return "\n".join(lines) + "\n"
+    notes = [f"- {r['scenario']}: {r['note']}" for r in results if r.get("note")]
+    return "\n".join([*lines, *(["", *notes] if notes else [])]) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -299,11 +299,16 @@ class BenchPipeline:
         """The change feed stopped and started again with these settings (environment overrides)."""
         self.restart_service("changefeed", overrides)
 
-    def restart_service(self, name: str, overrides: dict[str, str] | None = None) -> None:
-        """A job started again (its process gone or stopped before), waiting until it runs."""
+    def restart_service(
+        self, name: str, overrides: dict[str, str] | None = None, *, args: list[str] | None = None, wait: bool = True
+    ) -> None:
+        """A job started again (its process gone or stopped before), waiting until it runs unless not to wait.
+
+        args: its command line instead of the usual one (JOB_COMMANDS)."""
         if name in self.services:
             self.services.pop(name).stop()
-        self._start_service(name, *JOB_COMMANDS[name], overrides=overrides)
+        usual_args, ready = JOB_COMMANDS[name]
+        self._start_service(name, args or usual_args, ready if wait else None, overrides=overrides)
 
     def stop_changefeed(self) -> None:
         if "changefeed" in self.services:
