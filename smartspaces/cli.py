@@ -145,6 +145,14 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     return serve(settings)
 
 
+def _redis_acl(args: argparse.Namespace, settings: Settings) -> int:
+    from smartspaces.connectors.redis_acl import acl_rule
+
+    # The password is typed by the operator, never printed here: '>' followed by it, or a '#' and its SHA-256.
+    print(f"ACL SETUSER {args.user} on >PASSWORD {acl_rule(args.role)}")
+    return 0
+
+
 def _api_key(args: argparse.Namespace, settings: Settings) -> int:
     from smartspaces.stages.serving.api_keys import ApiKeys, ApiKeysError, Scope, entry, new_key
 
@@ -229,6 +237,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     api_key.set_defaults(handler=_api_key)
 
+    redis_acl = commands.add_parser(
+        "redis-acl",
+        help="print the ACL SETUSER command of a Redis user with least privilege: writer (the change feed, the "
+        "cache warm-up) or api (the read API); set redis.username and SMARTSPACES__REDIS__PASSWORD to use it",
+    )
+    redis_acl.add_argument("role", choices=["writer", "api"])
+    redis_acl.add_argument("--user", default=None, help="the user's name (default: smartspaces-ROLE)")
+    redis_acl.set_defaults(handler=_redis_acl)
+
     run = commands.add_parser("run", help="run a job: smartspaces run NAME [job arguments]")
     run.add_argument("job", choices=sorted(JOBS))
     run.add_argument("job_args", nargs=argparse.REMAINDER)
@@ -244,6 +261,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return job(env + list(args.job_args))
         if args.command == "api-key" and not args.scope:
             args.scope = ["read"]
+        if args.command == "redis-acl" and not args.user:
+            args.user = f"smartspaces-{args.role}"
         settings = load_settings(args.env)
         result: int = args.handler(args, settings)
         return result

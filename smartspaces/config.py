@@ -154,6 +154,8 @@ class RedisSettings(_Section):
     port: Port = 6379
     db: int = Field(default=0, ge=0)
     ssl: bool = False
+    # An ACL user (`smartspaces redis-acl ROLE` prints the rule it needs); None: the default user.
+    username: str | None = None
     password: SecretStr | None = None
     # Short timeouts: a slow cache must fall back to Cassandra, not stall a request.
     socket_timeout_s: float = Field(default=0.5, gt=0)

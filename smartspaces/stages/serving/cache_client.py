@@ -21,6 +21,7 @@ def async_redis_client(settings: RedisSettings) -> Redis:
         port=settings.port,
         db=settings.db,
         ssl=settings.ssl,
+        username=settings.username,
         password=settings.password.get_secret_value() if settings.password else None,
         socket_timeout=settings.socket_timeout_s,
         socket_connect_timeout=settings.socket_timeout_s,
