@@ -127,6 +127,9 @@ class PostgresSettings(_Section):
     user: str
     password: SecretStr | None = None
     sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
+    # The CA certificates (PEM) verify-ca and verify-full check the server's certificate against, for psycopg and
+    # JDBC alike. None: libpq's default (~/.postgresql/root.crt).
+    sslrootcert: Path | None = None
     # Every connection gives up after these: a server that does not answer is an error naming it, never a hang.
     connect_timeout_s: int = Field(default=10, ge=1)
     # A JDBC read or write waiting this long for the server's answer fails (a batch of rows takes well under).
@@ -154,6 +157,10 @@ class RedisSettings(_Section):
     port: Port = 6379
     db: int = Field(default=0, ge=0)
     ssl: bool = False
+    # With ssl, the server's certificate is always verified and must name redis.host; these are the CA
+    # certificates (PEM) it is checked against (None: the system's trust store, as for Azure Cache for Redis).
+    ssl_ca_certs: Path | None = None
+    ssl_check_hostname: bool = True
     # An ACL user (`smartspaces redis-acl ROLE` prints the rule it needs); None: the default user.
     username: str | None = None
     password: SecretStr | None = None
@@ -347,7 +354,14 @@ SECRET_KEYS = frozenset(
     }
 )
 # Relative paths in a file are taken from the folder above conf/, so every command sees the same folders.
-_PATH_KEYS = (("spark", "ivy_cache_dir"), ("stack", "data_dir"), ("lake", "root"), ("changefeed", "rules_file"))
+_PATH_KEYS = (
+    ("spark", "ivy_cache_dir"),
+    ("stack", "data_dir"),
+    ("lake", "root"),
+    ("changefeed", "rules_file"),
+    ("postgres", "sslrootcert"),
+    ("redis", "ssl_ca_certs"),
+)
 _NESTED_PATH_KEYS = (("enrichment", "quality", "data_docs_dir"),)
 
 

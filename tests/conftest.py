@@ -39,6 +39,8 @@ SELF_CONTAINED = (
     f"{INTEGRATION_TESTS}test_spark_cluster.py",
     # Its keyspace, lake and MySQL tables are its own; it starts the stack's MySQL, which nothing else uses.
     f"{INTEGRATION_TESTS}test_reference_mysql.py",
+    # Its PostgreSQL and Redis servers and their certificates are its own.
+    f"{INTEGRATION_TESTS}test_tls_identity.py",
 )
 
 # Few shuffle partitions: test DataFrames are tiny, and each partition is a task on 2 cores.

@@ -18,9 +18,10 @@ JDBC_DRIVER = "org.postgresql.Driver"
 def jdbc_url(pg: PostgresSettings) -> str:
     # reWriteBatchedInserts turns a JDBC batch into multi-row INSERTs: far fewer round trips. The timeouts make a
     # server that does not answer an error instead of a task that waits forever.
+    root_certificate = f"&sslrootcert={pg.sslrootcert}" if pg.sslrootcert else ""
     return (
-        f"jdbc:postgresql://{pg.host}:{pg.port}/{pg.database}?sslmode={pg.sslmode}&reWriteBatchedInserts=true"
-        f"&connectTimeout={pg.connect_timeout_s}&loginTimeout={pg.connect_timeout_s}"
+        f"jdbc:postgresql://{pg.host}:{pg.port}/{pg.database}?sslmode={pg.sslmode}{root_certificate}"
+        f"&reWriteBatchedInserts=true&connectTimeout={pg.connect_timeout_s}&loginTimeout={pg.connect_timeout_s}"
         f"&socketTimeout={pg.socket_timeout_s}"
     )
 
@@ -74,6 +75,7 @@ def connect(pg: PostgresSettings, autocommit: bool = False) -> psycopg.Connectio
         user=pg.user,
         password=pg.password.get_secret_value() if pg.password else None,
         sslmode=pg.sslmode,
+        sslrootcert=str(pg.sslrootcert) if pg.sslrootcert else None,
         connect_timeout=pg.connect_timeout_s,
         tcp_user_timeout=pg.socket_timeout_s * 1000,
         autocommit=autocommit,

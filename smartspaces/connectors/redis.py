@@ -29,6 +29,7 @@ def connection_options(settings: RedisSettings) -> dict[str, Any]:
         "port": settings.port,
         "db": settings.db,
         "ssl": settings.ssl,
+        **tls_options(settings),
         "username": settings.username,
         "password": settings.password.get_secret_value() if settings.password else None,
         "socket_timeout": settings.socket_timeout_s,
@@ -38,6 +39,17 @@ def connection_options(settings: RedisSettings) -> dict[str, Any]:
         # every construction, a scan of sys.path that costs a Spark task (its path holds pyspark's zips)
         # more than writing thousands of keys.
         "driver_info": DriverInfo(),
+    }
+
+
+def tls_options(settings: RedisSettings) -> dict[str, Any]:
+    """With TLS, the server's certificate is required and checked (its CA, and the host name unless told not to)."""
+    if not settings.ssl:
+        return {}
+    return {
+        "ssl_cert_reqs": "required",
+        "ssl_ca_certs": str(settings.ssl_ca_certs) if settings.ssl_ca_certs else None,
+        "ssl_check_hostname": settings.ssl_check_hostname,
     }
 
 

@@ -7,6 +7,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from smartspaces.config import RedisSettings
+from smartspaces.connectors.redis import tls_options
 
 
 def async_redis_client(settings: RedisSettings) -> Redis:
@@ -21,6 +22,7 @@ def async_redis_client(settings: RedisSettings) -> Redis:
         port=settings.port,
         db=settings.db,
         ssl=settings.ssl,
+        **tls_options(settings),
         username=settings.username,
         password=settings.password.get_secret_value() if settings.password else None,
         socket_timeout=settings.socket_timeout_s,
