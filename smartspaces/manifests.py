@@ -52,7 +52,12 @@ JOB_SECRETS = {
 }
 
 
-def _security_context() -> dict[str, Any]:
+def image() -> str:
+    """The project's image, tagged with the installed project's version (the Dockerfile builds it)."""
+    return f"{IMAGE_REPOSITORY}:{metadata.version('smartspaces')}"
+
+
+def security_context() -> dict[str, Any]:
     """The hardened container context of the operator's examples (uid/gid 185 is the Spark images' user)."""
     return {
         "runAsUser": 185,
@@ -86,7 +91,7 @@ def _pod(
         "memory": memory,
         "labels": {"app.kubernetes.io/part-of": "smartspaces"},
         "env": [*_environment(secrets), *overrides, {"name": "MALLOC_ARENA_MAX", "value": MALLOC_ARENAS}],
-        "securityContext": _security_context(),
+        "securityContext": security_context(),
         **extra,
     }
 
@@ -114,7 +119,7 @@ def _spark_application(
             "type": "Python",
             "pythonVersion": "3",
             "mode": "cluster",
-            "image": f"{IMAGE_REPOSITORY}:{metadata.version('smartspaces')}",
+            "image": image(),
             "imagePullPolicy": "IfNotPresent",
             "mainApplicationFile": f"local://{APP_ROOT}/jobs/{job}.py",
             **({"arguments": arguments} if arguments else {}),

@@ -1,0 +1,184 @@
+"""Renders kubernetes/read-api.yaml: the cache-aside read API as a Kubernetes service of its own.
+
+A Deployment (two replicas at least, probes on /health/live and /health), its Service, a PodDisruptionBudget
+that keeps one replica through node drains, a HorizontalPodAutoscaler on CPU, a NetworkPolicy that lets in
+only the API's port and lets out only DNS, Cosmos DB's Cassandra port and Azure Cache for Redis's TLS port,
+and a ServiceAccount without a mounted token (the API never talks to Kubernetes). The same image as the
+jobs; the pod reads only the secrets the API uses.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from smartspaces.config import load_settings
+from smartspaces.manifests import NAMESPACE, SECRET_NAME, SECRETS, image, security_context
+
+HEADER = (
+    "# Rendered by `smartspaces manifests render`: do not edit by hand.\n"
+    "# kubectl apply -f this file (namespace smartspaces, secret smartspaces-secrets: see README, Kubernetes).\n"
+)
+NAME = "smartspaces-api"
+
+
+def _labels() -> dict[str, str]:
+    # Built afresh for each use: a dict used twice would be dumped as a YAML alias.
+    return {"app.kubernetes.io/name": NAME, "app.kubernetes.io/part-of": "smartspaces"}
+
+
+def _selector() -> dict[str, dict[str, str]]:
+    return {"matchLabels": {"app.kubernetes.io/name": NAME}}
+
+
+def _metadata() -> dict[str, Any]:
+    return {"name": NAME, "namespace": NAMESPACE, "labels": _labels()}
+
+
+# The secrets the read API reads: Cassandra (its store), Redis (its cache), the API keys it checks.
+API_SECRETS = {
+    "SMARTSPACES__CASSANDRA__PASSWORD": SECRETS["SMARTSPACES__CASSANDRA__PASSWORD"],
+    "SMARTSPACES__REDIS__PASSWORD": SECRETS["SMARTSPACES__REDIS__PASSWORD"],
+    "SMARTSPACES__API__KEYS": "api-keys",
+}
+REPLICAS_MIN, REPLICAS_MAX = 2, 6
+# Cosmos DB for Apache Cassandra and Azure Cache for Redis (TLS) listen on these.
+EGRESS_PORTS = ((10350, "TCP"), (6380, "TCP"))
+# Pods (in any namespace) labelled so may call the API: the ingress controller, the websites' backends.
+CLIENT_LABEL = {"smartspaces.io/read-api-client": "true"}
+
+
+def _container(port: int) -> dict[str, Any]:
+    secrets = [
+        {"name": variable, "valueFrom": {"secretKeyRef": {"name": SECRET_NAME, "key": key, "optional": False}}}
+        for variable, key in API_SECRETS.items()
+    ]
+    return {
+        "name": "read-api",
+        "image": image(),
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["smartspaces", "serve"],
+        "env": [{"name": "SMARTSPACES_ENV", "value": "aks"}, *secrets],
+        "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
+        # Liveness asks no store: a replica is never restarted because Cassandra is away. Readiness is /health:
+        # 503 while Cassandra is down takes the replica out of the Service (Redis down is only degraded).
+        "livenessProbe": {
+            "httpGet": {"path": "/health/live", "port": "http"},
+            "periodSeconds": 10,
+            "failureThreshold": 3,
+        },
+        "readinessProbe": {
+            "httpGet": {"path": "/health", "port": "http"},
+            "periodSeconds": 5,
+            "failureThreshold": 2,
+        },
+        "startupProbe": {
+            "httpGet": {"path": "/health/live", "port": "http"},
+            "periodSeconds": 2,
+            "failureThreshold": 30,
+        },
+        "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+        "securityContext": {**security_context(), "readOnlyRootFilesystem": True},
+        # Python and uvicorn write only temporary files.
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    }
+
+
+def read_api_objects() -> list[dict[str, Any]]:
+    port = load_settings("aks", environ={}).api.port
+    return [
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _metadata(), "automountServiceAccountToken": False},
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": _metadata(),
+            "spec": {
+                "replicas": REPLICAS_MIN,
+                "selector": _selector(),
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
+                "template": {
+                    "metadata": {"labels": _labels()},
+                    "spec": {
+                        "serviceAccountName": NAME,
+                        "automountServiceAccountToken": False,
+                        "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+                        "containers": [_container(port)],
+                        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+                        # Replicas on different nodes where the cluster has them.
+                        "topologySpreadConstraints": [
+                            {
+                                "maxSkew": 1,
+                                "topologyKey": "kubernetes.io/hostname",
+                                "whenUnsatisfiable": "ScheduleAnyway",
+                                "labelSelector": _selector(),
+                            }
+                        ],
+                    },
+                },
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": _metadata(),
+            "spec": {
+                "type": "ClusterIP",
+                "selector": {"app.kubernetes.io/name": NAME},
+                "ports": [{"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP"}],
+            },
+        },
+        {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": _metadata(),
+            "spec": {"minAvailable": 1, "selector": _selector()},
+        },
+        {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": _metadata(),
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": NAME},
+                "minReplicas": REPLICAS_MIN,
+                "maxReplicas": REPLICAS_MAX,
+                "metrics": [
+                    {
+                        "type": "Resource",
+                        "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}},
+                    }
+                ],
+            },
+        },
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": _metadata(),
+            "spec": {
+                "podSelector": _selector(),
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [
+                    {
+                        "from": [{"namespaceSelector": {}, "podSelector": {"matchLabels": CLIENT_LABEL}}],
+                        "ports": [{"port": port, "protocol": "TCP"}],
+                    }
+                ],
+                "egress": [
+                    {"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]},
+                    {"ports": [{"port": number, "protocol": protocol} for number, protocol in EGRESS_PORTS]},
+                ],
+            },
+        },
+    ]
+
+
+def render_read_api() -> str:
+    return HEADER + yaml.safe_dump_all(read_api_objects(), sort_keys=False)
+
+
+def write_read_api(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "read-api.yaml"
+    path.write_text(render_read_api(), encoding="utf-8")
+    return path

@@ -1,0 +1,70 @@
+"""kubernetes/read-api.yaml: rendered from the code, valid against the Kubernetes API's schemas, and locked down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate  # type: ignore[import-untyped]
+import pytest
+import yaml
+
+from smartspaces.read_api_manifests import API_SECRETS, read_api_objects, render_read_api
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ON_DISK = REPO_ROOT / "kubernetes" / "read-api.yaml"
+# The Kubernetes version whose schemas the objects must satisfy (AKS's supported versions include it).
+KUBERNETES_VERSION = "1.31"
+
+
+def by_kind() -> dict[str, dict[str, Any]]:
+    return {document["kind"]: document for document in read_api_objects()}
+
+
+def test_the_file_on_disk_is_the_one_the_code_renders() -> None:
+    assert ON_DISK.read_text(encoding="utf-8") == render_read_api(), "run `smartspaces manifests render`"
+
+
+@pytest.mark.parametrize("document", read_api_objects(), ids=lambda document: document["kind"])
+def test_each_object_is_valid_against_the_kubernetes_schemas_strictly(document: dict[str, Any]) -> None:
+    kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+
+
+def test_a_misspelt_field_is_caught_by_the_strict_validation() -> None:
+    deployment = by_kind()["Deployment"]
+    deployment["spec"]["template"]["spec"]["containers"][0]["readinesProbe"] = {"httpGet": {"path": "/health"}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, KUBERNETES_VERSION, strict=True)
+
+
+def test_the_api_runs_locked_down_with_only_its_secrets() -> None:
+    objects = by_kind()
+    pod = objects["Deployment"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert pod["automountServiceAccountToken"] is False
+    assert objects["ServiceAccount"]["automountServiceAccountToken"] is False
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["runAsNonRoot"] is True
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    secrets = {v["name"] for v in container["env"] if "valueFrom" in v}
+    assert (
+        secrets
+        == set(API_SECRETS)
+        == {
+            "SMARTSPACES__CASSANDRA__PASSWORD",
+            "SMARTSPACES__REDIS__PASSWORD",
+            "SMARTSPACES__API__KEYS",
+        }
+    )
+    assert container["livenessProbe"]["httpGet"]["path"] == "/health/live"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/health"
+    # Never fewer than the budget keeps through a drain, and the autoscaler starts where the Deployment does.
+    assert objects["PodDisruptionBudget"]["spec"]["minAvailable"] < objects["Deployment"]["spec"]["replicas"]
+    assert objects["HorizontalPodAutoscaler"]["spec"]["minReplicas"] == objects["Deployment"]["spec"]["replicas"]
+    policy = objects["NetworkPolicy"]["spec"]
+    assert policy["policyTypes"] == ["Ingress", "Egress"]
+    assert {port["port"] for rule in policy["egress"] for port in rule["ports"]} == {53, 10350, 6380}
+
+
+def test_the_rendered_file_parses_to_the_same_objects() -> None:
+    assert list(yaml.safe_load_all(ON_DISK.read_text(encoding="utf-8"))) == read_api_objects()
