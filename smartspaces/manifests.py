@@ -37,13 +37,20 @@ SECRETS = {
     "SMARTSPACES__CASSANDRA__PASSWORD": "cosmos-account-key",
     "SMARTSPACES__POSTGRES__PASSWORD": "postgres-password",
     "SMARTSPACES__REDIS__PASSWORD": "redis-access-key",
+    # The read API's keys (kubernetes/read-api.yaml); no job reads them.
+    "SMARTSPACES__API__KEYS": "api-keys",
 }
 # The secrets each job's driver reads, and no other: a job's pods never hold a credential it does not use. The
 # executors get none: what their tasks connect with travels in the tasks themselves (Spark's conf for the
 # Cassandra connector, the Kafka source's options, the settings a Python task closes over), never in their
 # environment. The reference job as rendered reads a files drop; `--source jdbc` adds the PostgreSQL password.
 JOB_SECRETS = {
-    "smoke": tuple(SECRETS),
+    "smoke": (
+        "SMARTSPACES__KAFKA__SASL_PASSWORD",
+        "SMARTSPACES__CASSANDRA__PASSWORD",
+        "SMARTSPACES__POSTGRES__PASSWORD",
+        "SMARTSPACES__REDIS__PASSWORD",
+    ),
     "ingest": ("SMARTSPACES__KAFKA__SASL_PASSWORD", "SMARTSPACES__CASSANDRA__PASSWORD"),
     "changefeed": ("SMARTSPACES__CASSANDRA__PASSWORD", "SMARTSPACES__REDIS__PASSWORD"),
     "cache_warmup": ("SMARTSPACES__CASSANDRA__PASSWORD", "SMARTSPACES__REDIS__PASSWORD"),
@@ -69,7 +76,7 @@ def security_context() -> dict[str, Any]:
     }
 
 
-def _environment(secrets: tuple[str, ...]) -> list[dict[str, Any]]:
+def environment(secrets: tuple[str, ...]) -> list[dict[str, Any]]:
     """SMARTSPACES_ENV=aks plus the given secrets, from the Kubernetes secret (never from a file)."""
     from_secret = [
         {
@@ -90,7 +97,7 @@ def _pod(
         "cores": cores,
         "memory": memory,
         "labels": {"app.kubernetes.io/part-of": "smartspaces"},
-        "env": [*_environment(secrets), *overrides, {"name": "MALLOC_ARENA_MAX", "value": MALLOC_ARENAS}],
+        "env": [*environment(secrets), *overrides, {"name": "MALLOC_ARENA_MAX", "value": MALLOC_ARENAS}],
         "securityContext": security_context(),
         **extra,
     }

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from smartspaces.config import load_settings
-from smartspaces.manifests import NAMESPACE, SECRET_NAME, SECRETS, image, security_context
+from smartspaces.manifests import NAMESPACE, environment, image, security_context
 
 HEADER = (
     "# Rendered by `smartspaces manifests render`: do not edit by hand.\n"
@@ -38,11 +38,7 @@ def _metadata() -> dict[str, Any]:
 
 
 # The secrets the read API reads: Cassandra (its store), Redis (its cache), the API keys it checks.
-API_SECRETS = {
-    "SMARTSPACES__CASSANDRA__PASSWORD": SECRETS["SMARTSPACES__CASSANDRA__PASSWORD"],
-    "SMARTSPACES__REDIS__PASSWORD": SECRETS["SMARTSPACES__REDIS__PASSWORD"],
-    "SMARTSPACES__API__KEYS": "api-keys",
-}
+API_SECRETS = ("SMARTSPACES__CASSANDRA__PASSWORD", "SMARTSPACES__REDIS__PASSWORD", "SMARTSPACES__API__KEYS")
 REPLICAS_MIN, REPLICAS_MAX = 2, 6
 # Cosmos DB for Apache Cassandra and Azure Cache for Redis (TLS) listen on these.
 EGRESS_PORTS = ((10350, "TCP"), (6380, "TCP"))
@@ -51,16 +47,12 @@ CLIENT_LABEL = {"smartspaces.io/read-api-client": "true"}
 
 
 def _container(port: int) -> dict[str, Any]:
-    secrets = [
-        {"name": variable, "valueFrom": {"secretKeyRef": {"name": SECRET_NAME, "key": key, "optional": False}}}
-        for variable, key in API_SECRETS.items()
-    ]
     return {
         "name": "read-api",
         "image": image(),
         "imagePullPolicy": "IfNotPresent",
         "command": ["smartspaces", "serve"],
-        "env": [{"name": "SMARTSPACES_ENV", "value": "aks"}, *secrets],
+        "env": environment(API_SECRETS),
         "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
         # Liveness asks no store: a replica is never restarted because Cassandra is away. Readiness is /health:
         # 503 while Cassandra is down takes the replica out of the Service (Redis down is only degraded).
