@@ -34,6 +34,8 @@ COPY conf ./conf
 COPY jobs ./jobs
 COPY transformations ./transformations
 COPY smartspaces ./smartspaces
+# The executors' pod template (spark.kubernetes.executor.podTemplateFile in every SparkApplication).
+COPY kubernetes ./kubernetes
 # The jobs run as local:///opt/smartspaces/jobs/<job>.py and import the installed packages.
 RUN pip install --no-cache-dir --no-deps . \
     && rm -rf build ./*.egg-info

@@ -126,9 +126,9 @@ def _pins(args: argparse.Namespace, settings: Settings) -> int:
 def _manifests(args: argparse.Namespace, settings: Settings) -> int:
     from smartspaces.config import PROJECT_ROOT
     from smartspaces.manifests import write_manifests
-    from smartspaces.read_api_manifests import write_read_api
+    from smartspaces.read_api_manifests import write_kubernetes
 
-    written = [*write_manifests(PROJECT_ROOT / "spark-operator"), write_read_api(PROJECT_ROOT / "kubernetes")]
+    written = [*write_manifests(PROJECT_ROOT / "spark-operator"), *write_kubernetes(PROJECT_ROOT / "kubernetes")]
     for path in written:
         print(f"rendered {path.relative_to(PROJECT_ROOT)}")
     return 0
@@ -217,7 +217,7 @@ def _parser() -> argparse.ArgumentParser:
     pins.set_defaults(handler=_pins)
 
     manifests = commands.add_parser(
-        "manifests", help="render spark-operator/*.yaml from the pins, and kubernetes/read-api.yaml"
+        "manifests", help="render spark-operator/*.yaml from the pins, and kubernetes/*.yaml"
     )
     manifests.add_argument("action", choices=["render"])
     manifests.set_defaults(handler=_manifests)

@@ -59,6 +59,30 @@ JOB_SECRETS = {
 }
 
 
+# Where the image holds the executors' pod template (the Dockerfile copies kubernetes/ there).
+EXECUTOR_POD_TEMPLATE = f"{APP_ROOT}/kubernetes/executor-pod-template.yaml"
+EXECUTOR_CONTAINER = "executor"
+# The driver and its executors authenticate each other (Spark generates the shared secret on Kubernetes and
+# hands it to the executors) and encrypt their RPC and block transfers. Executors run from a pod template
+# without a service account token: they never call the Kubernetes API, only the driver does.
+CLUSTER_SECURITY_CONF = {
+    "spark.authenticate": "true",
+    "spark.network.crypto.enabled": "true",
+    "spark.kubernetes.executor.podTemplateFile": EXECUTOR_POD_TEMPLATE,
+    "spark.kubernetes.executor.podTemplateContainerName": EXECUTOR_CONTAINER,
+}
+
+
+def executor_pod_template() -> dict[str, Any]:
+    """The executors' pod template: Spark fills in the container's image, command and resources."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"labels": {"app.kubernetes.io/part-of": "smartspaces"}},
+        "spec": {"automountServiceAccountToken": False, "containers": [{"name": EXECUTOR_CONTAINER}]},
+    }
+
+
 def image() -> str:
     """The project's image, tagged with the installed project's version (the Dockerfile builds it)."""
     return f"{IMAGE_REPOSITORY}:{metadata.version('smartspaces')}"
@@ -135,6 +159,7 @@ def _spark_application(
             "sparkConf": {
                 "spark.sql.session.timeZone": "UTC",
                 "spark.kubernetes.executor.deleteOnTermination": "true",
+                **CLUSTER_SECURITY_CONF,
                 **(spark_conf or {}),
             },
             "restartPolicy": {

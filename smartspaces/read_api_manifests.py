@@ -1,4 +1,5 @@
-"""Renders kubernetes/read-api.yaml: the cache-aside read API as a Kubernetes service of its own.
+"""Renders kubernetes/: read-api.yaml, the cache-aside read API as a Kubernetes service of its own, and the
+Spark executors' pod template.
 
 A Deployment (two replicas at least, probes on /health/live and /health), its Service, a PodDisruptionBudget
 that keeps one replica through node drains, a HorizontalPodAutoscaler on CPU, a NetworkPolicy that lets in
@@ -15,11 +16,15 @@ from typing import Any
 import yaml
 
 from smartspaces.config import load_settings
-from smartspaces.manifests import NAMESPACE, environment, image, security_context
+from smartspaces.manifests import NAMESPACE, environment, executor_pod_template, image, security_context
 
 HEADER = (
     "# Rendered by `smartspaces manifests render`: do not edit by hand.\n"
     "# kubectl apply -f this file (namespace smartspaces, secret smartspaces-secrets: see README, Kubernetes).\n"
+)
+HEADER_TEMPLATE = (
+    "# Rendered by `smartspaces manifests render`: do not edit by hand.\n"
+    "# The Spark executors' pod template (spark.kubernetes.executor.podTemplateFile), baked into the image.\n"
 )
 NAME = "smartspaces-api"
 
@@ -169,8 +174,19 @@ def render_read_api() -> str:
     return HEADER + yaml.safe_dump_all(read_api_objects(), sort_keys=False)
 
 
-def write_read_api(folder: Path) -> Path:
+def render_kubernetes() -> dict[str, str]:
+    """File name -> text of every file in kubernetes/: the read API, and the Spark executors' pod template."""
+    return {
+        "read-api.yaml": render_read_api(),
+        "executor-pod-template.yaml": HEADER_TEMPLATE + yaml.safe_dump(executor_pod_template(), sort_keys=False),
+    }
+
+
+def write_kubernetes(folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "read-api.yaml"
-    path.write_text(render_read_api(), encoding="utf-8")
-    return path
+    written = []
+    for name, text in render_kubernetes().items():
+        path = folder / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written

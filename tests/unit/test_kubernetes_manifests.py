@@ -1,4 +1,4 @@
-"""kubernetes/read-api.yaml: rendered from the code, valid against the Kubernetes API's schemas, and locked down."""
+"""kubernetes/: rendered from the code, valid against the Kubernetes API's schemas, and locked down."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
 
-from smartspaces.read_api_manifests import API_SECRETS, read_api_objects, render_read_api
+from smartspaces.manifests import CLUSTER_SECURITY_CONF, EXECUTOR_POD_TEMPLATE, render_manifests
+from smartspaces.read_api_manifests import API_SECRETS, read_api_objects, render_kubernetes
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-ON_DISK = REPO_ROOT / "kubernetes" / "read-api.yaml"
+FOLDER = REPO_ROOT / "kubernetes"
+ON_DISK = FOLDER / "read-api.yaml"
 # The Kubernetes version whose schemas the objects must satisfy (AKS's supported versions include it).
 KUBERNETES_VERSION = "1.31"
 
@@ -21,8 +23,25 @@ def by_kind() -> dict[str, dict[str, Any]]:
     return {document["kind"]: document for document in read_api_objects()}
 
 
-def test_the_file_on_disk_is_the_one_the_code_renders() -> None:
-    assert ON_DISK.read_text(encoding="utf-8") == render_read_api(), "run `smartspaces manifests render`"
+def test_the_files_on_disk_are_the_ones_the_code_renders() -> None:
+    on_disk = {path.name: path.read_text(encoding="utf-8") for path in sorted(FOLDER.glob("*.yaml"))}
+    assert on_disk == render_kubernetes(), "run `smartspaces manifests render`"
+
+
+def test_the_executors_pod_template_is_a_valid_pod_without_a_service_account_token() -> None:
+    template = yaml.safe_load(render_kubernetes()["executor-pod-template.yaml"])
+    kubernetes_validate.validate(template, KUBERNETES_VERSION, strict=True)
+    assert template["spec"]["automountServiceAccountToken"] is False
+
+
+def test_every_spark_application_authenticates_encrypts_and_uses_the_template_the_image_holds() -> None:
+    for name, text in render_manifests().items():
+        document = yaml.safe_load(text)
+        spec = document["spec"]["template"] if document["kind"] == "ScheduledSparkApplication" else document["spec"]
+        assert CLUSTER_SECURITY_CONF.items() <= spec["sparkConf"].items(), name
+    dockerfile = (REPO_ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert "COPY kubernetes ./kubernetes" in dockerfile
+    assert EXECUTOR_POD_TEMPLATE == "/opt/smartspaces/kubernetes/executor-pod-template.yaml"
 
 
 @pytest.mark.parametrize("document", read_api_objects(), ids=lambda document: document["kind"])
