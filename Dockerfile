@@ -44,7 +44,7 @@ RUN pinned="$(smartspaces --env aks pins spark-version)" \
     && { [ "$pinned" = "$SPARK_VERSION" ] \
          || { echo "SPARK_VERSION=$SPARK_VERSION but smartspaces/pins pins Spark $pinned" >&2; exit 1; }; } \
     && python -c "from smartspaces.pins import load_pins; from smartspaces.stack.jars import maven_pom; \
-print(maven_pom(load_pins().spark_packages))" > /opt/smartspaces/spark-connectors.pom.xml
+print(maven_pom(load_pins().spark_packages + load_pins().image_packages))" > /opt/smartspaces/spark-connectors.pom.xml
 
 # Stage 2: the connector jars and their runtime dependencies, resolved by Maven from the pinned coordinates.
 FROM maven:3-eclipse-temurin-17 AS connector-jars

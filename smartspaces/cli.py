@@ -115,6 +115,7 @@ def _pins(args: argparse.Namespace, settings: Settings) -> int:
                 {
                     "python": pins.python,
                     "spark_packages": list(pins.spark_packages),
+                    "image_packages": list(pins.image_packages),
                     "servers": {n: s.version for n, s in pins.servers.items()},
                 },
                 indent=2,

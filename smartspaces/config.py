@@ -13,7 +13,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from smartspaces.cassandra_tables import EVENTS
 
@@ -80,9 +89,44 @@ class SparkSettings(_Section):
         return value
 
 
+ABFSS_ROOT = re.compile(r"^abfss://[^@/]+@(?P<account>[a-z0-9]{3,24})\.dfs\.core\.windows\.net(/.*)?$")
+
+
 class LakeSettings(_Section):
     # A local path or an abfss:// URL: Delta tables live below it.
     root: str
+    # How Spark signs in to an abfss:// lake (ADLS Gen2): managed_identity (the pods' or nodes' identity,
+    # client_id naming a user-assigned one), service_principal (tenant_id, client_id and the secret
+    # SMARTSPACES__LAKE__CLIENT_SECRET), account_key (SMARTSPACES__LAKE__ACCOUNT_KEY), or none (a local lake).
+    auth: Literal["none", "managed_identity", "service_principal", "account_key"] = "none"
+    tenant_id: str | None = None
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    account_key: SecretStr | None = None
+
+    @property
+    def storage_account(self) -> str | None:
+        """The storage account of an abfss:// root."""
+        match = ABFSS_ROOT.match(self.root)
+        return match.group("account") if match else None
+
+    @model_validator(mode="after")
+    def _auth_is_complete(self) -> LakeSettings:
+        if self.auth == "none":
+            return self
+        if self.storage_account is None:
+            raise ValueError(
+                f"lake.auth {self.auth} needs lake.root abfss://<container>@<account>.dfs.core.windows.net/..."
+            )
+        needed = {
+            "service_principal": ("tenant_id", "client_id", "client_secret"),
+            "account_key": ("account_key",),
+            "managed_identity": (),
+        }[self.auth]
+        missing = [name for name in needed if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"lake.auth {self.auth} needs " + ", ".join(f"lake.{name}" for name in missing))
+        return self
 
 
 class KafkaSettings(_Section):
@@ -350,6 +394,8 @@ SECRET_KEYS = frozenset(
         ("postgres", "password"),
         ("redis", "password"),
         ("mysql", "password"),
+        ("lake", "client_secret"),
+        ("lake", "account_key"),
         ("api", "keys"),
     }
 )
@@ -444,7 +490,8 @@ def _describe(error: ValidationError, path: Path, sources: dict[tuple[str, ...],
             lines.append(f"  {key}: missing{origin}")
         elif problem["type"] == "extra_forbidden":
             lines.append(f"  {key}: unknown key{origin}")
-        elif location[:2] in SECRET_KEYS:
+        elif location[:2] in SECRET_KEYS or isinstance(problem.get("input"), dict):
+            # A whole section's check: its input holds every key of the section, secrets included.
             lines.append(f"  {key}: {problem['msg']}{origin}")
         else:
             lines.append(f"  {key}: {problem['msg']} (got {problem.get('input')!r}){origin}")

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from smartspaces.config import CassandraSettings, ConfigError, Settings
 from smartspaces.connector_jars import connector_jars
+from smartspaces.connectors.abfs import abfs_conf
 from smartspaces.logs import log4j2_java_option
 from smartspaces.pins import load_pins
 
@@ -116,6 +117,9 @@ def spark_conf(settings: Settings, app_name: str, with_connectors: bool = True) 
         # Jobs of concurrent streaming queries share the cores instead of queueing behind each other (the
         # ingest's archive query must never delay its store query).
         "spark.scheduler.mode": "FAIR",
+        # Spark's own pattern, and the lake's account keys: the UI and the event log show such values masked.
+        "spark.redaction.regex": "(?i)secret|password|token|access[.]key|account[.]key",
+        **abfs_conf(settings.lake),
     }
     if spark.master:
         conf["spark.master"] = spark.master

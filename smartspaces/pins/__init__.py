@@ -33,6 +33,8 @@ class Pins:
     scala_binary: str
     spark_packages: tuple[str, ...]
     servers: dict[str, ServerPin]
+    # Baked into the image beside spark_packages; never resolved for a local session.
+    image_packages: tuple[str, ...] = ()
 
     @property
     def spark_version(self) -> str:
@@ -84,4 +86,5 @@ def load_pins() -> Pins:
         scala_binary=scala,
         spark_packages=derived + tuple(maven["spark_packages"].values()),
         servers=servers,
+        image_packages=tuple(maven.get("image_packages", {}).values()),
     )

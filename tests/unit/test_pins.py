@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib import metadata
+from pathlib import Path
 
 from smartspaces.pins import load_pins
 
@@ -36,3 +37,14 @@ def test_installed_python_packages_are_the_pinned_ones() -> None:
     pins = load_pins()
     for package in ("pyspark", "delta-spark", "cassandra-driver", "psycopg", "redis", "chispa", "pytest"):
         assert metadata.version(package) == pins.python_version(package), package
+
+
+def test_the_image_carries_hadoop_azure_at_the_hadoop_version_pyspark_ships() -> None:
+    import pyspark
+
+    jars = Path(pyspark.__file__).parent / "jars"
+    (client_api,) = jars.glob("hadoop-client-api-*.jar")
+    hadoop_version = client_api.name.removeprefix("hadoop-client-api-").removesuffix(".jar")
+    assert f"org.apache.hadoop:hadoop-azure:{hadoop_version}" in load_pins().image_packages
+    # Only the image: a local session resolves no Azure jars.
+    assert not any("hadoop-azure" in coordinate for coordinate in load_pins().spark_packages)
