@@ -135,13 +135,31 @@ def _spark_application(
     spark_conf: dict[str, str] | None = None,
     arguments: list[str] | None = None,
     driver_settings: dict[str, str] | None = None,
+    driver_claim: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """A SparkApplication that runs jobs/<job>.py from the project image with the aks configuration.
 
     driver_overhead: the driver pod's memory beyond its heap (Spark's default: a tenth, at least 384 MiB).
     spark_conf: the job's own Spark settings, beside the platform's.
     arguments: the job's command line.
-    driver_settings: SMARTSPACES__ overrides of the aks configuration for this job's driver."""
+    driver_settings: SMARTSPACES__ overrides of the aks configuration for this job's driver.
+    driver_claim: (persistent volume claim, mount path) the driver writes to; the pod's group owns the volume."""
+    volume = (
+        {
+            "volumes": [{"name": "driver-volume", "persistentVolumeClaim": {"claimName": driver_claim[0]}}],
+        }
+        if driver_claim
+        else {}
+    )
+    driver_volume = (
+        {
+            "volumeMounts": [{"name": "driver-volume", "mountPath": driver_claim[1]}],
+            # The Spark image's user (185) writes there: the volume is given to its group.
+            "podSecurityContext": {"fsGroup": 185},
+        }
+        if driver_claim
+        else {}
+    )
     return {
         "apiVersion": API_VERSION,
         "kind": "SparkApplication",
@@ -169,6 +187,7 @@ def _spark_application(
                 "onSubmissionFailureRetries": 3,
                 "onSubmissionFailureRetryInterval": 30,
             },
+            **volume,
             "driver": _pod(
                 1,
                 DRIVER_HEAP,
@@ -176,6 +195,7 @@ def _spark_application(
                 driver_settings,
                 serviceAccount=SERVICE_ACCOUNT,
                 **({"memoryOverhead": driver_overhead} if driver_overhead else {}),
+                **driver_volume,
             ),
             "executor": _pod(1, "2g", (), instances=1),
         },
@@ -202,9 +222,15 @@ def _scheduled_application(
     }
 
 
+# The quality gate's Data Docs outlive a run: a claim of their own (kubernetes/data-docs.yaml), mounted by the
+# enrichment's driver at enrichment.quality.data_docs_dir of the aks configuration.
+DATA_DOCS_CLAIM = "smartspaces-data-docs"
+
+
 def render_manifests() -> dict[str, str]:
     """File name → YAML text of every manifest in spark-operator/."""
-    aks_time_zone = load_settings("aks", environ={}).enrichment.time_zone
+    aks = load_settings("aks", environ={})
+    aks_time_zone = aks.enrichment.time_zone
     applications = {
         "smoke.yaml": _spark_application("smartspaces-smoke", "smoke", restart="OnFailure"),
         # The stream runs for good: the operator restarts it, and its checkpoint resumes where it stopped.
@@ -229,6 +255,7 @@ def render_manifests() -> dict[str, str]:
             arguments=["--catch-up"],
             # The role with exactly the grants of the window write (migration V0007), not the schema's owner.
             driver_settings={"SMARTSPACES__POSTGRES__USER": "reporting_writer"},
+            driver_claim=(DATA_DOCS_CLAIM, str(aks.enrichment.quality.data_docs_dir)),
         ),
     }
     return {name: HEADER + yaml.safe_dump(document, sort_keys=False) for name, document in applications.items()}

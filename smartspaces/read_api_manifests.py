@@ -16,7 +16,14 @@ from typing import Any
 import yaml
 
 from smartspaces.config import load_settings
-from smartspaces.manifests import NAMESPACE, environment, executor_pod_template, image, security_context
+from smartspaces.manifests import (
+    DATA_DOCS_CLAIM,
+    NAMESPACE,
+    environment,
+    executor_pod_template,
+    image,
+    security_context,
+)
 
 HEADER = (
     "# Rendered by `smartspaces manifests render`: do not edit by hand.\n"
@@ -174,10 +181,26 @@ def render_read_api() -> str:
     return HEADER + yaml.safe_dump_all(read_api_objects(), sort_keys=False)
 
 
+def data_docs_claim() -> dict[str, Any]:
+    """The volume the nightly enrichment writes its Data Docs to (the cluster's default storage class)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": {
+            "name": DATA_DOCS_CLAIM,
+            "namespace": NAMESPACE,
+            "labels": {"app.kubernetes.io/part-of": "smartspaces"},
+        },
+        "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+    }
+
+
 def render_kubernetes() -> dict[str, str]:
-    """File name -> text of every file in kubernetes/: the read API, and the Spark executors' pod template."""
+    """File name -> text of every file in kubernetes/: the read API, the Data Docs' volume claim, and the Spark
+    executors' pod template."""
     return {
         "read-api.yaml": render_read_api(),
+        "data-docs.yaml": HEADER + yaml.safe_dump(data_docs_claim(), sort_keys=False),
         "executor-pod-template.yaml": HEADER_TEMPLATE + yaml.safe_dump(executor_pod_template(), sort_keys=False),
     }
 

@@ -9,7 +9,8 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
 
-from smartspaces.manifests import CLUSTER_SECURITY_CONF, EXECUTOR_POD_TEMPLATE, render_manifests
+from smartspaces.config import load_settings
+from smartspaces.manifests import CLUSTER_SECURITY_CONF, DATA_DOCS_CLAIM, EXECUTOR_POD_TEMPLATE, render_manifests
 from smartspaces.read_api_manifests import API_SECRETS, read_api_objects, render_kubernetes
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -87,3 +88,19 @@ def test_the_api_runs_locked_down_with_only_its_secrets() -> None:
 
 def test_the_rendered_file_parses_to_the_same_objects() -> None:
     assert list(yaml.safe_load_all(ON_DISK.read_text(encoding="utf-8"))) == read_api_objects()
+
+
+def test_the_enrichment_writes_its_data_docs_to_a_claim_mounted_where_the_aks_settings_say() -> None:
+    claim = yaml.safe_load(render_kubernetes()["data-docs.yaml"])
+    kubernetes_validate.validate(claim, KUBERNETES_VERSION, strict=True)
+    assert claim["metadata"]["name"] == DATA_DOCS_CLAIM
+    spec = yaml.safe_load(render_manifests()["enrich.yaml"])["spec"]["template"]
+    (volume,) = spec["volumes"]
+    assert volume["persistentVolumeClaim"]["claimName"] == DATA_DOCS_CLAIM
+    (mount,) = spec["driver"]["volumeMounts"]
+    assert (mount["name"], mount["mountPath"]) == (
+        volume["name"],
+        str(load_settings("aks", environ={}).enrichment.quality.data_docs_dir),
+    )
+    # The image's user (185) can write to it.
+    assert spec["driver"]["podSecurityContext"] == {"fsGroup": 185}
