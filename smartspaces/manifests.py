@@ -25,8 +25,15 @@ NAMESPACE = "smartspaces"
 IMAGE_REPOSITORY = "smartspaces"
 # Where the Dockerfile puts the project in the image.
 APP_ROOT = "/opt/smartspaces"
-# Created by the operator's Helm chart in every job namespace.
-SERVICE_ACCOUNT = "spark-operator-spark"
+# Each job's driver runs as a ServiceAccount of its own (kubernetes/spark-drivers.yaml), bound to a Role that
+# allows only what a Spark driver does in the namespace: its executor pods, their services and config maps.
+DRIVER_ROLE = "smartspaces-spark-driver"
+
+
+def driver_service_account(job: str) -> str:
+    return f"smartspaces-{job.replace('_', '-')}-driver"
+
+
 SECRET_NAME = "smartspaces-secrets"
 # Every job's driver heap (spark.driver.memory); the pod adds its memory overhead to it.
 DRIVER_HEAP = "1g"
@@ -193,7 +200,7 @@ def _spark_application(
                 DRIVER_HEAP,
                 JOB_SECRETS[job],
                 driver_settings,
-                serviceAccount=SERVICE_ACCOUNT,
+                serviceAccount=driver_service_account(job),
                 **({"memoryOverhead": driver_overhead} if driver_overhead else {}),
                 **driver_volume,
             ),

@@ -1,5 +1,5 @@
-"""Renders kubernetes/: read-api.yaml, the cache-aside read API as a Kubernetes service of its own, and the
-Spark executors' pod template.
+"""Renders kubernetes/: read-api.yaml, the cache-aside read API as a Kubernetes service of its own; the Spark
+drivers' ServiceAccounts and Role; the Data Docs' volume claim; and the Spark executors' pod template.
 
 A Deployment (two replicas at least, probes on /health/live and /health), its Service, a PodDisruptionBudget
 that keeps one replica through node drains, a HorizontalPodAutoscaler on CPU, a NetworkPolicy that lets in
@@ -18,7 +18,10 @@ import yaml
 from smartspaces.config import load_settings
 from smartspaces.manifests import (
     DATA_DOCS_CLAIM,
+    DRIVER_ROLE,
+    JOB_SECRETS,
     NAMESPACE,
+    driver_service_account,
     environment,
     executor_pod_template,
     image,
@@ -195,12 +198,59 @@ def data_docs_claim() -> dict[str, Any]:
     }
 
 
+# What Spark's driver does on Kubernetes (Spark's "Running on Kubernetes", RBAC): its executors' pods, and the
+# services and config maps it creates for them; nothing outside the namespace, no secrets.
+DRIVER_RULES = [
+    {
+        "apiGroups": [""],
+        "resources": ["pods"],
+        "verbs": ["create", "get", "list", "watch", "delete", "deletecollection", "patch"],
+    },
+    {
+        "apiGroups": [""],
+        "resources": ["services", "configmaps"],
+        "verbs": ["create", "get", "list", "delete", "deletecollection"],
+    },
+]
+
+
+def spark_driver_objects() -> list[dict[str, Any]]:
+    """A ServiceAccount per job (its driver's: the driver creates its executors through the Kubernetes API), the
+    drivers' Role, and its binding to every job's account."""
+    accounts = [driver_service_account(job) for job in JOB_SECRETS]
+    part_of = {"app.kubernetes.io/part-of": "smartspaces"}
+    return [
+        *(
+            {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {"name": name, "namespace": NAMESPACE, "labels": dict(part_of)},
+            }
+            for name in accounts
+        ),
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": DRIVER_ROLE, "namespace": NAMESPACE, "labels": dict(part_of)},
+            "rules": DRIVER_RULES,
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": {"name": DRIVER_ROLE, "namespace": NAMESPACE, "labels": dict(part_of)},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": DRIVER_ROLE},
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": NAMESPACE} for name in accounts],
+        },
+    ]
+
+
 def render_kubernetes() -> dict[str, str]:
     """File name -> text of every file in kubernetes/: the read API, the Data Docs' volume claim, and the Spark
     executors' pod template."""
     return {
         "read-api.yaml": render_read_api(),
         "data-docs.yaml": HEADER + yaml.safe_dump(data_docs_claim(), sort_keys=False),
+        "spark-drivers.yaml": HEADER + yaml.safe_dump_all(spark_driver_objects(), sort_keys=False),
         "executor-pod-template.yaml": HEADER_TEMPLATE + yaml.safe_dump(executor_pod_template(), sort_keys=False),
     }
 

@@ -104,3 +104,23 @@ def test_the_enrichment_writes_its_data_docs_to_a_claim_mounted_where_the_aks_se
     )
     # The image's user (185) can write to it.
     assert spec["driver"]["podSecurityContext"] == {"fsGroup": 185}
+
+
+def test_each_job_drives_its_executors_as_its_own_account_bound_to_the_drivers_role_only() -> None:
+    objects = list(yaml.safe_load_all(render_kubernetes()["spark-drivers.yaml"]))
+    for document in objects:
+        kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+    accounts = {d["metadata"]["name"] for d in objects if d["kind"] == "ServiceAccount"}
+    (binding,) = [d for d in objects if d["kind"] == "RoleBinding"]
+    (role,) = [d for d in objects if d["kind"] == "Role"]
+    assert {subject["name"] for subject in binding["subjects"]} == accounts
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    # Pods, services and config maps of its namespace: no secrets, nothing cluster-wide.
+    assert {resource for rule in role["rules"] for resource in rule["resources"]} == {"pods", "services", "configmaps"}
+    drivers = set()
+    for text in render_manifests().values():
+        document = yaml.safe_load(text)
+        spec = document["spec"]["template"] if document["kind"] == "ScheduledSparkApplication" else document["spec"]
+        drivers.add(spec["driver"]["serviceAccount"])
+    assert drivers == accounts
+    assert len(accounts) == len(render_manifests())
