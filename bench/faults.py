@@ -217,11 +217,9 @@ def start_two_changefeeds(pipeline: BenchPipeline, supervisor: Supervisor) -> Fa
             loser_said = last_line(second_log.read_text(errors="replace"))
         elif ended == [first]:
             loser_said = last_line(pipeline.services["changefeed"].log_since(0))
-            # The supervised one lost: the second goes on until the supervised one takes over again.
-            second.send_signal(signal.SIGINT)
-            wait_for_exit(second, 60)
         held = len(ended) == 1 and ended[0].returncode == 2 and "is held by" in loser_said
-        if second.poll() is None:  # the second won: hand the consumer back to the supervised process
+        # Whichever won, the supervised process is the consumer from here on: the second one stops.
+        if second.poll() is None:
             second.send_signal(signal.SIGINT)
             wait_for_exit(second, 60)
         supervisor.restarts["changefeed"] += 1

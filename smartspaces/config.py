@@ -35,9 +35,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 Port = Annotated[int, Field(ge=1, le=65535)]
 MemorySize = Annotated[str, Field(pattern=r"^[0-9]+[kKmMgG]$")]
 MASK = "**********"
-# Keys of the free-form option maps that hold credentials (Spark's own redaction pattern, widened for Kafka's JAAS
-# config and Azure's account keys, SAS tokens and OAuth client secrets). Such a key is refused in a file and its
-# value masked wherever settings are printed.
+# Keys that hold credentials (Spark's own redaction pattern, widened for Kafka's JAAS config and Azure's account
+# keys, SAS tokens and OAuth client secrets). In the free-form option maps such a key is refused in a file and its
+# value masked wherever settings are printed; the session gives Spark the same pattern (spark.redaction.regex).
 SECRET_LOOKING_KEY = re.compile(
     r"secret|passw(or)?d|token|credential|jaas|account[._-]?key|access[._-]?key|sas\b", re.I
 )

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from smartspaces.config import CassandraSettings, ConfigError, Settings
+from smartspaces.config import SECRET_LOOKING_KEY, CassandraSettings, ConfigError, Settings
 from smartspaces.connector_jars import connector_jars
 from smartspaces.connectors.abfs import abfs_conf
 from smartspaces.logs import log4j2_java_option
@@ -117,8 +117,8 @@ def spark_conf(settings: Settings, app_name: str, with_connectors: bool = True) 
         # Jobs of concurrent streaming queries share the cores instead of queueing behind each other (the
         # ingest's archive query must never delay its store query).
         "spark.scheduler.mode": "FAIR",
-        # Spark's own pattern, and the lake's account keys: the UI and the event log show such values masked.
-        "spark.redaction.regex": "(?i)secret|password|token|access[.]key|account[.]key",
+        # The settings' own pattern of credentials (Spark's, widened): the UI and the event log mask such keys.
+        "spark.redaction.regex": f"(?i){SECRET_LOOKING_KEY.pattern}",
         **abfs_conf(settings.lake),
     }
     if spark.master:

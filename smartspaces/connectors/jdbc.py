@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import SecretStr
 
 
-def jdbc_properties(user: str, password: SecretStr | None, driver: str) -> dict[str, str]:
+def jdbc_credentials(user: str, password: SecretStr | None, driver: str) -> dict[str, str]:
     """The user, the password (only when there is one) and the driver class for Spark's JDBC source."""
     properties = {"user": user, "driver": driver}
     if password:

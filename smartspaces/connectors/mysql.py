@@ -6,7 +6,7 @@ from py4j.protocol import Py4JJavaError  # type: ignore[import-untyped]
 from pyspark.sql import DataFrame, SparkSession
 
 from smartspaces.config import MysqlSettings
-from smartspaces.connectors.jdbc import jdbc_properties as credentials
+from smartspaces.connectors.jdbc import jdbc_credentials
 from smartspaces.connectors.jvm import session_jvm
 
 JDBC_DRIVER = "com.mysql.cj.jdbc.Driver"
@@ -27,7 +27,7 @@ def jdbc_url(mysql: MysqlSettings) -> str:
 
 
 def jdbc_properties(mysql: MysqlSettings) -> dict[str, str]:
-    return credentials(mysql.user, mysql.password, JDBC_DRIVER)
+    return jdbc_credentials(mysql.user, mysql.password, JDBC_DRIVER)
 
 
 def read_mysql(spark: SparkSession, mysql: MysqlSettings, table: str) -> DataFrame:

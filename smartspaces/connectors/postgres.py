@@ -10,7 +10,7 @@ import psycopg
 from pyspark.sql import DataFrame, SparkSession
 
 from smartspaces.config import PostgresSettings
-from smartspaces.connectors.jdbc import jdbc_properties as credentials
+from smartspaces.connectors.jdbc import jdbc_credentials
 
 JDBC_DRIVER = "org.postgresql.Driver"
 
@@ -27,7 +27,7 @@ def jdbc_url(pg: PostgresSettings) -> str:
 
 
 def jdbc_properties(pg: PostgresSettings) -> dict[str, str]:
-    return credentials(pg.user, pg.password, JDBC_DRIVER)
+    return jdbc_credentials(pg.user, pg.password, JDBC_DRIVER)
 
 
 def write_jdbc(
