@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps demo demo-cluster cluster-up cluster-down smoke bench-ingest bench-changefeed bench-hotpath bench-hotpath-alarms bench-api bench-api-load bench-enrich faults serve test test-unit lint format stack-up stack-down stack-status schema manifests strip-notebooks notebooks clean-stack
+.PHONY: install tools system-deps demo demo-cluster cluster-up cluster-down smoke bench-ingest bench-changefeed bench-hotpath bench-hotpath-alarms bench-api bench-api-load bench-enrich faults serve test test-unit lint format stack-up stack-down stack-status schema manifests strip-notebooks notebooks clean-stack
 
 $(INSTALLED): pyproject.toml setup.cfg smartspaces/pins/requirements.txt smartspaces/pins/requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -102,12 +102,16 @@ serve: schema
 
 # The integration tests start whatever part of the stack is not running, and stop only that at the end.
 # Two workers: the integration tests (one unit of work, in order, on the shared stack) beside the unit tests.
-test: install
+test: install tools
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 # The inner loop: the unit tests alone, no server needed, one lean Spark session without connector jars.
-test-unit: install
+test-unit: install tools
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+# The Go tools the tests use (kustomize, for the overlays), built once per pin from the Go module proxy.
+tools: install
+	$(BIN)/python -m smartspaces.stack.go_tools
 
 lint: install
 	$(BIN)/ruff check .

@@ -218,7 +218,7 @@ def _parser() -> argparse.ArgumentParser:
     pins.set_defaults(handler=_pins)
 
     manifests = commands.add_parser(
-        "manifests", help="render spark-operator/*.yaml from the pins, and kubernetes/*.yaml"
+        "manifests", help="render spark-operator/*.yaml from the pins, and kubernetes/ (its pod template, its base)"
     )
     manifests.add_argument("action", choices=["render"])
     manifests.set_defaults(handler=_manifests)

@@ -180,6 +180,9 @@ class PostgresSettings(_Section):
     socket_timeout_s: int = Field(default=600, ge=1)
     # The window swap waits at most this long for another run's swap (the reporting lock) before it gives up.
     lock_timeout_s: int = Field(default=300, ge=1)
+    # A swap whose server went away (a restart, a failover) waits this long for it to answer again, then finishes
+    # its transaction once on a new connection. Azure's failovers take one to two minutes.
+    reconnect_wait_s: int = Field(default=180, ge=1)
 
 
 class MysqlSettings(_Section):

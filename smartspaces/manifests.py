@@ -25,7 +25,7 @@ NAMESPACE = "smartspaces"
 IMAGE_REPOSITORY = "smartspaces"
 # Where the Dockerfile puts the project in the image.
 APP_ROOT = "/opt/smartspaces"
-# Each job's driver runs as a ServiceAccount of its own (kubernetes/spark-drivers.yaml), bound to a Role that
+# Each job's driver runs as a ServiceAccount of its own (kubernetes/base/spark-drivers.yaml), bound to a Role that
 # allows only what a Spark driver does in the namespace: its executor pods, their services and config maps.
 DRIVER_ROLE = "smartspaces-spark-driver"
 
@@ -44,7 +44,7 @@ SECRETS = {
     "SMARTSPACES__CASSANDRA__PASSWORD": "cosmos-account-key",
     "SMARTSPACES__POSTGRES__PASSWORD": "postgres-password",
     "SMARTSPACES__REDIS__PASSWORD": "redis-access-key",
-    # The read API's keys (kubernetes/read-api.yaml); no job reads them.
+    # The read API's keys (kubernetes/base/read-api.yaml); no job reads them.
     "SMARTSPACES__API__KEYS": "api-keys",
 }
 # The secrets each job's driver reads, and no other: a job's pods never hold a credential it does not use. The
@@ -80,13 +80,43 @@ CLUSTER_SECURITY_CONF = {
 }
 
 
+# Spark's pods run with a read-only root file system. What they write goes to volumes: Spark's own local dirs
+# (an emptyDir Spark mounts for spark.local.dir), the Data Docs' claim, and SCRATCH, an emptyDir at /tmp for
+# the JVM's and Python's temporary files, also HOME, so no library writes into the image.
+SCRATCH_VOLUME, SCRATCH_PATH, SCRATCH_SIZE = "scratch", "/tmp", "2Gi"
+
+
+def scratch_volume() -> dict[str, Any]:
+    return {"name": SCRATCH_VOLUME, "emptyDir": {"sizeLimit": SCRATCH_SIZE}}
+
+
+def scratch_mount() -> dict[str, Any]:
+    return {"name": SCRATCH_VOLUME, "mountPath": SCRATCH_PATH}
+
+
+def read_only_context() -> dict[str, Any]:
+    return {**security_context(), "readOnlyRootFilesystem": True}
+
+
 def executor_pod_template() -> dict[str, Any]:
-    """The executors' pod template: Spark fills in the container's image, command and resources."""
+    """The executors' pod template: Spark fills in the container's image, command and resources. Its scratch
+    volume is here, not in the SparkApplication: Spark merges a template itself, without the operator's
+    webhook, and the volume must be declared only once."""
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"labels": {"app.kubernetes.io/part-of": "smartspaces"}},
-        "spec": {"automountServiceAccountToken": False, "containers": [{"name": EXECUTOR_CONTAINER}]},
+        "spec": {
+            "automountServiceAccountToken": False,
+            "containers": [
+                {
+                    "name": EXECUTOR_CONTAINER,
+                    "securityContext": read_only_context(),
+                    "volumeMounts": [scratch_mount()],
+                }
+            ],
+            "volumes": [scratch_volume()],
+        },
     }
 
 
@@ -124,12 +154,17 @@ def _pod(
 ) -> dict[str, Any]:
     # Built afresh for each pod: a dict shared by driver and executor would be dumped as a YAML alias.
     overrides = [{"name": name, "value": value} for name, value in (settings or {}).items()]
+    writable = [
+        {"name": "HOME", "value": SCRATCH_PATH},
+        # The image's packages are compiled when installed; nothing tries to write their bytecode again.
+        {"name": "PYTHONDONTWRITEBYTECODE", "value": "1"},
+    ]
     return {
         "cores": cores,
         "memory": memory,
         "labels": {"app.kubernetes.io/part-of": "smartspaces"},
-        "env": [*environment(secrets), *overrides, {"name": "MALLOC_ARENA_MAX", "value": MALLOC_ARENAS}],
-        "securityContext": security_context(),
+        "env": [*environment(secrets), *overrides, {"name": "MALLOC_ARENA_MAX", "value": MALLOC_ARENAS}, *writable],
+        "securityContext": read_only_context(),
         **extra,
     }
 
@@ -151,22 +186,15 @@ def _spark_application(
     arguments: the job's command line.
     driver_settings: SMARTSPACES__ overrides of the aks configuration for this job's driver.
     driver_claim: (persistent volume claim, mount path) the driver writes to; the pod's group owns the volume."""
-    volume = (
-        {
-            "volumes": [{"name": "driver-volume", "persistentVolumeClaim": {"claimName": driver_claim[0]}}],
-        }
-        if driver_claim
-        else {}
-    )
-    driver_volume = (
-        {
-            "volumeMounts": [{"name": "driver-volume", "mountPath": driver_claim[1]}],
-            # The Spark image's user (185) writes there: the volume is given to its group.
-            "podSecurityContext": {"fsGroup": 185},
-        }
-        if driver_claim
-        else {}
-    )
+    # The executors' scratch volume comes with their pod template (executor_pod_template).
+    volumes = [scratch_volume()]
+    driver_mounts = [scratch_mount()]
+    driver_volume: dict[str, Any] = {}
+    if driver_claim:
+        volumes.append({"name": "driver-volume", "persistentVolumeClaim": {"claimName": driver_claim[0]}})
+        driver_mounts.append({"name": "driver-volume", "mountPath": driver_claim[1]})
+        # The Spark image's user (185) writes there: the volume is given to its group.
+        driver_volume = {"podSecurityContext": {"fsGroup": 185}}
     return {
         "apiVersion": API_VERSION,
         "kind": "SparkApplication",
@@ -194,13 +222,14 @@ def _spark_application(
                 "onSubmissionFailureRetries": 3,
                 "onSubmissionFailureRetryInterval": 30,
             },
-            **volume,
+            "volumes": volumes,
             "driver": _pod(
                 1,
                 DRIVER_HEAP,
                 JOB_SECRETS[job],
                 driver_settings,
                 serviceAccount=driver_service_account(job),
+                volumeMounts=driver_mounts,
                 **({"memoryOverhead": driver_overhead} if driver_overhead else {}),
                 **driver_volume,
             ),
@@ -229,7 +258,7 @@ def _scheduled_application(
     }
 
 
-# The quality gate's Data Docs outlive a run: a claim of their own (kubernetes/data-docs.yaml), mounted by the
+# The quality gate's Data Docs outlive a run: a claim of their own (kubernetes/base/data-docs.yaml), mounted by the
 # enrichment's driver at enrichment.quality.data_docs_dir of the aks configuration.
 DATA_DOCS_CLAIM = "smartspaces-data-docs"
 
@@ -268,12 +297,36 @@ def render_manifests() -> dict[str, str]:
     return {name: HEADER + yaml.safe_dump(document, sort_keys=False) for name, document in applications.items()}
 
 
+KUSTOMIZATION = "kustomization.yaml"
+KUSTOMIZE_HEADER = (
+    "# Rendered by `smartspaces manifests render`: do not edit by hand. A kustomize base of what is rendered\n"
+    "# beside it; kubernetes/overlays/dev and kubernetes/overlays/prod build on it (see README, Deploying to Azure).\n"
+)
+
+
+def kustomization(resources: list[str], **fields: Any) -> str:
+    """A kustomization.yaml listing resources (files or folders with a kustomization of their own)."""
+    document = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": resources,
+        **fields,
+    }
+    return KUSTOMIZE_HEADER + yaml.safe_dump(document, sort_keys=False)
+
+
+def render_spark_operator() -> dict[str, str]:
+    """File name → text of every file in spark-operator/: the manifests, and their kustomization."""
+    manifests = render_manifests()
+    return {**manifests, KUSTOMIZATION: kustomization(list(manifests))}
+
+
 def write_manifests(folder: Path) -> list[Path]:
-    """Writes the rendered manifests into folder and removes rendered ones that are no longer rendered."""
+    """Writes spark-operator/'s files into folder and removes rendered ones that are no longer rendered."""
     folder.mkdir(parents=True, exist_ok=True)
-    rendered = render_manifests()
+    rendered = render_spark_operator()
     for stale in sorted(folder.glob("*.yaml")):
-        if stale.name not in rendered and stale.read_text(encoding="utf-8").startswith(HEADER):
+        if stale.name not in rendered and stale.read_text(encoding="utf-8").startswith((HEADER, KUSTOMIZE_HEADER)):
             stale.unlink()
     written = []
     for name, text in rendered.items():

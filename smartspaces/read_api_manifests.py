@@ -1,5 +1,7 @@
-"""Renders kubernetes/: read-api.yaml, the cache-aside read API as a Kubernetes service of its own; the Spark
-drivers' ServiceAccounts and Role; the Data Docs' volume claim; and the Spark executors' pod template.
+"""Renders kubernetes/: the Spark executors' pod template (baked into the image), and the kustomize base in
+kubernetes/base: read-api.yaml, the cache-aside read API as a Kubernetes service of its own; the Spark
+drivers' ServiceAccounts and Role; the Data Docs' volume claim; spark-operator/ beside them. The overlays
+kubernetes/overlays/dev and prod (written by hand) set the namespace, the image and the replicas.
 
 A Deployment (two replicas at least, probes on /health/live and /health), its Service, a PodDisruptionBudget
 that keeps one replica through node drains, a HorizontalPodAutoscaler on CPU, a NetworkPolicy that lets in
@@ -25,12 +27,19 @@ from smartspaces.manifests import (
     environment,
     executor_pod_template,
     image,
-    security_context,
+    kustomization,
+    read_only_context,
 )
 
 HEADER = (
     "# Rendered by `smartspaces manifests render`: do not edit by hand.\n"
-    "# kubectl apply -f this file (namespace smartspaces, secret smartspaces-secrets: see README, Kubernetes).\n"
+    "# Deployed through kubernetes/overlays/<dev|prod> (kubectl apply -k): see README, Deploying to Azure.\n"
+)
+# The first line of every file this module or smartspaces.manifests renders.
+RENDERED_MARK = "# Rendered by `smartspaces manifests render`"
+HEADER_IMAGE_FIELDS = (
+    "# Rendered by `smartspaces manifests render`: do not edit by hand.\n"
+    "# kustomize's image fields of the Spark Operator's kinds, so an overlay's `images:` sets their image too.\n"
 )
 HEADER_TEMPLATE = (
     "# Rendered by `smartspaces manifests render`: do not edit by hand.\n"
@@ -87,7 +96,7 @@ def _container(port: int) -> dict[str, Any]:
             "failureThreshold": 30,
         },
         "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
-        "securityContext": {**security_context(), "readOnlyRootFilesystem": True},
+        "securityContext": read_only_context(),
         # Python and uvicorn write only temporary files.
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
@@ -244,22 +253,52 @@ def spark_driver_objects() -> list[dict[str, Any]]:
     ]
 
 
-def render_kubernetes() -> dict[str, str]:
-    """File name -> text of every file in kubernetes/: the read API, the Data Docs' volume claim, and the Spark
-    executors' pod template."""
+# The kustomize base: what is deployed (the pod template is not: it is baked into the image), and the
+# spark-operator/ folder beside it.
+BASE = "base"
+# Where kustomize's image transformer finds the image of the Spark Operator's kinds (it knows only core ones).
+SPARK_IMAGE_FIELDS = "spark-application-images.yaml"
+
+
+def spark_image_fields() -> dict[str, Any]:
     return {
+        "images": [
+            {"path": "spec/image", "kind": "SparkApplication"},
+            {"path": "spec/template/image", "kind": "ScheduledSparkApplication"},
+        ]
+    }
+
+
+def render_kubernetes() -> dict[str, str]:
+    """Path under kubernetes/ -> text of every rendered file: the Spark executors' pod template, and the
+    kustomize base (the read API, the Data Docs' volume claim, the Spark drivers' accounts, spark-operator/)."""
+    base = {
         "read-api.yaml": render_read_api(),
         "data-docs.yaml": HEADER + yaml.safe_dump(data_docs_claim(), sort_keys=False),
         "spark-drivers.yaml": HEADER + yaml.safe_dump_all(spark_driver_objects(), sort_keys=False),
+    }
+    base[SPARK_IMAGE_FIELDS] = HEADER_IMAGE_FIELDS + yaml.safe_dump(spark_image_fields(), sort_keys=False)
+    base["kustomization.yaml"] = kustomization(
+        ["../../spark-operator", *(name for name in base if name != SPARK_IMAGE_FIELDS)],
+        configurations=[SPARK_IMAGE_FIELDS],
+    )
+    return {
         "executor-pod-template.yaml": HEADER_TEMPLATE + yaml.safe_dump(executor_pod_template(), sort_keys=False),
+        **{f"{BASE}/{name}": text for name, text in base.items()},
     }
 
 
 def write_kubernetes(folder: Path) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
+    """Writes the rendered files under folder and removes rendered ones no longer rendered (not the overlays)."""
+    rendered = render_kubernetes()
+    for stale in sorted(folder.rglob("*.yaml")):
+        name = stale.relative_to(folder).as_posix()
+        if name not in rendered and stale.read_text(encoding="utf-8").startswith(RENDERED_MARK):
+            stale.unlink()
     written = []
-    for name, text in render_kubernetes().items():
+    for name, text in rendered.items():
         path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         written.append(path)
     return written

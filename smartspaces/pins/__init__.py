@@ -1,7 +1,7 @@
 """Every pinned version, read from the files beside this module (the one place they are written).
 
 requirements*.txt pin the Python packages (pyproject.toml reads them too); maven.toml pins the Maven
-coordinates and the server versions. Connector coordinates that must match a Python package
+coordinates, the server versions and the Go tools. Connector coordinates that must match a Python package
 (spark-sql-kafka ↔ pyspark, delta-spark_2.12 ↔ delta-spark) are derived here from the Python pin.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
@@ -35,6 +35,8 @@ class Pins:
     servers: dict[str, ServerPin]
     # Baked into the image beside spark_packages; never resolved for a local session.
     image_packages: tuple[str, ...] = ()
+    # Binary name → Go module@version, built with `go install` (smartspaces.stack.go_tools).
+    go_tools: dict[str, str] = field(default_factory=dict)
 
     @property
     def spark_version(self) -> str:
@@ -87,4 +89,5 @@ def load_pins() -> Pins:
         spark_packages=derived + tuple(maven["spark_packages"].values()),
         servers=servers,
         image_packages=tuple(maven.get("image_packages", {}).values()),
+        go_tools=dict(maven.get("go_tools", {})),
     )

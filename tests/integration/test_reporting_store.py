@@ -31,7 +31,9 @@ from smartspaces.stages.enrichment.quality.outcomes import CheckSeverity, Verdic
 from smartspaces.stages.enrichment.reporting.postgres_store import (
     REPORTING_LOCK_ID,
     ReportingLockTimeoutError,
+    StagedWindow,
     StagingLostError,
+    SwapServerLostError,
     discard_staging,
     fact_row_counts,
     record_failed_run,
@@ -40,7 +42,7 @@ from smartspaces.stages.enrichment.reporting.postgres_store import (
     table_row_counts,
     write_window,
 )
-from smartspaces.stages.enrichment.reporting.runs import ExpectationResult
+from smartspaces.stages.enrichment.reporting.runs import EnrichmentRun, ExpectationResult
 from smartspaces.stages.enrichment.reporting.staging_copy import CopyStagingWriter
 from tests.integration.reporting_fixtures import (
     BUILDING,
@@ -528,6 +530,82 @@ def test_postgres_restarted_between_the_staging_fill_and_the_swap_leaves_the_win
     # The next run writes the window.
     write(spark, pg, WINDOW_A, DAY_A, variant=3)
     assert snapshot(pg) == expected_content(fact_rows(DAY_A, 3))
+
+
+def swap_in_thread(
+    staged: StagedWindow, pg: PostgresSettings, run: EnrichmentRun
+) -> tuple[threading.Thread, dict[str, Any]]:
+    """The swap running in a thread of its own; the dict gets its `written` rows or its `error`."""
+    outcome: dict[str, Any] = {}
+
+    def swap() -> None:
+        try:
+            outcome["written"] = swap_window(staged, WINDOW_A, pg, run)
+        except Exception as error:  # the test asserts on what it was
+            outcome["error"] = error
+
+    thread = threading.Thread(target=swap, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def wait_for_lock_waiter(watcher: psycopg.Connection[Any], timeout_s: float = 60.0) -> None:
+    """Returns once another session waits for the reporting lock (the swap, after its staging fill)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        row = watcher.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s AND NOT granted",
+            (REPORTING_LOCK_ID,),
+        ).fetchone()
+        if row and row[0]:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the swap never waited for the reporting lock")
+
+
+def test_postgres_restarted_while_the_swap_waits_is_waited_for_and_the_emptied_staging_refused(
+    spark: SparkSession, private_postgres: PrivatePostgres
+) -> None:
+    pg, first = window_written_once(spark, private_postgres)
+    run = run_of(WINDOW_A)
+    staged = stage_window(frames(spark, fact_rows(DAY_A, 2)), pg, copy_writer(pg), run)
+    other_run = connect(pg, autocommit=True)
+    other_run.execute("SELECT pg_advisory_lock(%s)", (REPORTING_LOCK_ID,))
+    swapper, outcome = swap_in_thread(staged, pg, run)
+    wait_for_lock_waiter(other_run)
+    # The server crashes under the waiting swap and comes back after a while, its staging tables emptied.
+    private_postgres.kill()
+    other_run.close()
+    time.sleep(3)
+    private_postgres.start()
+    swapper.join(120)
+
+    assert isinstance(outcome.get("error"), StagingLostError), outcome
+    assert "holds 0 of the" in str(outcome["error"])
+    assert snapshot(pg) == first
+
+
+def test_a_server_that_does_not_come_back_within_reconnect_wait_s_ends_the_swap_naming_the_setting(
+    spark: SparkSession, private_postgres: PrivatePostgres
+) -> None:
+    pg, first = window_written_once(spark, private_postgres)
+    pg = pg.model_copy(update={"reconnect_wait_s": 2})
+    run = run_of(WINDOW_A)
+    staged = stage_window(frames(spark, fact_rows(DAY_A, 2)), pg, copy_writer(pg), run)
+    other_run = connect(pg, autocommit=True)
+    other_run.execute("SELECT pg_advisory_lock(%s)", (REPORTING_LOCK_ID,))
+    swapper, outcome = swap_in_thread(staged, pg, run)
+    wait_for_lock_waiter(other_run)
+    private_postgres.kill()
+    other_run.close()
+    swapper.join(60)
+
+    error = outcome.get("error")
+    assert isinstance(error, SwapServerLostError), outcome
+    assert f"PostgreSQL at {pg.host}:{pg.port} (postgres.host, postgres.port) went away" in str(error)
+    assert "did not answer again within 2 s (postgres.reconnect_wait_s)" in str(error)
+    private_postgres.start()
+    assert snapshot(pg) == first
 
 
 def test_a_swap_waits_for_another_runs_lock_only_as_long_as_postgres_lock_timeout_s(

@@ -11,13 +11,14 @@ import yaml
 
 from smartspaces.config import load_settings
 from smartspaces.manifests import CLUSTER_SECURITY_CONF, DATA_DOCS_CLAIM, EXECUTOR_POD_TEMPLATE, render_manifests
-from smartspaces.read_api_manifests import API_SECRETS, read_api_objects, render_kubernetes
+from smartspaces.read_api_manifests import API_SECRETS, BASE, read_api_objects, render_kubernetes
+from tests.unit.manifest_schemas import KUBERNETES_VERSION
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FOLDER = REPO_ROOT / "kubernetes"
-ON_DISK = FOLDER / "read-api.yaml"
-# The Kubernetes version whose schemas the objects must satisfy (AKS's supported versions include it).
-KUBERNETES_VERSION = "1.31"
+ON_DISK = FOLDER / BASE / "read-api.yaml"
+# Written by hand, not rendered: the kustomize overlays (tests/unit/test_kustomize_overlays.py).
+OVERLAYS = "overlays"
 
 
 def by_kind() -> dict[str, dict[str, Any]]:
@@ -25,7 +26,11 @@ def by_kind() -> dict[str, dict[str, Any]]:
 
 
 def test_the_files_on_disk_are_the_ones_the_code_renders() -> None:
-    on_disk = {path.name: path.read_text(encoding="utf-8") for path in sorted(FOLDER.glob("*.yaml"))}
+    on_disk = {
+        path.relative_to(FOLDER).as_posix(): path.read_text(encoding="utf-8")
+        for path in sorted(FOLDER.rglob("*.yaml"))
+        if OVERLAYS not in path.relative_to(FOLDER).parts
+    }
     assert on_disk == render_kubernetes(), "run `smartspaces manifests render`"
 
 
@@ -33,6 +38,27 @@ def test_the_executors_pod_template_is_a_valid_pod_without_a_service_account_tok
     template = yaml.safe_load(render_kubernetes()["executor-pod-template.yaml"])
     kubernetes_validate.validate(template, KUBERNETES_VERSION, strict=True)
     assert template["spec"]["automountServiceAccountToken"] is False
+
+
+def test_spark_pods_run_on_a_read_only_root_and_write_only_to_their_volumes() -> None:
+    template = yaml.safe_load(render_kubernetes()["executor-pod-template.yaml"])["spec"]
+    (executor,) = template["containers"]
+    assert executor["securityContext"]["readOnlyRootFilesystem"] is True
+    assert [(v["name"], "emptyDir" in v) for v in template["volumes"]] == [("scratch", True)]
+    assert executor["volumeMounts"] == [{"name": "scratch", "mountPath": "/tmp"}]
+    for name, text in render_manifests().items():
+        document = yaml.safe_load(text)
+        spec = document["spec"]["template"] if document["kind"] == "ScheduledSparkApplication" else document["spec"]
+        for role in ("driver", "executor"):
+            assert spec[role]["securityContext"]["readOnlyRootFilesystem"] is True, (name, role)
+            environment = {variable["name"]: variable.get("value") for variable in spec[role]["env"]}
+            assert environment["HOME"] == "/tmp", (name, role)
+        # The driver mounts the scratch volume the application declares; the executors get theirs from the
+        # template, so the application must not declare a second one for them.
+        declared = {volume["name"] for volume in spec["volumes"]}
+        mounted = {mount["name"]: mount["mountPath"] for mount in spec["driver"]["volumeMounts"]}
+        assert mounted["scratch"] == "/tmp" and set(mounted) == declared, name
+        assert "volumeMounts" not in spec["executor"], name
 
 
 def test_every_spark_application_authenticates_encrypts_and_uses_the_template_the_image_holds() -> None:
@@ -91,13 +117,13 @@ def test_the_rendered_file_parses_to_the_same_objects() -> None:
 
 
 def test_the_enrichment_writes_its_data_docs_to_a_claim_mounted_where_the_aks_settings_say() -> None:
-    claim = yaml.safe_load(render_kubernetes()["data-docs.yaml"])
+    claim = yaml.safe_load(render_kubernetes()[f"{BASE}/data-docs.yaml"])
     kubernetes_validate.validate(claim, KUBERNETES_VERSION, strict=True)
     assert claim["metadata"]["name"] == DATA_DOCS_CLAIM
     spec = yaml.safe_load(render_manifests()["enrich.yaml"])["spec"]["template"]
-    (volume,) = spec["volumes"]
+    (volume,) = [volume for volume in spec["volumes"] if "persistentVolumeClaim" in volume]
     assert volume["persistentVolumeClaim"]["claimName"] == DATA_DOCS_CLAIM
-    (mount,) = spec["driver"]["volumeMounts"]
+    (mount,) = [mount for mount in spec["driver"]["volumeMounts"] if mount["name"] == volume["name"]]
     assert (mount["name"], mount["mountPath"]) == (
         volume["name"],
         str(load_settings("aks", environ={}).enrichment.quality.data_docs_dir),
@@ -107,7 +133,7 @@ def test_the_enrichment_writes_its_data_docs_to_a_claim_mounted_where_the_aks_se
 
 
 def test_each_job_drives_its_executors_as_its_own_account_bound_to_the_drivers_role_only() -> None:
-    objects = list(yaml.safe_load_all(render_kubernetes()["spark-drivers.yaml"]))
+    objects = list(yaml.safe_load_all(render_kubernetes()[f"{BASE}/spark-drivers.yaml"]))
     for document in objects:
         kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
     accounts = {d["metadata"]["name"] for d in objects if d["kind"] == "ServiceAccount"}

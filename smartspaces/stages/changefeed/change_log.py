@@ -101,14 +101,16 @@ class ChangeLogSource:
         for index, marker in enumerate(pending):
             skip_first = index == 0 and new_consumer
             if marker.previous_batch_id is not None and marker.previous_batch_id > seen and not skip_first:
+                # To the millisecond: it is the operator's --replay-to, and the expired batches arrived before it.
+                committed = marker.committed_at.isoformat(timespec="milliseconds")
                 gap = ChangeLogGapError(
                     f"change log gap: writer {writer_id}: this consumer read up to batch {seen}, and the next batch "
-                    f"still in the log, {marker.batch_id} (committed {marker.committed_at:%Y-%m-%d %H:%M} UTC), "
+                    f"still in the log, {marker.batch_id} (committed {committed}), "
                     f"follows batch {marker.previous_batch_id}: batches {seen + 1}..{marker.previous_batch_id} "
                     "expired (the change log keeps 7 days) before they were read. Their events are in Cassandra "
-                    "and bronze but the change feed never processed them. Replay the period before that commit "
-                    "from bronze (smartspaces run ingest --replay-from ... --replay-to ...), then run the change "
-                    "feed once with --accept-gap to go on past it (docs/operations.md)"
+                    "and bronze but the change feed never processed them. Replay them from bronze (smartspaces run "
+                    "ingest --replay-from <when this consumer stopped> --replay-to <that commit time>), then run "
+                    "the change feed once with --accept-gap to go on past it (docs/operations.md)"
                 )
                 if not self.accept_gaps:
                     raise gap

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -188,10 +189,19 @@ class CriticalEventProcessor:
                 }
             )
 
-    def run(self, interval_s: float, run_for_s: float | None = None, once: bool = False) -> None:
-        """Micro-batches every interval_s (at once while a backlog remains); once=True drains and returns."""
+    def run(
+        self,
+        interval_s: float,
+        run_for_s: float | None = None,
+        once: bool = False,
+        stop: threading.Event | None = None,
+    ) -> None:
+        """Micro-batches every interval_s (at once while a backlog remains); once=True drains and returns.
+
+        stop: set, the run returns after the micro-batch under way (it is committed)."""
+        stop = stop or threading.Event()
         deadline = None if run_for_s is None else time.monotonic() + run_for_s
-        while True:
+        while not stop.is_set():
             report = self.run_once()
             report.log()
             if once and not report.pending_after:
@@ -199,4 +209,4 @@ class CriticalEventProcessor:
             if deadline is not None and time.monotonic() >= deadline:
                 return
             if not report.pending_after:
-                time.sleep(max(0.0, interval_s - report.seconds))
+                stop.wait(max(0.0, interval_s - report.seconds))

@@ -22,6 +22,7 @@ from smartspaces.stages.changefeed.cache_debt import CacheDebt, GuardedCache
 from smartspaces.stages.changefeed.lease import ConsumerLease, LeaseLostError
 from smartspaces.stages.changefeed.processor import MICRO_BATCH_SPARK_CONF, CriticalEventProcessor
 from smartspaces.stages.changefeed.reference import read_alarm_rules
+from smartspaces.stopping import stop_between_batches
 from transformations.alarms.rules import AlarmRulesError
 
 logger = logging.getLogger("smartspaces.stages.changefeed")
@@ -117,7 +118,8 @@ def run_changefeed(
                     alarms=alarm_stage(spark, settings, session, cache),
                     hold_before_commit_s=hold_before_commit_s,
                 )
-                processor.run(feed.interval_s, run_for_s=run_for_s, once=once)
+                with stop_between_batches() as stop:
+                    processor.run(feed.interval_s, run_for_s=run_for_s, once=once, stop=stop)
             except LeaseLostError as lost:
                 print(f"changefeed: {lost}", file=sys.stderr)
                 return LEASE_LOST

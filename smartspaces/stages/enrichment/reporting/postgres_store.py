@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -114,16 +115,75 @@ def stage_window(
 
 
 def swap_window(staged: StagedWindow, window: ReportWindow, pg: PostgresSettings, run: EnrichmentRun) -> dict[str, int]:
-    """The window's one transaction (see write_window); rows per table."""
-    with connect(pg) as connection, connection.transaction():
-        _take_reporting_lock(connection, pg)
-        _check_staged(connection, staged)
-        written = {fact.name: _replace_fact(connection, staged.staging[fact], window) for fact in FACT_TABLES}
-        for dimension in DIMENSION_TABLES:
-            if dimension in staged.staging:
-                written[dimension.name] = _upsert_dimension(connection, staged.staging[dimension])
-        _record_run(connection, run, written)
-    return written
+    """The window's one transaction (see write_window); rows per table.
+
+    A server lost during it (a restart, a failover) is waited for, at most postgres.reconnect_wait_s; then the
+    transaction is done again on a new connection, unless it had committed (the run's row is there). Done again,
+    its check of the staging tables finds what the restart left of them (crash recovery empties them)."""
+    try:
+        return _swap_once(staged, window, pg, run)
+    except _ServerLostError as lost:
+        log.warning("%s; waiting up to %d s (postgres.reconnect_wait_s) for it", lost, pg.reconnect_wait_s)
+        _wait_until_answering(pg, lost)
+        committed = _rows_written_by(pg, run)
+        if committed is not None:
+            return committed
+        return _swap_once(staged, window, pg, run)
+
+
+class _ServerLostError(Exception):
+    """The swap's connection broke (or could not be made) before it knew whether its transaction committed."""
+
+
+class SwapServerLostError(WindowNotWrittenError):
+    """The server went away during the swap and did not answer again within postgres.reconnect_wait_s."""
+
+
+def _swap_once(staged: StagedWindow, window: ReportWindow, pg: PostgresSettings, run: EnrichmentRun) -> dict[str, int]:
+    connection: psycopg.Connection[Any] | None = None
+    try:
+        with connect(pg) as connection, connection.transaction():
+            _take_reporting_lock(connection, pg)
+            _check_staged(connection, staged)
+            written = {fact.name: _replace_fact(connection, staged.staging[fact], window) for fact in FACT_TABLES}
+            for dimension in DIMENSION_TABLES:
+                if dimension in staged.staging:
+                    written[dimension.name] = _upsert_dimension(connection, staged.staging[dimension])
+            _record_run(connection, run, written)
+        return written
+    except psycopg.OperationalError as error:
+        if connection is not None and not connection.broken:
+            raise  # the server answered with an error: nothing to wait for
+        raise _ServerLostError(
+            f"PostgreSQL at {pg.host}:{pg.port} (postgres.host, postgres.port) went away during the window's swap "
+            f"({str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__})"
+        ) from error
+
+
+def _wait_until_answering(pg: PostgresSettings, lost: _ServerLostError) -> None:
+    deadline = time.monotonic() + pg.reconnect_wait_s
+    while True:
+        try:
+            with connect(pg) as connection:
+                connection.execute("SELECT 1")
+            return
+        except psycopg.OperationalError as error:
+            if time.monotonic() > deadline:
+                raise SwapServerLostError(
+                    f"{lost}, and did not answer again within {pg.reconnect_wait_s} s (postgres.reconnect_wait_s): "
+                    f"{error}. The window keeps what it had unless the run is recorded in reporting.enrichment_runs; "
+                    "run it again"
+                ) from error
+            time.sleep(1.0)
+
+
+def _rows_written_by(pg: PostgresSettings, run: EnrichmentRun) -> dict[str, int] | None:
+    """The rows the run's swap wrote if it committed (its run row is there), else None."""
+    with connect(pg) as connection:
+        row = connection.execute(
+            "SELECT rows_written FROM reporting.enrichment_runs WHERE run_id = %s", (run.run_id,)
+        ).fetchone()
+    return {name: int(count) for name, count in row[0].items()} if row else None
 
 
 def discard_staging(pg: PostgresSettings, staged: StagedWindow) -> None:
