@@ -129,6 +129,12 @@ class LakeSettings(_Section):
         return self
 
 
+# Kafka client options that would turn off (or loosen) the check of the broker's certificate and host name.
+KAFKA_IDENTITY_OPTIONS = ("ssl.endpoint.identification.algorithm", "enable.ssl.certificate.verification")
+# The security protocols that run over TLS.
+KAFKA_TLS_PROTOCOLS = ("SSL", "SASL_SSL")
+
+
 class KafkaSettings(_Section):
     bootstrap_servers: str
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
@@ -137,8 +143,22 @@ class KafkaSettings(_Section):
     sasl_password: SecretStr | None = None
     # The PLAIN login module; Databricks shades it under kafkashaded.
     login_module: str = "org.apache.kafka.common.security.plain.PlainLoginModule"
+    # The CA certificates (PEM) that verify the broker's certificate over SSL and SASL_SSL, for librdkafka and the
+    # JVM client alike. None: the system's (Event Hubs' certificates chain to a public root).
+    ssl_ca_location: Path | None = None
     # Extra consumer/producer options, passed to Spark as kafka.<key>.
     client_options: Options = Field(default_factory=dict)
+
+    @field_validator("client_options")
+    @classmethod
+    def _identity_check_stays_on(cls, options: dict[str, str]) -> dict[str, str]:
+        turned = sorted(key for key in options if key.lower() in KAFKA_IDENTITY_OPTIONS)
+        if turned:
+            raise ValueError(
+                f"kafka.client_options may not set {', '.join(turned)}: the broker's certificate and host name are "
+                "always checked (kafka.ssl_ca_location names the CA of a private broker)"
+            )
+        return options
 
 
 def _single_node_replication() -> dict[str, str | int]:
@@ -353,7 +373,8 @@ class StackSettings(_Section):
 
     data_dir: Path
     kafka_controller_port: Port = 9093
-    # A SASL_PLAINTEXT listener (PLAIN, user $ConnectionString) exercises the Event Hubs code path locally.
+    # A SASL_SSL listener (TLS with a certificate of the stack's CA, PLAIN, user $ConnectionString): the Event Hubs
+    # code path on loopback.
     kafka_sasl_port: Port = 9094
     kafka_heap: MemorySize = "512m"
     cassandra_storage_port: Port = 7000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame, SparkSession
 
-from smartspaces.config import KafkaSettings
+from smartspaces.config import KAFKA_TLS_PROTOCOLS, KafkaSettings
 
 
 def kafka_options(kafka: KafkaSettings) -> dict[str, str]:
@@ -21,6 +21,13 @@ def kafka_options(kafka: KafkaSettings) -> dict[str, str]:
         options["kafka.sasl.jaas.config"] = (
             f'{kafka.login_module} required username="{kafka.sasl_username or ""}" password="{escaped}";'
         )
+    if kafka.security_protocol in KAFKA_TLS_PROTOCOLS:
+        # The broker's host name is checked against its certificate: the client's default, stated so that no
+        # change of default can turn it off (client_options may not either).
+        options["kafka.ssl.endpoint.identification.algorithm"] = "https"
+        if kafka.ssl_ca_location is not None:
+            options["kafka.ssl.truststore.type"] = "PEM"
+            options["kafka.ssl.truststore.location"] = str(kafka.ssl_ca_location)
     options.update({f"kafka.{key}": value for key, value in kafka.client_options.items()})
     return options
 

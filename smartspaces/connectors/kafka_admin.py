@@ -12,11 +12,11 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]  # documented,
     NewTopic,
 )
 
-from smartspaces.config import KafkaSettings
+from smartspaces.config import KAFKA_TLS_PROTOCOLS, KafkaSettings
 
 
 def client_config(kafka: KafkaSettings) -> dict[str, Any]:
-    """librdkafka connection settings from KafkaSettings: brokers, security protocol and SASL."""
+    """librdkafka connection settings from KafkaSettings: brokers, security protocol, TLS and SASL."""
     config: dict[str, Any] = {
         "bootstrap.servers": kafka.bootstrap_servers,
         "security.protocol": kafka.security_protocol,
@@ -25,6 +25,12 @@ def client_config(kafka: KafkaSettings) -> dict[str, Any]:
         config["sasl.mechanism"] = kafka.sasl_mechanism
         config["sasl.username"] = kafka.sasl_username or ""
         config["sasl.password"] = kafka.sasl_password.get_secret_value() if kafka.sasl_password else ""
+    if kafka.security_protocol in KAFKA_TLS_PROTOCOLS:
+        # librdkafka's defaults, stated: the certificate is verified and names the broker's host.
+        config["enable.ssl.certificate.verification"] = True
+        config["ssl.endpoint.identification.algorithm"] = "https"
+        # Without a CA of its own, the system's: the wheels' librdkafka finds it only by probing the usual paths.
+        config["ssl.ca.location"] = str(kafka.ssl_ca_location) if kafka.ssl_ca_location is not None else "probe"
     return config
 
 

@@ -47,6 +47,15 @@ def _subject_names(hosts: tuple[str, ...]) -> list[x509.GeneralName]:
     return names
 
 
+# The local stack's CA lives in its data folder (never in the repository): its servers' certificates chain to it.
+STACK_CA_FOLDER = "ca"
+
+
+def stack_authority(data_dir: Path) -> Issued:
+    """The local stack's CA, created on first use."""
+    return certificate_authority(data_dir / STACK_CA_FOLDER)
+
+
 def certificate_authority(folder: Path, name: str = "smartspaces local CA") -> Issued:
     """The folder's CA (ca.pem, ca-key.pem), created on first use."""
     folder.mkdir(parents=True, exist_ok=True)

@@ -7,9 +7,11 @@ import logging
 import secrets
 import subprocess
 import uuid
+from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
+from smartspaces.stack.certificates import Issued, issue_server_certificate, stack_authority
 from smartspaces.stack.process import StackError
 from smartspaces.stack.server import LOOPBACK, JavaServer, host_and_port, java_executable, render_template
 
@@ -23,6 +25,11 @@ _JVM_OPTIONS = [
     "-XX:MaxInlineLevel=15",
     "-Djava.awt.headless=true",
 ]
+
+
+def inline_pem(path: Path) -> str:
+    """A PEM file as one properties value: its line breaks as \\n escapes, which Java's Properties reads back."""
+    return path.read_text(encoding="ascii").strip().replace("\n", "\\n")
 
 
 def new_cluster_id() -> str:
@@ -66,6 +73,19 @@ class KafkaServer(JavaServer):
     def endpoint(self) -> str:
         return f"{LOOPBACK}:{self.broker_port}"
 
+    @property
+    def ca_certificate(self) -> Path:
+        """The CA certificate that verifies the SASL_SSL listener's (kafka.ssl_ca_location)."""
+        return stack_authority(self.stack.data_dir).certificate
+
+    def tls(self) -> Issued:
+        """The SASL_SSL listener's certificate: for the loopback address only, issued by the stack's CA once."""
+        folder = self.folder / "tls"
+        issued = Issued(folder / "kafka.pem", folder / "kafka-key.pem")
+        if issued.certificate.exists() and issued.key.exists():
+            return issued
+        return issue_server_certificate(stack_authority(self.stack.data_dir), folder, "kafka", (LOOPBACK,))
+
     def _java(self, main: str, *args: str) -> list[str]:
         heap = self.stack.kafka_heap
         return [
@@ -85,7 +105,9 @@ class KafkaServer(JavaServer):
         self.fetch_jars()
         (self.folder / "logs").mkdir(parents=True, exist_ok=True)
         (self.folder / "log4j.properties").write_text(render_template("kafka-log4j.properties"))
-        (self.folder / "server.properties").write_text(
+        tls = self.tls()
+        properties = self.folder / "server.properties"
+        properties.write_text(
             render_template(
                 "kafka-server.properties",
                 host=LOOPBACK,
@@ -93,9 +115,12 @@ class KafkaServer(JavaServer):
                 controller_port=self.stack.kafka_controller_port,
                 sasl_port=self.stack.kafka_sasl_port,
                 sasl_password=self.sasl_password(),
+                tls_key=inline_pem(tls.key),
+                tls_certificate=inline_pem(tls.certificate),
                 log_dir=self.folder / "data",
             )
         )
+        properties.chmod(0o600)  # the listener's password and private key
         if not (self.folder / "data" / "meta.properties").exists():
             # KRaft storage is formatted once, with a fresh cluster id.
             cluster_id = new_cluster_id()

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
-from smartspaces.config import PROJECT_ROOT, ConfigError, load_settings
+from smartspaces.config import PROJECT_ROOT, ConfigError, KafkaSettings, load_settings
+from smartspaces.connectors.kafka import kafka_options
+from smartspaces.connectors.kafka_admin import client_config
 from smartspaces.connectors.mysql import jdbc_properties, jdbc_url
 
 LOCAL = PROJECT_ROOT / "conf" / "local.yaml"
@@ -135,3 +139,29 @@ def test_secret_looking_options_from_the_environment_are_used_and_printed_masked
     # Options that only look like keys stay readable.
     assert '"output.batch.grouping.key":"partition"' in printed
     assert '"spark.databricks.delta.snapshotPartitions":"2"' in printed
+
+
+@pytest.mark.parametrize("key", ["ssl.endpoint.identification.algorithm", "enable.ssl.certificate.verification"])
+def test_kafka_client_options_may_not_loosen_the_brokers_identity_check(key: str) -> None:
+    with pytest.raises(ValidationError, match=rf"kafka.client_options may not set {re.escape(key)}"):
+        KafkaSettings(bootstrap_servers="broker:9093", client_options={key: ""})
+
+
+def test_kafka_over_tls_checks_the_host_with_the_private_ca_in_both_clients(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    kafka = KafkaSettings(bootstrap_servers="127.0.0.1:9094", security_protocol="SASL_SSL", ssl_ca_location=ca)
+    spark_options = kafka_options(kafka)
+    assert spark_options["kafka.ssl.endpoint.identification.algorithm"] == "https"
+    assert (spark_options["kafka.ssl.truststore.type"], spark_options["kafka.ssl.truststore.location"]) == (
+        "PEM",
+        str(ca),
+    )
+    librdkafka = client_config(kafka)
+    assert librdkafka["ssl.endpoint.identification.algorithm"] == "https"
+    assert librdkafka["enable.ssl.certificate.verification"] is True
+    assert librdkafka["ssl.ca.location"] == str(ca)
+    public = KafkaSettings(bootstrap_servers="ns.servicebus.windows.net:9093", security_protocol="SASL_SSL")
+    assert "kafka.ssl.truststore.location" not in kafka_options(public)
+    assert client_config(public)["ssl.ca.location"] == "probe"
+    plaintext = KafkaSettings(bootstrap_servers="127.0.0.1:9092")
+    assert not any("ssl" in key for key in [*kafka_options(plaintext), *client_config(plaintext)])

@@ -28,17 +28,22 @@ def test_kafka_properties_describe_one_kraft_node(settings: Settings) -> None:
         controller_port=9093,
         sasl_port=9094,
         sasl_password="pw",
+        tls_key="KEY",
+        tls_certificate="CERTIFICATE",
         log_dir="/data",
     )
     properties = dict(line.split("=", 1) for line in text.splitlines() if line and not line.startswith("#"))
     assert properties["process.roles"] == "broker,controller"
     assert properties["listeners"] == (
-        "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093,SASL_PLAINTEXT://127.0.0.1:9094"
+        "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093,SASL_SSL://127.0.0.1:9094"
     )
-    assert properties["advertised.listeners"] == "PLAINTEXT://127.0.0.1:9092,SASL_PLAINTEXT://127.0.0.1:9094"
-    assert properties["listener.name.sasl_plaintext.plain.sasl.jaas.config"] == (
+    assert properties["advertised.listeners"] == "PLAINTEXT://127.0.0.1:9092,SASL_SSL://127.0.0.1:9094"
+    assert properties["listener.name.sasl_ssl.plain.sasl.jaas.config"] == (
         'org.apache.kafka.common.security.plain.PlainLoginModule required user_$ConnectionString="pw";'
     )
+    assert properties["listener.name.sasl_ssl.ssl.keystore.type"] == "PEM"
+    assert properties["listener.name.sasl_ssl.ssl.keystore.key"] == "KEY"
+    assert properties["listener.name.sasl_ssl.ssl.keystore.certificate.chain"] == "CERTIFICATE"
     assert properties["controller.quorum.voters"] == "1@127.0.0.1:9093"
 
 
