@@ -34,7 +34,7 @@ from smartspaces.connectors.cassandra import cassandra_cluster
 from smartspaces.connectors.postgres import connect
 from smartspaces.stack import local_stack
 from smartspaces.stack.process import descendants, is_running
-from smartspaces.stages.enrichment.reporting.postgres_store import REPORTING_LOCK_ID
+from smartspaces.stages.enrichment.reporting.postgres_store import REPORTING_LOCK_ID, swaps_waiting_for_the_lock
 from smartspaces.stages.enrichment.service import WRITE_FAILED
 from transformations.reporting_schemas import DIMENSION_TABLES, FACT_TABLES
 
@@ -394,11 +394,7 @@ def wait_for_swap_waiting(pg: PostgresSettings, running: Callable[[], bool], lim
     deadline = time.monotonic() + limit_s
     with connect(pg, autocommit=True) as watcher:
         while time.monotonic() < deadline:
-            row = watcher.execute(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s AND NOT granted",
-                (REPORTING_LOCK_ID,),
-            ).fetchone()
-            if row and row[0]:
+            if swaps_waiting_for_the_lock(watcher):
                 return True
             if not running():
                 return False

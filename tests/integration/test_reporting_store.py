@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -39,6 +39,7 @@ from smartspaces.stages.enrichment.reporting.postgres_store import (
     record_failed_run,
     stage_window,
     swap_window,
+    swaps_waiting_for_the_lock,
     table_row_counts,
     write_window,
 )
@@ -549,63 +550,62 @@ def swap_in_thread(
     return thread, outcome
 
 
-def wait_for_lock_waiter(watcher: psycopg.Connection[Any], timeout_s: float = 60.0) -> None:
-    """Returns once another session waits for the reporting lock (the swap, after its staging fill)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        row = watcher.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s AND NOT granted",
-            (REPORTING_LOCK_ID,),
-        ).fetchone()
-        if row and row[0]:
-            return
+@dataclass
+class WaitingSwap:
+    """Window A written once; a second run staged, its swap in a thread waiting for the lock another session holds."""
+
+    pg: PostgresSettings
+    before: dict[str, list[tuple[Any, ...]]]
+    thread: threading.Thread
+    outcome: dict[str, Any]
+    lock_holder: psycopg.Connection[Any]
+
+
+def swap_waiting_for_the_lock(spark: SparkSession, server: PrivatePostgres, **pg_settings: Any) -> WaitingSwap:
+    pg, before = window_written_once(spark, server)
+    pg = pg.model_copy(update=pg_settings)
+    run = run_of(WINDOW_A)
+    staged = stage_window(frames(spark, fact_rows(DAY_A, 2)), pg, copy_writer(pg), run)
+    holder = connect(pg, autocommit=True)
+    holder.execute("SELECT pg_advisory_lock(%s)", (REPORTING_LOCK_ID,))
+    thread, outcome = swap_in_thread(staged, pg, run)
+    deadline = time.monotonic() + 60
+    while not swaps_waiting_for_the_lock(holder):
+        assert time.monotonic() < deadline, "the swap never waited for the reporting lock"
         time.sleep(0.05)
-    raise AssertionError("the swap never waited for the reporting lock")
+    return WaitingSwap(pg, before, thread, outcome, holder)
 
 
 def test_postgres_restarted_while_the_swap_waits_is_waited_for_and_the_emptied_staging_refused(
     spark: SparkSession, private_postgres: PrivatePostgres
 ) -> None:
-    pg, first = window_written_once(spark, private_postgres)
-    run = run_of(WINDOW_A)
-    staged = stage_window(frames(spark, fact_rows(DAY_A, 2)), pg, copy_writer(pg), run)
-    other_run = connect(pg, autocommit=True)
-    other_run.execute("SELECT pg_advisory_lock(%s)", (REPORTING_LOCK_ID,))
-    swapper, outcome = swap_in_thread(staged, pg, run)
-    wait_for_lock_waiter(other_run)
+    waiting = swap_waiting_for_the_lock(spark, private_postgres)
     # The server crashes under the waiting swap and comes back after a while, its staging tables emptied.
     private_postgres.kill()
-    other_run.close()
+    waiting.lock_holder.close()
     time.sleep(3)
     private_postgres.start()
-    swapper.join(120)
+    waiting.thread.join(120)
 
-    assert isinstance(outcome.get("error"), StagingLostError), outcome
-    assert "holds 0 of the" in str(outcome["error"])
-    assert snapshot(pg) == first
+    assert isinstance(waiting.outcome.get("error"), StagingLostError), waiting.outcome
+    assert "holds 0 of the" in str(waiting.outcome["error"])
+    assert snapshot(waiting.pg) == waiting.before
 
 
 def test_a_server_that_does_not_come_back_within_reconnect_wait_s_ends_the_swap_naming_the_setting(
     spark: SparkSession, private_postgres: PrivatePostgres
 ) -> None:
-    pg, first = window_written_once(spark, private_postgres)
-    pg = pg.model_copy(update={"reconnect_wait_s": 2})
-    run = run_of(WINDOW_A)
-    staged = stage_window(frames(spark, fact_rows(DAY_A, 2)), pg, copy_writer(pg), run)
-    other_run = connect(pg, autocommit=True)
-    other_run.execute("SELECT pg_advisory_lock(%s)", (REPORTING_LOCK_ID,))
-    swapper, outcome = swap_in_thread(staged, pg, run)
-    wait_for_lock_waiter(other_run)
+    waiting = swap_waiting_for_the_lock(spark, private_postgres, reconnect_wait_s=2)
     private_postgres.kill()
-    other_run.close()
-    swapper.join(60)
+    waiting.lock_holder.close()
+    waiting.thread.join(60)
 
-    error = outcome.get("error")
-    assert isinstance(error, SwapServerLostError), outcome
+    error, pg = waiting.outcome.get("error"), waiting.pg
+    assert isinstance(error, SwapServerLostError), waiting.outcome
     assert f"PostgreSQL at {pg.host}:{pg.port} (postgres.host, postgres.port) went away" in str(error)
     assert "did not answer again within 2 s (postgres.reconnect_wait_s)" in str(error)
     private_postgres.start()
-    assert snapshot(pg) == first
+    assert snapshot(pg) == waiting.before
 
 
 def test_a_swap_waits_for_another_runs_lock_only_as_long_as_postgres_lock_timeout_s(

@@ -196,6 +196,14 @@ def discard_staging(pg: PostgresSettings, staged: StagedWindow) -> None:
         log.warning("staging tables %s not dropped (%s); a run a day from now drops them", ", ".join(names), error)
 
 
+def swaps_waiting_for_the_lock(connection: psycopg.Connection[Any]) -> int:
+    """How many sessions wait for the reporting lock: runs whose staging is filled, queued behind another swap."""
+    row = connection.execute(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s AND NOT granted", (REPORTING_LOCK_ID,)
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def _take_reporting_lock(connection: psycopg.Connection[Any], pg: PostgresSettings) -> None:
     """Waits for another run's swap at most postgres.lock_timeout_s (lock_timeout covers advisory locks)."""
     connection.execute("SELECT set_config('lock_timeout', %s, true)", (f"{pg.lock_timeout_s}s",))
