@@ -33,7 +33,6 @@ from smartspaces.config import PROJECT_ROOT, PostgresSettings, Settings, load_se
 from smartspaces.connectors.cassandra import cassandra_cluster
 from smartspaces.connectors.postgres import connect
 from smartspaces.stack import local_stack
-from smartspaces.stack.process import descendants, is_running
 from smartspaces.stages.enrichment.reporting.postgres_store import REPORTING_LOCK_ID, swaps_waiting_for_the_lock
 from smartspaces.stages.enrichment.service import WRITE_FAILED
 from transformations.reporting_schemas import DIMENSION_TABLES, FACT_TABLES
@@ -356,16 +355,9 @@ def fill_lake_disk(pipeline: BenchPipeline, supervisor: Supervisor) -> FaultOutc
 
 def crash_postgres(settings: Settings) -> None:
     """SIGKILL to the stack's postmaster and every backend at once, as a power cut: crash recovery follows."""
-    (server,) = local_stack.status(settings, ("postgres",))
-    if server.pid is None:
+    (server,) = local_stack.servers(settings, ("postgres",))
+    if not server.process.kill():
         raise RuntimeError("PostgreSQL is not running")
-    family = [server.pid, *descendants(server.pid)]
-    for member in family:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(member, signal.SIGKILL)
-    deadline = time.monotonic() + 30
-    while any(is_running(member) for member in family) and time.monotonic() < deadline:
-        time.sleep(0.1)
 
 
 def reporting_content(pg: PostgresSettings) -> dict[str, tuple[int, str]]:

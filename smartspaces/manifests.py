@@ -16,9 +16,12 @@ from smartspaces.config import load_settings
 from smartspaces.pins import load_pins
 from smartspaces.session import BATCH_JVM_CONF, MALLOC_ARENAS
 
+# The first words of every file `smartspaces manifests render` writes: what it may replace or remove.
+RENDERED_MARK = "# Rendered by `smartspaces manifests render`"
 HEADER = (
-    "# Rendered by `smartspaces manifests render` from smartspaces/pins: do not edit by hand.\n"
-    "# kubectl apply -f this file; the image is built by the Dockerfile (see README, Kubernetes).\n"
+    f"{RENDERED_MARK} from smartspaces/pins: do not edit by hand.\n"
+    "# Deployed through kubernetes/overlays/<dev|prod> (kubectl apply -k), from the Dockerfile's image (see README,\n"
+    "# Deploying to Azure).\n"
 )
 API_VERSION = "sparkoperator.k8s.io/v1beta2"
 NAMESPACE = "smartspaces"
@@ -86,8 +89,8 @@ CLUSTER_SECURITY_CONF = {
 SCRATCH_VOLUME, SCRATCH_PATH, SCRATCH_SIZE = "scratch", "/tmp", "2Gi"
 
 
-def scratch_volume() -> dict[str, Any]:
-    return {"name": SCRATCH_VOLUME, "emptyDir": {"sizeLimit": SCRATCH_SIZE}}
+def scratch_volume(size: str = SCRATCH_SIZE) -> dict[str, Any]:
+    return {"name": SCRATCH_VOLUME, "emptyDir": {"sizeLimit": size}}
 
 
 def scratch_mount() -> dict[str, Any]:
@@ -299,7 +302,7 @@ def render_manifests() -> dict[str, str]:
 
 KUSTOMIZATION = "kustomization.yaml"
 KUSTOMIZE_HEADER = (
-    "# Rendered by `smartspaces manifests render`: do not edit by hand. A kustomize base of what is rendered\n"
+    f"{RENDERED_MARK}: do not edit by hand. A kustomize base of what is rendered\n"
     "# beside it; kubernetes/overlays/dev and kubernetes/overlays/prod build on it (see README, Deploying to Azure).\n"
 )
 
@@ -326,7 +329,7 @@ def write_manifests(folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     rendered = render_spark_operator()
     for stale in sorted(folder.glob("*.yaml")):
-        if stale.name not in rendered and stale.read_text(encoding="utf-8").startswith((HEADER, KUSTOMIZE_HEADER)):
+        if stale.name not in rendered and stale.read_text(encoding="utf-8").startswith(RENDERED_MARK):
             stale.unlink()
     written = []
     for name, text in rendered.items():

@@ -23,26 +23,27 @@ from smartspaces.manifests import (
     DRIVER_ROLE,
     JOB_SECRETS,
     NAMESPACE,
+    RENDERED_MARK,
     driver_service_account,
     environment,
     executor_pod_template,
     image,
     kustomization,
     read_only_context,
+    scratch_mount,
+    scratch_volume,
 )
 
 HEADER = (
-    "# Rendered by `smartspaces manifests render`: do not edit by hand.\n"
+    f"{RENDERED_MARK}: do not edit by hand.\n"
     "# Deployed through kubernetes/overlays/<dev|prod> (kubectl apply -k): see README, Deploying to Azure.\n"
 )
-# The first line of every file this module or smartspaces.manifests renders.
-RENDERED_MARK = "# Rendered by `smartspaces manifests render`"
 HEADER_IMAGE_FIELDS = (
-    "# Rendered by `smartspaces manifests render`: do not edit by hand.\n"
+    f"{RENDERED_MARK}: do not edit by hand.\n"
     "# kustomize's image fields of the Spark Operator's kinds, so an overlay's `images:` sets their image too.\n"
 )
 HEADER_TEMPLATE = (
-    "# Rendered by `smartspaces manifests render`: do not edit by hand.\n"
+    f"{RENDERED_MARK}: do not edit by hand.\n"
     "# The Spark executors' pod template (spark.kubernetes.executor.podTemplateFile), baked into the image.\n"
 )
 NAME = "smartspaces-api"
@@ -98,7 +99,7 @@ def _container(port: int) -> dict[str, Any]:
         "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
         "securityContext": read_only_context(),
         # Python and uvicorn write only temporary files.
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+        "volumeMounts": [scratch_mount()],
     }
 
 
@@ -121,7 +122,7 @@ def read_api_objects() -> list[dict[str, Any]]:
                         "automountServiceAccountToken": False,
                         "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
                         "containers": [_container(port)],
-                        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+                        "volumes": [scratch_volume("64Mi")],
                         # Replicas on different nodes where the cluster has them.
                         "topologySpreadConstraints": [
                             {

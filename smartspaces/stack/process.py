@@ -166,14 +166,27 @@ class ManagedProcess:
         deadline = time.monotonic() + timeout_s
         while is_running(pid) and time.monotonic() < deadline:
             time.sleep(0.2)
-        for member in [pid, *family]:
+        self._kill([pid, *family])
+        return True
+
+    def kill(self) -> bool:
+        """SIGKILL to the recorded process and whatever it started, at once, as a power cut (a server then
+        recovers as from a crash); returns False if none was running."""
+        pid = self.running_pid()
+        if pid is None:
+            return False
+        self._kill([pid, *descendants(pid)])
+        return True
+
+    def _kill(self, family: list[int]) -> None:
+        """SIGKILL to each of family still running; returns once all have ended."""
+        for member in family:
             if is_running(member):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(member, signal.SIGKILL)
         deadline = time.monotonic() + 10
-        while any(is_running(member) for member in [pid, *family]):
+        while any(is_running(member) for member in family):
             if time.monotonic() > deadline:
-                raise StackError(f"{self.name}: pid {pid} did not end after SIGKILL")
+                raise StackError(f"{self.name}: pid {family[0]} did not end after SIGKILL")
             time.sleep(0.1)
         self.pid_file.unlink(missing_ok=True)
-        return True

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import signal
 import tempfile
@@ -25,7 +24,6 @@ from smartspaces.bootstrap.postgres import apply_postgres
 from smartspaces.config import PostgresSettings, Settings
 from smartspaces.connectors.postgres import connect
 from smartspaces.stack.postgres import PostgresServer
-from smartspaces.stack.process import descendants, is_running
 from smartspaces.stages.enrichment.quality.outcomes import Verdict
 from smartspaces.stages.enrichment.reporting.runs import EnrichmentRun, ExpectationResult
 from tests.integration.serving_fixtures import free_port
@@ -71,16 +69,7 @@ class PrivatePostgres:
 
     def kill(self) -> None:
         """SIGKILL to the postmaster and every backend at once: the server stops as on a power cut."""
-        pid = self.server.process.running_pid()
-        assert pid is not None, "the private PostgreSQL is not running"
-        family = [pid, *descendants(pid)]
-        for member in family:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(member, signal.SIGKILL)
-        deadline = time.monotonic() + 10
-        while any(is_running(member) for member in family):
-            assert time.monotonic() < deadline, "the private PostgreSQL did not end after SIGKILL"
-            time.sleep(0.05)
+        assert self.server.process.kill(), "the private PostgreSQL is not running"
 
     def stop(self) -> None:
         self.server.process.stop(signal.SIGINT, timeout_s=30)
