@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install tools system-deps demo demo-cluster cluster-up cluster-down smoke bench-ingest bench-changefeed bench-hotpath bench-hotpath-alarms bench-api bench-api-load bench-enrich faults serve test test-unit lint format stack-up stack-down stack-status schema manifests strip-notebooks notebooks clean-stack
+.PHONY: install tools system-deps demo demo-cluster demo-secure secure-stack-down cluster-up cluster-down smoke bench-ingest bench-changefeed bench-hotpath bench-hotpath-alarms bench-api bench-api-load bench-enrich faults serve test test-unit lint format stack-up stack-down stack-status schema manifests strip-notebooks notebooks clean-stack
 
 $(INSTALLED): pyproject.toml setup.cfg smartspaces/pins/requirements.txt smartspaces/pins/requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,23 +46,39 @@ schema: stack-up
 # (spread over a day, they would be silent long enough to raise offline alarms); the alarm scenarios end now.
 DEMO_EVENTS ?= 20000
 DEMO_SPAN_MINUTES ?= 120
-# $(1): variables the jobs run with (demo-cluster's Spark master).
+# $(1): the name of a function that gives a step's command prefix from the step's name: the environment the job
+# runs with (demo-cluster's Spark master, demo-secure's users and passwords).
+local_job =
 define demo_pipeline
-	$(BIN)/smartspaces run simulate --count $(DEMO_EVENTS) --span-minutes $(DEMO_SPAN_MINUTES) --scenario all \
-		--bad-fraction 0.001 --duplicate-fraction 0.01 --late-fraction 0.01
-	$(1) $(BIN)/smartspaces run reference
-	$(1) $(BIN)/smartspaces run ingest --drain
-	$(1) $(BIN)/smartspaces run changefeed --once
-	$(1) $(BIN)/smartspaces run enrich --days 2
+	$(call $(1),simulate) $(BIN)/smartspaces run simulate --count $(DEMO_EVENTS) --span-minutes $(DEMO_SPAN_MINUTES) \
+		--scenario all --bad-fraction 0.001 --duplicate-fraction 0.01 --late-fraction 0.01
+	$(call $(1),reference) $(BIN)/smartspaces run reference
+	$(call $(1),ingest) $(BIN)/smartspaces run ingest --drain
+	$(call $(1),changefeed) $(BIN)/smartspaces run changefeed --once
+	$(call $(1),enrich) $(BIN)/smartspaces run enrich --days 2
 endef
 
 demo: schema
-	$(call demo_pipeline,)
+	$(call demo_pipeline,local_job)
 
 # The same pipeline on a Spark standalone cluster of this machine (a master and two workers, each its own JVM):
 # every job's executors run in the workers' JVMs, the drivers in the jobs' processes.
+cluster_job = SMARTSPACES__SPARK__MASTER=$$($(BIN)/smartspaces cluster url)
 demo-cluster: schema cluster-up
-	$(call demo_pipeline,SMARTSPACES__SPARK__MASTER=$$($(BIN)/smartspaces cluster url))
+	$(call demo_pipeline,cluster_job)
+
+# The same pipeline, and the smoke flow first, on a stack of its own whose servers run as Azure's do (conf/secure.yaml):
+# TLS only, passwords, and each job as its own users (the enrichment as reporting_writer and Cassandra's
+# read-only role). The passwords reach each job in its environment (`smartspaces exec`), as on AKS.
+secure_job = $(BIN)/smartspaces --env secure exec --as $(1) --
+demo-secure: install
+	$(BIN)/smartspaces --env secure stack up
+	$(call secure_job,platform) $(BIN)/smartspaces schema apply
+	$(call secure_job,smoke) $(BIN)/smartspaces run smoke
+	$(call demo_pipeline,secure_job)
+
+secure-stack-down:
+	@if [ -x $(BIN)/smartspaces ]; then $(BIN)/smartspaces --env secure stack down; else echo "nothing installed, nothing running"; fi
 
 # Every connection of the platform, end to end (Kafka, Delta, Cassandra, PostgreSQL, Redis).
 smoke: schema
@@ -135,5 +151,5 @@ notebooks: schema
 	SMARTSPACES_NOTEBOOK_FIGURES=$(CURDIR)/$(NOTEBOOKS_OUT)/figures \
 		$(BIN)/python -m smartspaces.notebooks --render $(NOTEBOOKS_OUT) notebooks/*.ipynb
 
-clean-stack: stack-down cluster-down
+clean-stack: stack-down cluster-down secure-stack-down
 	rm -rf .local-stack

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from smartspaces.config import ConfigError, Settings, load_settings
+from smartspaces.config import ENV_NAME_VARIABLE, ConfigError, Settings, load_settings
 from smartspaces.stack.process import StackError
 
 if TYPE_CHECKING:
@@ -171,6 +172,20 @@ def _api_key(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _exec(args: argparse.Namespace, settings: Settings) -> int:
+    from smartspaces.stack.identities import part_environment
+
+    child = args.child[1:] if args.child[:1] == ["--"] else args.child
+    if not child:
+        print("smartspaces exec: no command given", file=sys.stderr)
+        return 2
+    environment = {**os.environ, **part_environment(settings, args.part)}
+    if args.env:
+        environment[ENV_NAME_VARIABLE] = args.env
+    # The passwords go to the command's environment only: nothing is printed.
+    os.execvpe(child[0], child, environment)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smartspaces", description=__doc__)
     parser.add_argument("--env", help="configuration environment: conf/<env>.yaml (default: $SMARTSPACES_ENV or local)")
@@ -250,6 +265,21 @@ def _parser() -> argparse.ArgumentParser:
     redis_acl.add_argument("role", choices=["writer", "api"])
     redis_acl.add_argument("--user", default=None, help="the user's name (default: smartspaces-ROLE)")
     redis_acl.set_defaults(handler=_redis_acl)
+
+    exec_ = commands.add_parser(
+        "exec",
+        help="run a command with a secure local stack's passwords in its environment (conf/secure.yaml), as the "
+        "users of one part of the platform: smartspaces --env secure exec [--as PART] -- COMMAND ...",
+    )
+    exec_.add_argument(
+        "--as",
+        dest="part",
+        default="platform",
+        choices=["platform", "serve", *sorted(JOBS)],
+        help="the part whose users the command connects as: a job, serve (the read API), or platform (default)",
+    )
+    exec_.add_argument("child", nargs=argparse.REMAINDER)
+    exec_.set_defaults(handler=_exec)
 
     run = commands.add_parser("run", help="run a job: smartspaces run NAME [job arguments]")
     run.add_argument("job", choices=sorted(JOBS))

@@ -172,6 +172,9 @@ class CassandraSettings(_Section):
     keyspace: str = Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")
     replication: dict[str, str | int] = Field(default_factory=lambda: _single_node_replication())
     ssl: bool = False
+    # With ssl, the node's certificate is always verified and must name cassandra.host, by both clients; these are
+    # the CA certificates (PEM) it is checked against (None: the system's, as for Cosmos DB).
+    ssl_ca_certs: Path | None = None
     username: str | None = None
     password: SecretStr | None = None
     # Reads and writes of both clients: a quorum of the local data centre, so what one job wrote (a commit
@@ -372,6 +375,13 @@ class StackSettings(_Section):
     """The local stack's own settings (only the local environment has one)."""
 
     data_dir: Path
+    # Every server as Azure runs it (conf/secure.yaml): TLS only, with certificates of the stack's CA, and passwords
+    # (made by the stack, kept in <data_dir>/secrets, given to jobs by `smartspaces stack exec`).
+    secure: bool = False
+    # The servers' jars (None: <data_dir>/jars); stacks of several environments can share one download.
+    jars_dir: Path | None = None
+    # The broker's own PLAINTEXT listener, when the clients use the SASL_SSL one (None: kafka.bootstrap_servers').
+    kafka_broker_port: Port | None = None
     kafka_controller_port: Port = 9093
     # A SASL_SSL listener (TLS with a certificate of the stack's CA, PLAIN, user $ConnectionString): the Event Hubs
     # code path on loopback.
@@ -409,6 +419,24 @@ class Settings(_Section):
     enrichment: EnrichmentSettings
     stack: StackSettings | None = None
 
+    @model_validator(mode="after")
+    def _clients_of_a_secure_stack_check_it(self) -> Settings:
+        """A secure stack serves TLS and passwords only: every client must use them and check the server."""
+        if self.stack is None or not self.stack.secure:
+            return self
+        needed = {
+            "kafka.security_protocol: SASL_SSL": self.kafka.security_protocol == "SASL_SSL",
+            "cassandra.ssl: true": self.cassandra.ssl,
+            "cassandra.username": bool(self.cassandra.username),
+            "postgres.sslmode: verify-full": self.postgres.sslmode == "verify-full",
+            "redis.ssl: true": self.redis.ssl,
+            "redis.username": bool(self.redis.username),
+        }
+        missing = [setting for setting, present in needed.items() if not present]
+        if missing:
+            raise ValueError("stack.secure needs " + ", ".join(missing))
+        return self
+
 
 # Keys that hold secrets: accepted from the environment only.
 SECRET_KEYS = frozenset(
@@ -427,10 +455,13 @@ SECRET_KEYS = frozenset(
 _PATH_KEYS = (
     ("spark", "ivy_cache_dir"),
     ("stack", "data_dir"),
+    ("stack", "jars_dir"),
     ("lake", "root"),
     ("changefeed", "rules_file"),
     ("postgres", "sslrootcert"),
     ("redis", "ssl_ca_certs"),
+    ("kafka", "ssl_ca_location"),
+    ("cassandra", "ssl_ca_certs"),
 )
 _NESTED_PATH_KEYS = (("enrichment", "quality", "data_docs_dir"),)
 
@@ -448,25 +479,7 @@ def load_settings(
     environ = os.environ if environ is None else environ
     environment = environment or environ.get(ENV_NAME_VARIABLE, DEFAULT_ENV)
     path = (directory or conf_dir()) / f"{environment}.yaml"
-    if not path.is_file():
-        raise ConfigError(f"no configuration for environment {environment!r}: {path} does not exist")
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of sections")
-    for section, key in SECRET_KEYS:
-        if key in (raw.get(section) or {}):
-            raise ConfigError(
-                f"{path}: {section}.{key} is a secret and must not be in a file; "
-                f"set {ENV_PREFIX}{section.upper()}__{key.upper()} in the environment"
-            )
-    for section, key in _OPTION_MAPS:
-        options = (raw.get(section) or {}).get(key) if isinstance(raw.get(section), dict) else None
-        for option in options or {}:
-            if SECRET_LOOKING_KEY.search(str(option)):
-                raise ConfigError(
-                    f"{path}: {section}.{key}.{option} looks like a secret and must not be in a file; "
-                    f"set {ENV_PREFIX}{section.upper()}__{key.upper()}__{option} in the environment"
-                )
+    raw = _read_layers(path.parent, environment, ())
     raw.setdefault("environment", environment)
     sources = {}
     for name, value in environ.items():
@@ -481,6 +494,58 @@ def load_settings(
         return Settings.model_validate(raw)
     except ValidationError as error:
         raise ConfigError(_describe(error, path, sources)) from None
+
+
+# A file may name the environment it builds on (`extends: local`): its sections are merged over that one's, key
+# by key.
+EXTENDS_KEY = "extends"
+
+
+def _read_layers(directory: Path, environment: str, seen: tuple[str, ...]) -> dict[str, Any]:
+    """conf/<environment>.yaml merged over the files it extends, each checked for secrets."""
+    path = directory / f"{environment}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"no configuration for environment {environment!r}: {path} does not exist")
+    if environment in seen:
+        raise ConfigError(f"{path}: '{EXTENDS_KEY}' goes round in a circle ({' -> '.join((*seen, environment))})")
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    _refuse_secrets_in_file(raw, path)
+    base = raw.pop(EXTENDS_KEY, None)
+    if base is None:
+        return raw
+    if not isinstance(base, str):
+        raise ConfigError(f"{path}: '{EXTENDS_KEY}' names one environment (got {base!r})")
+    return _merged(_read_layers(directory, base, (*seen, environment)), raw)
+
+
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """base with over's values in place of its own; mappings are merged key by key."""
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _refuse_secrets_in_file(raw: dict[str, Any], path: Path) -> None:
+    for section, key in SECRET_KEYS:
+        if key in (raw.get(section) or {}):
+            raise ConfigError(
+                f"{path}: {section}.{key} is a secret and must not be in a file; "
+                f"set {ENV_PREFIX}{section.upper()}__{key.upper()} in the environment"
+            )
+    for section, key in _OPTION_MAPS:
+        options = (raw.get(section) or {}).get(key) if isinstance(raw.get(section), dict) else None
+        for option in options or {}:
+            if SECRET_LOOKING_KEY.search(str(option)):
+                raise ConfigError(
+                    f"{path}: {section}.{key}.{option} looks like a secret and must not be in a file; "
+                    f"set {ENV_PREFIX}{section.upper()}__{key.upper()}__{option} in the environment"
+                )
 
 
 def _set_nested(raw: dict[str, Any], keys: list[str], value: Any, variable: str) -> None:
@@ -514,6 +579,9 @@ def _describe(error: ValidationError, path: Path, sources: dict[tuple[str, ...],
             lines.append(f"  {key}: missing{origin}")
         elif problem["type"] == "extra_forbidden":
             lines.append(f"  {key}: unknown key{origin}")
+        elif not location:
+            # A check of the settings as a whole: its message names the keys.
+            lines.append(f"  {problem['msg'].removeprefix('Value error, ')}")
         elif location[:2] in SECRET_KEYS or isinstance(problem.get("input"), dict):
             # A whole section's check: its input holds every key of the section, secrets included.
             lines.append(f"  {key}: {problem['msg']}{origin}")

@@ -14,7 +14,13 @@ import yaml
 
 from smartspaces.config import load_settings
 from smartspaces.pins import load_pins
-from smartspaces.session import BATCH_JVM_CONF, MALLOC_ARENAS
+from smartspaces.session import (
+    BATCH_JVM_CONF,
+    HOSTNAME_VALIDATION_JAVA_OPTION,
+    JAVA_OPTIONS_KEYS,
+    MALLOC_ARENAS,
+    with_overrides,
+)
 
 # The first words of every file `smartspaces manifests render` writes: what it may replace or remove.
 RENDERED_MARK = "# Rendered by `smartspaces manifests render`"
@@ -216,7 +222,9 @@ def _spark_application(
                 "spark.sql.session.timeZone": "UTC",
                 "spark.kubernetes.executor.deleteOnTermination": "true",
                 **CLUSTER_SECURITY_CONF,
-                **(spark_conf or {}),
+                # The JVM options every session has (the Cassandra driver's host-name check): spark-submit starts
+                # the driver's JVM before the session is built.
+                **with_overrides(dict.fromkeys(JAVA_OPTIONS_KEYS, HOSTNAME_VALIDATION_JAVA_OPTION), spark_conf or {}),
             },
             "restartPolicy": {
                 "type": restart,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from importlib import metadata
@@ -30,6 +32,11 @@ CASSANDRA_CATALOG = "com.datastax.spark.connector.datasource.CassandraCatalog"
 # Tables can be named cassandra.<keyspace>.<table> in Spark SQL.
 CASSANDRA_CATALOG_NAME = "cassandra"
 JAVA_OPTIONS_KEYS = ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions")
+# The Spark connector turns the Java driver's host-name check off (its DefaultConnectionFactory sets
+# advanced.ssl-engine-factory.hostname-validation to false). The driver reads JVM system properties over the
+# connector's settings, so this option of every Spark JVM turns it back on: over TLS, the node's certificate must
+# name the host the connector dialled, or the password is never sent.
+HOSTNAME_VALIDATION_JAVA_OPTION = "-Ddatastax-java-driver.advanced.ssl-engine-factory.hostname-validation=true"
 # Settings whose value is a list, by separator: an override (spark.extra_conf, a job's settings) adds to the
 # platform's list instead of replacing it, and wins where both set the same JVM property.
 LIST_SETTINGS = {**dict.fromkeys(JAVA_OPTIONS_KEYS, " "), "spark.jars": ","}
@@ -64,6 +71,19 @@ def shuffle_partitions(settings: Settings) -> int:
     return 2 * (os.cpu_count() or 1) if configured == "auto" else configured
 
 
+# The connector offers only RSA key exchange with CBC ciphers unless told (its default enabledAlgorithms), which a
+# node with an EC certificate refuses and which has no forward secrecy: TLS 1.3's suites and TLS 1.2's ECDHE ones
+# with GCM, for RSA certificates (Cosmos DB's) and EC ones (the local stack's) alike.
+CASSANDRA_TLS_CIPHER_SUITES = (
+    "TLS_AES_256_GCM_SHA384",
+    "TLS_AES_128_GCM_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+)
+
+
 def cassandra_conf(cassandra: CassandraSettings) -> dict[str, str]:
     """The spark.cassandra.* settings: connection, SSL, auth and connector tuning."""
     conf = {
@@ -74,6 +94,11 @@ def cassandra_conf(cassandra: CassandraSettings) -> dict[str, str]:
         "spark.cassandra.output.consistency.level": cassandra.consistency,
         "spark.cassandra.connection.ssl.enabled": str(cassandra.ssl).lower(),
     }
+    if cassandra.ssl:
+        conf["spark.cassandra.connection.ssl.enabledAlgorithms"] = ",".join(CASSANDRA_TLS_CIPHER_SUITES)
+    if cassandra.ssl and cassandra.ssl_ca_certs:
+        # The Java driver reads a key store; the Python driver the PEM file itself.
+        conf["spark.cassandra.connection.ssl.trustStore.path"] = str(java_truststore_path(cassandra.ssl_ca_certs))
     if cassandra.username:
         conf["spark.cassandra.auth.username"] = cassandra.username
     if cassandra.password:
@@ -91,9 +116,31 @@ def with_overrides(conf: Mapping[str, str], overrides: Mapping[str, str]) -> dic
     return merged
 
 
+def java_truststore_path(ca_certificates: Path) -> Path:
+    """Where the session keeps the PEM file's certificates as a Java trust store: in the temporary folder (the
+    pods' scratch volume; the PEM file's own may be read-only), one file per content."""
+    digest = hashlib.sha256(ca_certificates.read_bytes()).hexdigest()[:16] if ca_certificates.exists() else "absent"
+    return Path(tempfile.gettempdir()) / "smartspaces-truststores" / f"{ca_certificates.stem}-{digest}.p12"
+
+
+def write_java_truststore(cassandra: CassandraSettings) -> None:
+    """Writes the trust store cassandra_conf names, if the settings name CA certificates."""
+    if not (cassandra.ssl and cassandra.ssl_ca_certs):
+        return
+    if not cassandra.ssl_ca_certs.is_file():
+        raise ConfigError(f"cassandra.ssl_ca_certs: {cassandra.ssl_ca_certs} does not exist")
+    path = java_truststore_path(cassandra.ssl_ca_certs)
+    if not path.exists():
+        from smartspaces.stack.certificates import java_truststore
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        java_truststore(cassandra.ssl_ca_certs, path)
+
+
 def connector_conf(settings: Settings) -> dict[str, str]:
     """The settings of the Delta and Cassandra connectors: their extensions, catalogs and connection."""
     return {
+        **dict.fromkeys(JAVA_OPTIONS_KEYS, HOSTNAME_VALIDATION_JAVA_OPTION),
         "spark.sql.extensions": ",".join(SPARK_EXTENSIONS),
         "spark.sql.catalog.spark_catalog": DELTA_CATALOG,
         f"spark.sql.catalog.{CASSANDRA_CATALOG_NAME}": CASSANDRA_CATALOG,
@@ -176,6 +223,8 @@ def build_spark_session(
         # driver) an arena of its own, and the process's memory would grow with threads, not with work.
         os.environ.setdefault("MALLOC_ARENA_MAX", MALLOC_ARENAS)
     conf = spark_conf(settings, app_name, with_connectors)
+    if with_connectors:
+        write_java_truststore(settings.cassandra)
     # Under spark-submit the JVM is already running, with the classpath and options spark-submit gave it.
     if "PYSPARK_GATEWAY_PORT" not in os.environ:
         jars = connector_jars(settings.spark) if settings.spark.resolve_packages and with_connectors else []

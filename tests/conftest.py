@@ -41,6 +41,8 @@ SELF_CONTAINED = (
     f"{INTEGRATION_TESTS}test_reference_mysql.py",
     # Its PostgreSQL and Redis servers and their certificates are its own.
     f"{INTEGRATION_TESTS}test_tls_identity.py",
+    # The secure stack's servers are its own (their keyspace too).
+    f"{INTEGRATION_TESTS}test_secure_stack.py",
 )
 
 # Few shuffle partitions: test DataFrames are tiny, and each partition is a task on 2 cores.

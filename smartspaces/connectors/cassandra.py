@@ -71,7 +71,9 @@ def cassandra_cluster(cassandra: CassandraSettings) -> Cluster:
     if cassandra.username:
         password = cassandra.password.get_secret_value() if cassandra.password else ""
         auth = PlainTextAuthProvider(username=cassandra.username, password=password)
-    ssl_context = ssl.create_default_context() if cassandra.ssl else None
+    # A default context checks the certificate's chain and that it names the host dialled (check_hostname).
+    ca_file = str(cassandra.ssl_ca_certs) if cassandra.ssl_ca_certs else None
+    ssl_context = ssl.create_default_context(cafile=ca_file) if cassandra.ssl else None
     return Cluster(
         [cassandra.host],
         port=cassandra.port,

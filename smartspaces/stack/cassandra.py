@@ -1,13 +1,44 @@
-"""Cassandra 5.0 single node from Maven Central jars, run with java 17 and Cassandra's own JDK 17 options."""
+"""Cassandra 5.0 single node from Maven Central jars, run with java 17 and Cassandra's own JDK 17 options.
+
+With stack.secure, the node runs as Cosmos DB for Apache Cassandra is reached: TLS only on its native port (a
+certificate of the stack's CA for 127.0.0.1 and localhost), and passwords. Its roles: the platform's
+(cassandra.username, what Cosmos DB's read-write key is) and a read-only one for the enrichment (the read-only
+key); the built-in superuser `cassandra` is disabled once they exist.
+"""
 
 from __future__ import annotations
 
 import logging
+import ssl
 
-from cassandra.cluster import Cluster
+from cassandra.auth import PlainTextAuthProvider
+from cassandra.cluster import Cluster, NoHostAvailable, Session
 
+from smartspaces.stack.certificates import pkcs12_keystore, stack_authority, stack_server_certificate
 from smartspaces.stack.jars import find_jar
+from smartspaces.stack.process import StackError
+from smartspaces.stack.secrets import stack_password
 from smartspaces.stack.server import LOOPBACK, JavaServer, java_executable, read_jvm_options, render_template
+
+# The read-only role of a secure stack: SELECT on every keyspace, nothing else (Cosmos DB's read-only key).
+READER_ROLE = "smartspaces_reader"
+# The names the node's certificate is for. The Java driver checks the certificate against the name it finds for
+# the node's address (a reverse lookup of 127.0.0.1: localhost), the Python driver against the address it dialled.
+NODE_NAMES = (LOOPBACK, "localhost")
+# The superuser a fresh node creates with this password; disabled once the platform's roles exist.
+BUILT_IN_SUPERUSER = "cassandra"
+
+_OPEN = "authenticator: AllowAllAuthenticator\nauthorizer: AllowAllAuthorizer"
+_SECURE = """authenticator: PasswordAuthenticator
+authorizer: CassandraAuthorizer
+role_manager: CassandraRoleManager
+client_encryption_options:
+  enabled: true
+  optional: false
+  keystore: {keystore}
+  keystore_password: "{password}"
+  store_type: PKCS12
+  require_client_auth: false"""
 
 
 class CassandraServer(JavaServer):
@@ -22,19 +53,31 @@ class CassandraServer(JavaServer):
     def endpoint(self) -> str:
         return f"{LOOPBACK}:{self.settings.cassandra.port}"
 
+    def client_security(self) -> str:
+        """cassandra.yaml's authentication and client encryption: open, or TLS and passwords (stack.secure)."""
+        if not self.stack.secure:
+            return _OPEN
+        issued = stack_server_certificate(self.stack.data_dir, self.folder / "tls", "cassandra", NODE_NAMES)
+        password = stack_password(self.stack, self.name, "keystore")
+        keystore = pkcs12_keystore(issued, self.folder / "tls" / "keystore.p12", password)
+        return _SECURE.format(keystore=keystore, password=password)
+
     def prepare(self) -> None:
         self.fetch_jars()
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / "logback.xml").write_text(render_template("cassandra-logback.xml"))
-        (self.folder / "cassandra.yaml").write_text(
+        config = self.folder / "cassandra.yaml"
+        config.write_text(
             render_template(
                 "cassandra.yaml",
                 host=LOOPBACK,
                 storage_port=self.stack.cassandra_storage_port,
                 native_port=self.settings.cassandra.port,
                 data_dir=self.folder,
+                client_security=self.client_security(),
             )
         )
+        config.chmod(0o600)  # the key store's password
 
     def command(self) -> list[str]:
         heap = self.stack.cassandra_heap
@@ -49,20 +92,78 @@ class CassandraServer(JavaServer):
             f"-Dcassandra.logdir={self.folder / 'logs'}",
             f"-Dcassandra.storagedir={self.folder}",
             f"-Dlogback.configurationFile={self.folder / 'logback.xml'}",
+            # The built-in superuser exists as soon as the node answers (by default 10 s later), so the roles
+            # can be set up right away.
+            "-Dcassandra.superuser_setup_delay_ms=0",
             "-cp",
             f"{self.jars}/*",
             "org.apache.cassandra.service.CassandraDaemon",
         ]
 
+    def _cluster(self, user: str | None = None, password: str | None = None) -> Cluster:
+        secure = self.stack.secure
+        return Cluster(
+            [LOOPBACK],
+            port=self.settings.cassandra.port,
+            connect_timeout=3,
+            control_connection_timeout=3,
+            ssl_context=ssl.create_default_context(cafile=stack_authority(self.stack.data_dir).certificate)
+            if secure
+            else None,
+            auth_provider=PlainTextAuthProvider(user, password) if secure and user else None,
+            protocol_version=4,
+        )
+
+    def _platform_role(self) -> tuple[str, str]:
+        user = self.settings.cassandra.username
+        if not user:
+            raise StackError("a secure stack's Cassandra needs cassandra.username (the platform's role)")
+        return user, stack_password(self.stack, self.name, user)
+
+    def _connect(self) -> tuple[Cluster, Session]:
+        """A session as the platform's role (on a secure node whose roles are not made yet: the built-in one)."""
+        candidates = [self._platform_role(), (BUILT_IN_SUPERUSER, BUILT_IN_SUPERUSER)] if self.stack.secure else [None]
+        failure: Exception | None = None
+        for credentials in candidates:
+            cluster = self._cluster(*(credentials or ()))
+            try:
+                return cluster, cluster.connect()
+            except NoHostAvailable as error:
+                cluster.shutdown()
+                failure = error
+        raise StackError(f"cassandra: no session ({failure})")
+
     def probe(self) -> str:
         # The driver logs every refused connection while the node boots; the stack reports failures itself.
         logging.getLogger("cassandra").setLevel(logging.CRITICAL)
-        cluster = Cluster(
-            [LOOPBACK], port=self.settings.cassandra.port, connect_timeout=3, control_connection_timeout=3
-        )
+        cluster, session = self._connect()
         try:
-            session = cluster.connect()
             row = session.execute("SELECT release_version FROM system.local").one()
             return f"Cassandra {row.release_version}"
+        finally:
+            cluster.shutdown()
+
+    def after_ready(self) -> None:
+        if not self.stack.secure:
+            return
+        user, password = self._platform_role()
+        reader_password = stack_password(self.stack, self.name, READER_ROLE)
+        cluster, session = self._connect()
+        try:
+            # The platform's role holds every permission, as Cosmos DB's read-write key does; the reader may SELECT.
+            session.execute(
+                f"CREATE ROLE IF NOT EXISTS {user} WITH SUPERUSER = true AND LOGIN = true AND PASSWORD = %s",
+                (password,),
+            )
+            session.execute(
+                f"CREATE ROLE IF NOT EXISTS {READER_ROLE} WITH LOGIN = true AND PASSWORD = %s", (reader_password,)
+            )
+            session.execute(f"GRANT SELECT ON ALL KEYSPACES TO {READER_ROLE}")
+        finally:
+            cluster.shutdown()
+        # The built-in superuser, whose password everyone knows, logs in no more.
+        cluster = self._cluster(user, password)
+        try:
+            cluster.connect().execute(f"ALTER ROLE {BUILT_IN_SUPERUSER} WITH LOGIN = false")
         finally:
             cluster.shutdown()

@@ -15,6 +15,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 VALID_FOR = timedelta(days=365)
@@ -110,3 +111,37 @@ def issue_server_certificate(ca: Issued, folder: Path, name: str, hosts: tuple[s
     _write_key(key, issued.key)
     issued.certificate.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     return issued
+
+
+def stack_server_certificate(data_dir: Path, folder: Path, name: str, hosts: tuple[str, ...]) -> Issued:
+    """A server's certificate of the stack's CA (<folder>/<name>.pem and its key), issued on first use."""
+    issued = Issued(folder / f"{name}.pem", folder / f"{name}-key.pem")
+    if issued.certificate.exists() and issued.key.exists():
+        return issued
+    return issue_server_certificate(stack_authority(data_dir), folder, name, hosts)
+
+
+def pkcs12_keystore(issued: Issued, path: Path, password: str) -> Path:
+    """The certificate and its key as a PKCS12 key store (what a Java server loads), encrypted with password."""
+    key = serialization.load_pem_private_key(issued.key.read_bytes(), password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise ValueError(f"{issued.key} is not the EC key this module writes")
+    certificate = x509.load_pem_x509_certificate(issued.certificate.read_bytes())
+    path.write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            b"server", key, certificate, None, serialization.BestAvailableEncryption(password.encode())
+        )
+    )
+    path.chmod(0o600)
+    return path
+
+
+def java_truststore(ca_certificates: Path, path: Path) -> Path:
+    """The PEM file's CA certificates as a PKCS12 trust store without a password (it holds nothing secret), which
+    a Java client loads as a trust store of either type, JKS or PKCS12."""
+    certificates = x509.load_pem_x509_certificates(ca_certificates.read_bytes())
+    entries = [
+        pkcs12.PKCS12Certificate(certificate, f"ca-{index}".encode()) for index, certificate in enumerate(certificates)
+    ]
+    path.write_bytes(pkcs12.serialize_java_truststore(entries, serialization.NoEncryption()))
+    return path

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import base64
 import logging
-import secrets
 import subprocess
 import uuid
 from pathlib import Path
 
 from confluent_kafka.admin import AdminClient
 
-from smartspaces.stack.certificates import Issued, issue_server_certificate, stack_authority
+from smartspaces.stack.certificates import Issued, stack_authority, stack_server_certificate
 from smartspaces.stack.process import StackError
+from smartspaces.stack.secrets import random_password, stored_secret
 from smartspaces.stack.server import LOOPBACK, JavaServer, host_and_port, java_executable, render_template
 
 # bin/kafka-run-class.sh's defaults (3.9), with the heap from the stack settings.
@@ -47,10 +47,19 @@ class KafkaServer(JavaServer):
 
     @property
     def broker_port(self) -> int:
+        """The PLAINTEXT listener's port: the clients' (kafka.bootstrap_servers), or the broker's own when they use
+        the SASL_SSL listener (stack.kafka_broker_port)."""
         host, port = host_and_port(self.settings.kafka.bootstrap_servers.split(",")[0])
         if host not in (LOOPBACK, "localhost"):
             raise StackError(f"kafka.bootstrap_servers is {host}: the local stack serves {LOOPBACK} only")
-        return port
+        if self.stack.kafka_broker_port is None:
+            return port
+        if port != self.stack.kafka_sasl_port:
+            raise StackError(
+                f"kafka.bootstrap_servers names port {port}, but with stack.kafka_broker_port set the clients use "
+                f"the SASL_SSL listener: stack.kafka_sasl_port, {self.stack.kafka_sasl_port}"
+            )
+        return self.stack.kafka_broker_port
 
     @property
     def ports(self) -> tuple[int, ...]:
@@ -62,12 +71,9 @@ class KafkaServer(JavaServer):
 
     def sasl_password(self) -> str:
         """The SASL listener's password: made on first start, kept in the stack's folder (never in the repo)."""
-        secret_file = self.folder / "sasl-password"
-        if not secret_file.exists():
-            self.folder.mkdir(parents=True, exist_ok=True)
-            secret_file.write_text(f"Endpoint=sb://localhost/;SharedAccessKey={secrets.token_urlsafe(24)}")
-            secret_file.chmod(0o600)
-        return secret_file.read_text()
+        return stored_secret(
+            self.folder / "sasl-password", lambda: f"Endpoint=sb://localhost/;SharedAccessKey={random_password()}"
+        )
 
     @property
     def endpoint(self) -> str:
@@ -80,11 +86,7 @@ class KafkaServer(JavaServer):
 
     def tls(self) -> Issued:
         """The SASL_SSL listener's certificate: for the loopback address only, issued by the stack's CA once."""
-        folder = self.folder / "tls"
-        issued = Issued(folder / "kafka.pem", folder / "kafka-key.pem")
-        if issued.certificate.exists() and issued.key.exists():
-            return issued
-        return issue_server_certificate(stack_authority(self.stack.data_dir), folder, "kafka", (LOOPBACK,))
+        return stack_server_certificate(self.stack.data_dir, self.folder / "tls", "kafka", (LOOPBACK,))
 
     def _java(self, main: str, *args: str) -> list[str]:
         heap = self.stack.kafka_heap

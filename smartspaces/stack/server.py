@@ -113,7 +113,7 @@ class JavaServer(Server):
 
     @property
     def jars(self) -> Path:
-        return self.stack.data_dir / "jars" / f"{self.name}-{self.version}"
+        return (self.stack.jars_dir or self.stack.data_dir / "jars") / f"{self.name}-{self.version}"
 
     def fetch_jars(self) -> Path:
         return resolve_jars(load_pins().servers[self.name].artifacts, self.jars)
@@ -138,8 +138,12 @@ class ServiceUserServer(Server):
 
     def make_folders(self, *folders: Path, mode: int = 0o777) -> None:
         """Creates the folders, owned by the user the server runs as."""
-        user = self.run_as()
         for folder in folders:
             folder.mkdir(mode=mode, parents=True, exist_ok=True)
-            if user:
-                shutil.chown(folder, user=user, group=pwd.getpwnam(user).pw_gid)
+            self.hand_over(folder)
+
+    def hand_over(self, path: Path) -> None:
+        """Makes the user the server runs as the file's owner."""
+        user = self.run_as()
+        if user:
+            shutil.chown(path, user=user, group=pwd.getpwnam(user).pw_gid)
