@@ -88,6 +88,12 @@ def _schema(args: argparse.Namespace, settings: Settings) -> int:
 
     for line in apply_all(settings):
         print(line)
+    if settings.stack is not None and settings.stack.secure:
+        from smartspaces.stack.cassandra import CassandraServer
+
+        # The secure stack's roles whose rights name tables: granted once the tables exist.
+        for line in CassandraServer(settings, settings.stack).grant_table_rights():
+            print(line)
     return 0
 
 

@@ -2,8 +2,9 @@
 
 With stack.secure, the node runs as Cosmos DB for Apache Cassandra is reached: TLS only on its native port (a
 certificate of the stack's CA for 127.0.0.1 and localhost), and passwords. Its roles: the platform's
-(cassandra.username, what Cosmos DB's read-write key is) and a read-only one for the enrichment (the read-only
-key); the built-in superuser `cassandra` is disabled once they exist.
+(cassandra.username, what Cosmos DB's read-write key is), a read-only one for the enrichment (the read-only key),
+and the read API's, which reads and may only record acknowledgements of alarms; the built-in superuser
+`cassandra` is disabled once they exist.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import ssl
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import Cluster, NoHostAvailable, Session
 
+from smartspaces.cassandra_tables import ALARMS, ALARMS_BY_SPACE
 from smartspaces.stack.certificates import pkcs12_keystore, stack_authority, stack_server_certificate
 from smartspaces.stack.jars import find_jar
 from smartspaces.stack.process import StackError
@@ -22,6 +24,9 @@ from smartspaces.stack.server import LOOPBACK, JavaServer, java_executable, read
 
 # The read-only role of a secure stack: SELECT on every keyspace, nothing else (Cosmos DB's read-only key).
 READER_ROLE = "smartspaces_reader"
+# The read API's role: SELECT on every keyspace, and MODIFY on the tables an acknowledgement updates.
+API_ROLE = "smartspaces_api"
+API_MODIFIES = (ALARMS, ALARMS_BY_SPACE)
 # The names the node's certificate is for. The Java driver checks the certificate against the name it finds for
 # the node's address (a reverse lookup of 127.0.0.1: localhost), the Python driver against the address it dialled.
 NODE_NAMES = (LOOPBACK, "localhost")
@@ -147,18 +152,20 @@ class CassandraServer(JavaServer):
         if not self.stack.secure:
             return
         user, password = self._platform_role()
-        reader_password = stack_password(self.stack, self.name, READER_ROLE)
         cluster, session = self._connect()
         try:
-            # The platform's role holds every permission, as Cosmos DB's read-write key does; the reader may SELECT.
+            # The platform's role holds every permission, as Cosmos DB's read-write key does; the others may SELECT
+            # (the read API's gets its tables' MODIFY once they exist: grant_table_rights).
             session.execute(
                 f"CREATE ROLE IF NOT EXISTS {user} WITH SUPERUSER = true AND LOGIN = true AND PASSWORD = %s",
                 (password,),
             )
-            session.execute(
-                f"CREATE ROLE IF NOT EXISTS {READER_ROLE} WITH LOGIN = true AND PASSWORD = %s", (reader_password,)
-            )
-            session.execute(f"GRANT SELECT ON ALL KEYSPACES TO {READER_ROLE}")
+            for role in (READER_ROLE, API_ROLE):
+                session.execute(
+                    f"CREATE ROLE IF NOT EXISTS {role} WITH LOGIN = true AND PASSWORD = %s",
+                    (stack_password(self.stack, self.name, role),),
+                )
+                session.execute(f"GRANT SELECT ON ALL KEYSPACES TO {role}")
         finally:
             cluster.shutdown()
         # The built-in superuser, whose password everyone knows, logs in no more.
@@ -167,3 +174,16 @@ class CassandraServer(JavaServer):
             cluster.connect().execute(f"ALTER ROLE {BUILT_IN_SUPERUSER} WITH LOGIN = false")
         finally:
             cluster.shutdown()
+
+    def grant_table_rights(self) -> list[str]:
+        """Grants the read API's role MODIFY on the tables it acknowledges alarms in (once the schema made them)."""
+        if not self.stack.secure:
+            return []
+        keyspace = self.settings.cassandra.keyspace
+        cluster, session = self._connect()
+        try:
+            for table in API_MODIFIES:
+                session.execute(f"GRANT MODIFY ON TABLE {table.qualified(keyspace)} TO {API_ROLE}")
+        finally:
+            cluster.shutdown()
+        return [f"cassandra: {API_ROLE} may modify {', '.join(table.name for table in API_MODIFIES)}"]

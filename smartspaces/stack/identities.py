@@ -8,7 +8,7 @@ connects as a user with less. The passwords reach the part as every secret does:
 from __future__ import annotations
 
 from smartspaces.config import ENV_PREFIX, Settings
-from smartspaces.stack.cassandra import READER_ROLE
+from smartspaces.stack.cassandra import API_ROLE, READER_ROLE
 from smartspaces.stack.kafka import KafkaServer
 from smartspaces.stack.local_stack import stack_settings
 from smartspaces.stack.postgres import WRITER_ROLE
@@ -20,8 +20,9 @@ from smartspaces.stack.secrets import stack_password
 PART_USERS: dict[str, dict[tuple[str, str], str]] = {
     # The nightly enrichment: reads events (Cassandra's read-only role), writes the window as reporting_writer.
     "enrich": {("cassandra", "username"): READER_ROLE, ("postgres", "user"): WRITER_ROLE},
-    # The read API reads and fills Redis as its ACL user (smoke too: it reads back what it wrote).
-    "serve": {("redis", "username"): role_user("api")},
+    # The read API reads Cassandra and records acknowledgements of alarms (its role may do no more), reads and
+    # fills Redis as its ACL user (smoke too: it reads back what it wrote).
+    "serve": {("cassandra", "username"): API_ROLE, ("redis", "username"): role_user("api")},
     "smoke": {("redis", "username"): role_user("api")},
 }
 

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
@@ -24,13 +25,14 @@ from cassandra.cluster import NoHostAvailable
 from pydantic import SecretStr
 from pyspark.sql import SparkSession
 
+from smartspaces.bootstrap.cassandra import apply_cassandra
 from smartspaces.config import ENV_NAME_VARIABLE, Settings, load_settings
 from smartspaces.connectors.cassandra import cassandra_cluster
 from smartspaces.connectors.postgres import connect
 from smartspaces.connectors.redis import redis_client
 from smartspaces.session import cassandra_conf, write_java_truststore
 from smartspaces.stack import local_stack
-from smartspaces.stack.cassandra import BUILT_IN_SUPERUSER, READER_ROLE
+from smartspaces.stack.cassandra import API_ROLE, BUILT_IN_SUPERUSER, READER_ROLE, CassandraServer
 from smartspaces.stack.identities import part_environment
 from smartspaces.stack.postgres import WRITER_ROLE
 from tests.conftest import TEST_OVERRIDES
@@ -114,6 +116,39 @@ def test_the_read_only_role_reads_and_is_refused_every_write(secure: Settings, k
         assert list(reading.execute(f"SELECT device_id FROM {keyspace}.readings")) == [("d1",)]
     finally:
         reader.shutdown()
+
+
+def test_the_read_api_role_reads_and_acknowledges_alarms_and_may_write_nothing_else(secure: Settings) -> None:
+    assert secure.stack is not None
+    apply_cassandra(secure.cassandra)
+    assert CassandraServer(secure, secure.stack).grant_table_rights() == [
+        f"cassandra: {API_ROLE} may modify alarms, alarms_by_space"
+    ]
+    keyspace, alarm_id = secure.cassandra.keyspace, uuid.uuid4()
+    owner = cassandra_cluster(secure.cassandra)
+    api = cassandra_cluster(secure_settings("serve").cassandra)
+    try:
+        session = owner.connect()
+        session.execute(f"INSERT INTO {keyspace}.alarms (alarm_id, rule_id) VALUES (%s, 'test')", (alarm_id,))
+        serving = api.connect()
+        at = datetime.now(UTC).replace(microsecond=0)
+        serving.execute(
+            f"UPDATE {keyspace}.alarms SET acknowledged_at = %s, acknowledged_by = 'ops' WHERE alarm_id = %s",
+            (at, alarm_id),
+        )
+        row = serving.execute(f"SELECT acknowledged_by FROM {keyspace}.alarms WHERE alarm_id = %s", (alarm_id,)).one()
+        assert row.acknowledged_by == "ops"
+        for statement in (
+            f"INSERT INTO {keyspace}.schema_migrations (version, name) VALUES (9999, 'x')",
+            f"TRUNCATE {keyspace}.critical_events_by_space",
+            f"DROP TABLE {keyspace}.alarms",
+        ):
+            with pytest.raises(Unauthorized):
+                serving.execute(statement)
+    finally:
+        owner.connect().execute(f"DELETE FROM {keyspace}.alarms WHERE alarm_id = %s", (alarm_id,))
+        api.shutdown()
+        owner.shutdown()
 
 
 def test_the_spark_connector_reads_over_tls_with_the_platform_role(

@@ -121,6 +121,7 @@ def test_each_part_gets_its_users_and_their_passwords_and_a_plain_stack_none(tmp
     assert enrich["SMARTSPACES__REDIS__USERNAME"] == "smartspaces-writer"
     serve = part_environment(settings, "serve")
     assert serve["SMARTSPACES__REDIS__USERNAME"] == "smartspaces-api"
+    assert serve["SMARTSPACES__CASSANDRA__USERNAME"] == "smartspaces_api"
     assert serve["SMARTSPACES__POSTGRES__USER"] == "smartspaces"
     assert serve["SMARTSPACES__KAFKA__SASL_PASSWORD"].startswith("Endpoint=sb://localhost/;SharedAccessKey=")
     secrets = tmp_path / "secrets"
