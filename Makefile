@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install tools system-deps demo demo-cluster demo-secure secure-stack-down cluster-up cluster-down smoke bench-ingest bench-changefeed bench-hotpath bench-hotpath-alarms bench-api bench-api-load bench-enrich faults serve test test-unit lint format stack-up stack-down stack-status schema manifests strip-notebooks notebooks clean-stack
+.PHONY: install tools system-deps demo demo-cluster demo-secure secure-stack-down cluster-up cluster-down smoke bench-ingest bench-changefeed bench-hotpath bench-hotpath-alarms bench-api bench-api-load bench-redis-tls bench-enrich faults serve test test-unit lint format stack-up stack-down stack-status schema manifests strip-notebooks notebooks clean-stack
 
 $(INSTALLED): pyproject.toml setup.cfg smartspaces/pins/requirements.txt smartspaces/pins/requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -103,6 +103,10 @@ bench-hotpath-alarms: schema
 
 bench-api: schema
 	$(BIN)/python -m bench.api_bench
+
+# New Redis connections over TLS: redis-py's own (a context per connection) against the platform's (one per CA).
+bench-redis-tls: install
+	$(BIN)/python -m bench.redis_tls_connect
 
 # The read API under wrk: hits, misses and unknown ids at rising concurrency until errors, 60 s a step.
 bench-api-load: schema

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import socket
+import ssl
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -54,7 +57,36 @@ def tls_options(settings: RedisSettings) -> dict[str, Any]:
 
 
 def redis_client(settings: RedisSettings) -> redis.Redis:
-    return redis.Redis(**connection_options(settings))
+    return client_from_options(connection_options(settings))
+
+
+def client_from_options(options: dict[str, Any]) -> redis.Redis:
+    """A client from connection_options(...): over TLS, its connections share one SSL context (see below)."""
+    if not options.get("ssl"):
+        return redis.Redis(**options)
+    kwargs = {key: value for key, value in options.items() if key != "ssl"}
+    return redis.Redis(connection_pool=redis.ConnectionPool(connection_class=SharedContextSSLConnection, **kwargs))
+
+
+@functools.cache
+def tls_context(ca_certs: str | None, check_hostname: bool) -> ssl.SSLContext:
+    """One context per process and CA: the CA's certificates (the system's when None), the peer always verified."""
+    context = ssl.create_default_context(cafile=ca_certs)
+    context.check_hostname = check_hostname
+    return context
+
+
+class SharedContextSSLConnection(redis.SSLConnection):
+    """redis-py's TLS connection with the process's context for its CA, instead of a new one per connection.
+
+    redis-py builds a context for every connection and loads the system's CA store into it even when given the
+    CA: 18 ms of CPU of a 23 ms connection (cProfile: set_default_verify_paths, 20 connections to a local TLS
+    Redis). Every Spark task that writes Redis opens a connection, and the read API opens a pool's worth at once.
+    """
+
+    def _wrap_socket_with_ssl(self, sock: socket.socket) -> ssl.SSLSocket:
+        context = tls_context(self.ca_certs, self.check_hostname)
+        return context.wrap_socket(sock, server_hostname=self.host)
 
 
 def write_per_partition(
@@ -78,7 +110,7 @@ def write_per_partition(
                 counted += batch.num_rows
                 yield batch_rows(batch)
 
-        client = redis.Redis(**options)
+        client = client_from_options(options)
         try:
             write(client, row_batches())
         finally:
