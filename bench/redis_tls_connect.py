@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "| --- | --- |",
         *(f"| {name} | {value} ms |" for name, value in medians_ms.items()),
         "",
-        f"redis-py's own TLS connection costs {result['ratio_redis_py_to_platform']}× the platform's.",
+        f"redis-py's own TLS connection costs {result['ratio_redis_py_to_platform']} times the platform's.",
     ]
     (RESULTS / "redis_tls_connect.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
