@@ -6,6 +6,7 @@ pin change shows up here (and in the test that compares spark-operator/ with thi
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
@@ -72,6 +73,12 @@ JOB_SECRETS = {
     "cache_warmup": ("SMARTSPACES__CASSANDRA__PASSWORD", "SMARTSPACES__REDIS__PASSWORD"),
     "reference": ("SMARTSPACES__CASSANDRA__PASSWORD",),
     "enrich": ("SMARTSPACES__CASSANDRA__PASSWORD", "SMARTSPACES__POSTGRES__PASSWORD"),
+}
+# Where a job's secret is another key than SECRETS': the enrichment only reads Cosmos DB, with the account's
+# read-only key (the local secure stack's smartspaces_reader). The read API keeps the read-write key: an
+# acknowledgement updates two alarm tables, and Cosmos DB grants no narrower key.
+JOB_SECRET_KEYS: dict[str, dict[str, str]] = {
+    "enrich": {"SMARTSPACES__CASSANDRA__PASSWORD": "cosmos-read-only-key"},
 }
 
 
@@ -146,12 +153,14 @@ def security_context() -> dict[str, Any]:
     }
 
 
-def environment(secrets: tuple[str, ...]) -> list[dict[str, Any]]:
-    """SMARTSPACES_ENV=aks plus the given secrets, from the Kubernetes secret (never from a file)."""
+def environment(secrets: tuple[str, ...], keys: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+    """SMARTSPACES_ENV=aks plus the given secrets, from the Kubernetes secret (never from a file); keys: the secret's
+    key of a variable where it is not SECRETS'."""
+    key_of = {**SECRETS, **(keys or {})}
     from_secret = [
         {
             "name": variable,
-            "valueFrom": {"secretKeyRef": {"name": SECRET_NAME, "key": SECRETS[variable], "optional": False}},
+            "valueFrom": {"secretKeyRef": {"name": SECRET_NAME, "key": key_of[variable], "optional": False}},
         }
         for variable in secrets
     ]
@@ -159,7 +168,12 @@ def environment(secrets: tuple[str, ...]) -> list[dict[str, Any]]:
 
 
 def _pod(
-    cores: int, memory: str, secrets: tuple[str, ...], settings: dict[str, str] | None = None, **extra: Any
+    cores: int,
+    memory: str,
+    secrets: tuple[str, ...],
+    settings: dict[str, str] | None = None,
+    secret_keys: Mapping[str, str] | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
     # Built afresh for each pod: a dict shared by driver and executor would be dumped as a YAML alias.
     overrides = [{"name": name, "value": value} for name, value in (settings or {}).items()]
@@ -172,7 +186,12 @@ def _pod(
         "cores": cores,
         "memory": memory,
         "labels": {"app.kubernetes.io/part-of": "smartspaces"},
-        "env": [*environment(secrets), *overrides, {"name": "MALLOC_ARENA_MAX", "value": MALLOC_ARENAS}, *writable],
+        "env": [
+            *environment(secrets, secret_keys),
+            *overrides,
+            {"name": "MALLOC_ARENA_MAX", "value": MALLOC_ARENAS},
+            *writable,
+        ],
         "securityContext": read_only_context(),
         **extra,
     }
@@ -239,6 +258,7 @@ def _spark_application(
                 DRIVER_HEAP,
                 JOB_SECRETS[job],
                 driver_settings,
+                secret_keys=JOB_SECRET_KEYS.get(job),
                 serviceAccount=driver_service_account(job),
                 volumeMounts=driver_mounts,
                 **({"memoryOverhead": driver_overhead} if driver_overhead else {}),

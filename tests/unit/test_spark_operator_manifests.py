@@ -74,7 +74,8 @@ def test_each_driver_gets_only_the_secrets_its_job_reads_and_executors_none() ->
         "changefeed.yaml": {"cosmos-account-key", "redis-access-key"},
         "cache-warmup.yaml": {"cosmos-account-key", "redis-access-key"},
         "reference.yaml": {"cosmos-account-key"},
-        "enrich.yaml": {"cosmos-account-key", "postgres-password"},
+        # The enrichment only reads Cosmos DB: the account's read-only key.
+        "enrich.yaml": {"cosmos-read-only-key", "postgres-password"},
     }
     for name, text in render_manifests().items():
         spec = application_spec(yaml.safe_load(text))
