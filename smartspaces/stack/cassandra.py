@@ -67,22 +67,26 @@ class CassandraServer(JavaServer):
         keystore = pkcs12_keystore(issued, self.folder / "tls" / "keystore.p12", password)
         return _SECURE.format(keystore=keystore, password=password)
 
+    def config_text(self) -> str:
+        """cassandra.yaml for this node."""
+        return render_template(
+            "cassandra.yaml",
+            host=LOOPBACK,
+            storage_port=self.stack.cassandra_storage_port,
+            native_port=self.settings.cassandra.port,
+            data_dir=self.folder,
+            client_security=self.client_security(),
+        )
+
     def prepare(self) -> None:
         self.fetch_jars()
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / "logback.xml").write_text(render_template("cassandra-logback.xml"))
         config = self.folder / "cassandra.yaml"
-        config.write_text(
-            render_template(
-                "cassandra.yaml",
-                host=LOOPBACK,
-                storage_port=self.stack.cassandra_storage_port,
-                native_port=self.settings.cassandra.port,
-                data_dir=self.folder,
-                client_security=self.client_security(),
-            )
-        )
-        config.chmod(0o600)  # the key store's password
+        # The key store's password: readable by the owner alone before it is written.
+        config.touch(mode=0o600)
+        config.chmod(0o600)
+        config.write_text(self.config_text())
 
     def command(self) -> list[str]:
         heap = self.stack.cassandra_heap

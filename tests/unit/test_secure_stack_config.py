@@ -19,7 +19,6 @@ from smartspaces.stack.postgres import WRITER_ROLE, PostgresServer
 from smartspaces.stack.process import StackError
 from smartspaces.stack.redis import RedisServer
 from smartspaces.stack.secrets import stack_password
-from smartspaces.stack.server import render_template
 
 
 def secure_in(folder: Path) -> Settings:
@@ -65,16 +64,8 @@ def test_cassandra_runs_with_passwords_and_tls_only_from_a_key_store_of_the_stac
     settings = secure_in(tmp_path)
     assert settings.stack is not None
     server = CassandraServer(settings, settings.stack)
-    config = yaml.safe_load(
-        render_template(
-            "cassandra.yaml",
-            host="127.0.0.1",
-            storage_port=17000,
-            native_port=10350,
-            data_dir=tmp_path,
-            client_security=server.client_security(),
-        )
-    )
+    config = yaml.safe_load(server.config_text())
+    assert config["native_transport_port"] == 10350
     assert (config["authenticator"], config["authorizer"]) == ("PasswordAuthenticator", "CassandraAuthorizer")
     encryption = config["client_encryption_options"]
     assert (encryption["enabled"], encryption["optional"], encryption["store_type"]) == (True, False, "PKCS12")

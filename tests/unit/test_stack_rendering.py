@@ -50,20 +50,12 @@ def test_kafka_properties_describe_one_kraft_node(settings: Settings) -> None:
 def test_cassandra_yaml_is_single_node_murmur3(settings: Settings, tmp_path: Path) -> None:
     assert settings.stack is not None
     server = CassandraServer(settings, settings.stack.model_copy(update={"data_dir": tmp_path}))
-    text = render_template(
-        "cassandra.yaml",
-        host="127.0.0.1",
-        storage_port=7000,
-        native_port=9042,
-        data_dir=tmp_path,
-        client_security=server.client_security(),
-    )
-    config = yaml.safe_load(text)
+    config = yaml.safe_load(server.config_text())
     assert config["authenticator"] == "AllowAllAuthenticator"
     assert "client_encryption_options" not in config
     assert config["partitioner"] == "org.apache.cassandra.dht.Murmur3Partitioner"
     assert config["native_transport_port"] == 9042
-    assert config["data_file_directories"] == [f"{tmp_path}/data"]
+    assert config["data_file_directories"] == [f"{tmp_path}/cassandra/data"]
     assert config["seed_provider"][0]["parameters"][0]["seeds"] == "127.0.0.1:7000"
 
 
