@@ -281,8 +281,8 @@ def _parser() -> argparse.ArgumentParser:
         "--as",
         dest="part",
         default="platform",
-        choices=["platform", "serve", *sorted(JOBS)],
-        help="the part whose users the command connects as: a job, serve (the read API), or platform (default)",
+        choices=["platform", "serve", "status", *sorted(JOBS)],
+        help="whose users the command connects as: a job, serve (the read API), status, or platform (default)",
     )
     exec_.add_argument("child", nargs=argparse.REMAINDER)
     exec_.set_defaults(handler=_exec)

@@ -13,7 +13,7 @@ from smartspaces.stack.kafka import KafkaServer
 from smartspaces.stack.local_stack import stack_settings
 from smartspaces.stack.postgres import WRITER_ROLE
 from smartspaces.stack.process import StackError
-from smartspaces.stack.redis import role_user
+from smartspaces.stack.redis import ADMIN_USER, role_user
 from smartspaces.stack.secrets import stack_password
 
 # (server, settings key of its user) → the user, where a part's differs from the settings'.
@@ -24,6 +24,8 @@ PART_USERS: dict[str, dict[tuple[str, str], str]] = {
     # fills Redis as its ACL user (smoke too: it reads back what it wrote).
     "serve": {("cassandra", "username"): API_ROLE, ("redis", "username"): role_user("api")},
     "smoke": {("redis", "username"): role_user("api")},
+    # `smartspaces status` counts Redis's keys (DBSIZE, INFO, SCAN), which only the administrator may.
+    "status": {("redis", "username"): ADMIN_USER},
 }
 
 

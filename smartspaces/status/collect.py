@@ -374,6 +374,10 @@ def read_redis(settings: Settings) -> RedisSection:
             scanned.add(key)
         families, other = count_key_families(scanned)
         return RedisSection(cache.db, keys, expiring, families, other, capped)
+    except redis.exceptions.NoPermissionError as error:
+        # It answered: the user (an ACL user of one part of the platform) may not count keys.
+        refused = f"user {cache.username or 'default'} may not count the keys (DBSIZE, INFO, SCAN): {error}"
+        return RedisSection(cache.db, unavailable=Unavailable("redis", f"{refused} (redis.username)"))
     except redis.RedisError as error:
         address = f"{cache.host}:{cache.port}"
         return RedisSection(

@@ -35,6 +35,7 @@ from smartspaces.stack import local_stack
 from smartspaces.stack.cassandra import API_ROLE, BUILT_IN_SUPERUSER, READER_ROLE, CassandraServer
 from smartspaces.stack.identities import part_environment
 from smartspaces.stack.postgres import WRITER_ROLE
+from smartspaces.status.collect import read_redis
 from tests.conftest import TEST_OVERRIDES
 from tests.integration.cassandra_identity_probe import NAME_REFUSED
 
@@ -210,3 +211,11 @@ def test_redis_speaks_tls_only_and_has_no_default_user(secure: Settings) -> None
     plaintext = redis_client(secure.redis.model_copy(update={"ssl": False}))
     with pytest.raises(redis.ConnectionError):
         plaintext.ping()
+
+
+def test_status_counts_redis_keys_as_the_administrator_and_says_why_the_writer_may_not(secure: Settings) -> None:
+    assert read_redis(secure_settings("status")).unavailable is None
+    refused = read_redis(secure).unavailable
+    assert refused is not None
+    assert refused.text().startswith("redis: user smartspaces-writer may not count the keys (DBSIZE, INFO, SCAN)")
+    assert refused.text().endswith("(redis.username)")
