@@ -378,7 +378,7 @@ class StackSettings(_Section):
 
     data_dir: Path
     # Every server as Azure runs it (conf/secure.yaml): TLS only, with certificates of the stack's CA, and passwords
-    # (made by the stack, kept in <data_dir>/secrets, given to jobs by `smartspaces stack exec`).
+    # (made by the stack, kept in <data_dir>/secrets, given to jobs by `smartspaces exec`).
     secure: bool = False
     # The servers' jars (None: <data_dir>/jars); stacks of several environments can share one download.
     jars_dir: Path | None = None

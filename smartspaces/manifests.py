@@ -17,8 +17,7 @@ from smartspaces.config import load_settings
 from smartspaces.pins import load_pins
 from smartspaces.session import (
     BATCH_JVM_CONF,
-    HOSTNAME_VALIDATION_JAVA_OPTION,
-    JAVA_OPTIONS_KEYS,
+    HOSTNAME_VALIDATION_CONF,
     MALLOC_ARENAS,
     with_overrides,
 )
@@ -243,7 +242,7 @@ def _spark_application(
                 **CLUSTER_SECURITY_CONF,
                 # The JVM options every session has (the Cassandra driver's host-name check): spark-submit starts
                 # the driver's JVM before the session is built.
-                **with_overrides(dict.fromkeys(JAVA_OPTIONS_KEYS, HOSTNAME_VALIDATION_JAVA_OPTION), spark_conf or {}),
+                **with_overrides(HOSTNAME_VALIDATION_CONF, spark_conf or {}),
             },
             "restartPolicy": {
                 "type": restart,

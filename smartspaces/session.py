@@ -37,6 +37,7 @@ JAVA_OPTIONS_KEYS = ("spark.driver.extraJavaOptions", "spark.executor.extraJavaO
 # connector's settings, so this option of every Spark JVM turns it back on: over TLS, the node's certificate must
 # name the host the connector dialled, or the password is never sent.
 HOSTNAME_VALIDATION_JAVA_OPTION = "-Ddatastax-java-driver.advanced.ssl-engine-factory.hostname-validation=true"
+HOSTNAME_VALIDATION_CONF = dict.fromkeys(JAVA_OPTIONS_KEYS, HOSTNAME_VALIDATION_JAVA_OPTION)
 # Settings whose value is a list, by separator: an override (spark.extra_conf, a job's settings) adds to the
 # platform's list instead of replacing it, and wins where both set the same JVM property.
 LIST_SETTINGS = {**dict.fromkeys(JAVA_OPTIONS_KEYS, " "), "spark.jars": ","}
@@ -140,7 +141,7 @@ def write_java_truststore(cassandra: CassandraSettings) -> None:
 def connector_conf(settings: Settings) -> dict[str, str]:
     """The settings of the Delta and Cassandra connectors: their extensions, catalogs and connection."""
     return {
-        **dict.fromkeys(JAVA_OPTIONS_KEYS, HOSTNAME_VALIDATION_JAVA_OPTION),
+        **HOSTNAME_VALIDATION_CONF,
         "spark.sql.extensions": ",".join(SPARK_EXTENSIONS),
         "spark.sql.catalog.spark_catalog": DELTA_CATALOG,
         f"spark.sql.catalog.{CASSANDRA_CATALOG_NAME}": CASSANDRA_CATALOG,

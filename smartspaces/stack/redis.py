@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from typing import Any
 
-import redis
+from pydantic import SecretStr
 
+from smartspaces.config import RedisSettings
 from smartspaces.connectors.redis_acl import ROLE_COMMANDS, acl_rule
 from smartspaces.stack.certificates import stack_authority, stack_server_certificate
 from smartspaces.stack.process import StackError
@@ -85,21 +85,24 @@ class RedisServer(Server):
             raise StackError("redis-server is missing: apt-get install redis-server")
         return [binary, str(self.folder / "redis.conf")]
 
-    def client_options(self) -> dict[str, Any]:
-        """How the stack itself connects: as the administrator over TLS on a secure stack."""
+    def client_settings(self) -> RedisSettings:
+        """How the stack itself connects: the settings' server, as the administrator over TLS on a secure stack."""
+        own = self.settings.redis.model_copy(update={"host": LOOPBACK, "socket_timeout_s": 2.0})
         if not self.stack.secure:
-            return {}
-        return {
-            "ssl": True,
-            "ssl_ca_certs": str(stack_authority(self.stack.data_dir).certificate),
-            "ssl_cert_reqs": "required",
-            "ssl_check_hostname": True,
-            "username": ADMIN_USER,
-            "password": self.password(ADMIN_USER),
-        }
+            return own.model_copy(update={"ssl": False, "username": None, "password": None})
+        return own.model_copy(
+            update={
+                "ssl_ca_certs": stack_authority(self.stack.data_dir).certificate,
+                "username": ADMIN_USER,
+                "password": SecretStr(self.password(ADMIN_USER)),
+            }
+        )
 
     def probe(self) -> str:
-        client = redis.Redis(host=LOOPBACK, port=self.settings.redis.port, socket_timeout=2, **self.client_options())
+        # Here, not at the top: the client's module brings pyspark, which `smartspaces stack` needs nowhere else.
+        from smartspaces.connectors.redis import redis_client
+
+        client = redis_client(self.client_settings())
         try:
             client.ping()
             return f"Redis {client.info('server')['redis_version']}"

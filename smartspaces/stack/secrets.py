@@ -1,6 +1,6 @@
 """The passwords of the local stack's servers: made on first use, kept in the stack's folder, readable by its owner
 only, never in the repository. The jobs get them as every environment gives secrets: in their environment
-(`smartspaces stack exec`), never from a file of the configuration."""
+(`smartspaces exec`), never from a file of the configuration."""
 
 from __future__ import annotations
 
