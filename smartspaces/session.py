@@ -203,6 +203,29 @@ def executors_on_this_machine(master: str | None) -> bool:
     return master.startswith("local") or urlsplit(master).hostname in (LOCAL_IP, "localhost")
 
 
+def job_overrides(settings: Settings, job_conf: Mapping[str, str] | None) -> dict[str, str]:
+    """A job's settings, but those the environment's spark.extra_conf sets: an operator's choice wins."""
+    return {key: value for key, value in (job_conf or {}).items() if key not in settings.spark.extra_conf}
+
+
+@contextmanager
+def runtime_conf(spark: SparkSession, conf: Mapping[str, str]) -> Iterator[None]:
+    """The session's settings that can change at run time set to conf's for the block, then restored (unset if
+    they were). A setting fixed when the JVM started (memory, JVM options) is left as it is."""
+    settable = {key: value for key, value in conf.items() if spark.conf.isModifiable(key)}
+    previous: dict[str, str | None] = {key: spark.conf.get(key, None) for key in settable}
+    for key, value in settable.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, was in previous.items():
+            if was is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, was)
+
+
 def build_spark_session(
     settings: Settings, app_name: str, job_conf: Mapping[str, str] | None = None, with_connectors: bool = True
 ) -> SparkSession:
@@ -230,9 +253,8 @@ def build_spark_session(
     if "PYSPARK_GATEWAY_PORT" not in os.environ:
         jars = connector_jars(settings.spark) if settings.spark.resolve_packages and with_connectors else []
         conf = with_overrides(jvm_launch_conf(jars), conf)
-    job_overrides = {key: value for key, value in (job_conf or {}).items() if key not in settings.spark.extra_conf}
     builder = SparkSession.builder
-    for key, value in with_overrides(conf, job_overrides).items():
+    for key, value in with_overrides(conf, job_overrides(settings, job_conf)).items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel(settings.spark.log_level)
@@ -243,12 +265,15 @@ def build_spark_session(
 def spark_session(
     settings: Settings, app_name: str, job_conf: Mapping[str, str] | None = None
 ) -> Iterator[SparkSession]:
-    """The active session if there is one (a notebook's, a test's), else a new one stopped on exit."""
+    """The active session if there is one (a notebook's, a test's), else a new one stopped on exit. An active
+    session runs the job with the job_conf it can take at run time (SQL settings, not the JVM's), restored
+    after, so a job in a notebook or a test runs its queries as it does under spark-submit."""
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
     if active is not None:
-        yield active
+        with runtime_conf(active, job_overrides(settings, job_conf)):
+            yield active
         return
     session = build_spark_session(settings, app_name, job_conf)
     try:

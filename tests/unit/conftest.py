@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from smartspaces.session import MICRO_BATCH_CONF
+from smartspaces.session import MICRO_BATCH_CONF, runtime_conf
 
 
 @pytest.fixture(autouse=True)
@@ -19,13 +19,5 @@ def interpreted_spark(request: pytest.FixtureRequest) -> Iterator[None]:
     if "spark" not in request.fixturenames:
         yield
         return
-    conf = request.getfixturevalue("spark").conf
-    previous = {key: conf.get(key, None) for key in MICRO_BATCH_CONF}
-    for key, value in MICRO_BATCH_CONF.items():
-        conf.set(key, value)
-    yield
-    for key, value in previous.items():
-        if value is None:
-            conf.unset(key)
-        else:
-            conf.set(key, value)
+    with runtime_conf(request.getfixturevalue("spark"), MICRO_BATCH_CONF):
+        yield

@@ -5,10 +5,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from smartspaces.config import load_settings
+from pyspark.sql import SparkSession
+
+from smartspaces.config import Settings, load_settings
 from smartspaces.connectors.kafka import kafka_options
 from smartspaces.logs import log4j2_config_file
-from smartspaces.session import executors_on_this_machine, jvm_launch_conf, spark_conf, with_overrides
+from smartspaces.session import (
+    executors_on_this_machine,
+    jvm_launch_conf,
+    spark_conf,
+    spark_session,
+    with_overrides,
+)
 
 
 def test_local_session_settings() -> None:
@@ -110,3 +118,26 @@ def test_event_hubs_kafka_options_carry_the_connection_string_in_jaas() -> None:
         "kafka.request.timeout.ms": "60000",
         "kafka.session.timeout.ms": "30000",
     }
+
+
+def test_a_job_in_an_active_session_runs_with_its_run_time_settings_and_leaves_the_session_as_it_was(
+    spark: SparkSession, settings: Settings
+) -> None:
+    operators = settings.spark.extra_conf
+    assert operators["spark.databricks.delta.snapshotPartitions"] == "2"
+    assert spark.conf.get("spark.sql.files.maxRecordsPerFile", None) is None
+    before = spark.conf.get("spark.sql.shuffle.partitions")
+    job_conf = {
+        "spark.sql.shuffle.partitions": "1",
+        "spark.sql.files.maxRecordsPerFile": "77",
+        "spark.databricks.delta.snapshotPartitions": "9",  # the operator's value wins
+        "spark.driver.memory": "9g",  # fixed when the JVM started: left alone, no error
+    }
+    with spark_session(settings, "a-job", job_conf) as session:
+        assert session is spark
+        assert spark.conf.get("spark.sql.shuffle.partitions") == "1"
+        assert spark.conf.get("spark.sql.files.maxRecordsPerFile") == "77"
+        assert spark.conf.get("spark.databricks.delta.snapshotPartitions") == "2"
+        assert spark.conf.get("spark.driver.memory", None) != "9g"
+    assert spark.conf.get("spark.sql.shuffle.partitions") == before != "1"
+    assert spark.conf.get("spark.sql.files.maxRecordsPerFile", None) is None
