@@ -39,7 +39,7 @@ from smartspaces import progress
 from smartspaces.cassandra_tables import EVENTS
 from smartspaces.config import PROJECT_ROOT, CassandraSettings, load_settings
 from smartspaces.connectors.cassandra import write_cassandra
-from smartspaces.session import spark_session
+from smartspaces.session import runtime_conf, spark_session
 from smartspaces.stages.simulator import signals
 from smartspaces.stages.simulator.campus import TELEMETRY_DEVICE_TYPES, Campus, Device, build_campus, write_reference
 from transformations.contract import METRICS, SCHEMA_VERSION, EventType
@@ -535,22 +535,6 @@ def load_conf(cassandra: CassandraSettings) -> dict[str, str]:
 
 
 @contextmanager
-def session_conf(spark: SparkSession, conf: dict[str, str]) -> Iterator[None]:
-    """The settings on the session while the block runs, then the previous ones again."""
-    previous = {key: spark.conf.get(key, None) for key in conf}
-    for key, value in conf.items():
-        spark.conf.set(key, value)
-    try:
-        yield
-    finally:
-        for key, old in previous.items():
-            if old is None:
-                spark.conf.unset(key)
-            else:
-                spark.conf.set(key, old)
-
-
-@contextmanager
 def rows_by_finished_tasks(spark: SparkSession, loading: progress.Step, rows: int, tasks: int) -> Iterator[None]:
     """Updates `loading` while the block's write runs, from its finished tasks: each of the `tasks` tasks writes
     an equal share of the rows (spark.range splits them evenly), so finished tasks tell the rows written."""
@@ -602,7 +586,7 @@ def load_events(
     """
     rows = bench_events(spark, campus, window_start, window_end, events, seed, time_zone)
     loading_step = progress.step("load events", total=events, unit="rows")
-    with loading_step as loading, session_conf(spark, load_conf(cassandra_settings)):
+    with loading_step as loading, runtime_conf(spark, load_conf(cassandra_settings)):
         started = time.monotonic()
         with rows_by_finished_tasks(spark, loading, events, load_tasks(spark, events)):
             write_cassandra(rows, keyspace, EVENTS_TABLE)

@@ -210,12 +210,18 @@ def job_overrides(settings: Settings, job_conf: Mapping[str, str] | None) -> dic
 
 @contextmanager
 def runtime_conf(spark: SparkSession, conf: Mapping[str, str]) -> Iterator[None]:
-    """The session's settings that can change at run time set to conf's for the block, then restored (unset if
-    they were). A setting fixed when the JVM started (memory, JVM options) is left as it is."""
-    settable = {key: value for key, value in conf.items() if spark.conf.isModifiable(key)}
-    previous: dict[str, str | None] = {key: spark.conf.get(key, None) for key in settable}
-    for key, value in settable.items():
-        spark.conf.set(key, value)
+    """The session's settings set to conf's for the block, then restored (unset if they were). A setting the
+    session refuses at run time (fixed when the JVM started: memory, JVM options) is left as it is."""
+    from pyspark.errors import AnalysisException
+
+    previous: dict[str, str | None] = {}
+    for key, value in conf.items():
+        was = spark.conf.get(key, None)
+        try:
+            spark.conf.set(key, value)
+        except AnalysisException:
+            continue
+        previous[key] = was
     try:
         yield
     finally:

@@ -126,10 +126,12 @@ def test_a_job_in_an_active_session_runs_with_its_run_time_settings_and_leaves_t
     operators = settings.spark.extra_conf
     assert operators["spark.databricks.delta.snapshotPartitions"] == "2"
     assert spark.conf.get("spark.sql.files.maxRecordsPerFile", None) is None
+    writes = spark.conf.get("spark.cassandra.output.concurrent.writes", None)  # "8" with the connectors
     before = spark.conf.get("spark.sql.shuffle.partitions")
     job_conf = {
         "spark.sql.shuffle.partitions": "1",
         "spark.sql.files.maxRecordsPerFile": "77",
+        "spark.cassandra.output.concurrent.writes": "3",  # a connector's: not Spark's, read from the session
         "spark.databricks.delta.snapshotPartitions": "9",  # the operator's value wins
         "spark.driver.memory": "9g",  # fixed when the JVM started: left alone, no error
     }
@@ -137,7 +139,9 @@ def test_a_job_in_an_active_session_runs_with_its_run_time_settings_and_leaves_t
         assert session is spark
         assert spark.conf.get("spark.sql.shuffle.partitions") == "1"
         assert spark.conf.get("spark.sql.files.maxRecordsPerFile") == "77"
+        assert spark.conf.get("spark.cassandra.output.concurrent.writes") == "3"
         assert spark.conf.get("spark.databricks.delta.snapshotPartitions") == "2"
         assert spark.conf.get("spark.driver.memory", None) != "9g"
     assert spark.conf.get("spark.sql.shuffle.partitions") == before != "1"
     assert spark.conf.get("spark.sql.files.maxRecordsPerFile", None) is None
+    assert spark.conf.get("spark.cassandra.output.concurrent.writes", None) == writes != "3"
