@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from transformations.alarm_facts import alarm_facts
@@ -10,6 +10,7 @@ from transformations.building_facts import building_daily
 from transformations.conform import conform_to
 from transformations.critical_event_facts import critical_event_facts
 from transformations.energy import energy_consumption
+from transformations.event_digest import digest_energy_readings, digest_unattributed, digest_values, in_window
 from transformations.report_window import ReportWindow
 from transformations.reporting_schemas import (
     ALARM,
@@ -38,21 +39,16 @@ from transformations.space_facts import (
 UNATTRIBUTED_REASON = "no_space_at_event_time"
 
 
-def in_window(window: ReportWindow, column: str = "event_time") -> Column:
-    return (F.col(column) >= F.lit(window.start)) & (F.col(column) < F.lit(window.end))
-
-
-def unattributed_events(attributed: DataFrame, window: ReportWindow) -> DataFrame:
-    """Events of the window that no device version places in a space (a retired or unregistered device)."""
+def unattributed_events(digest: DataFrame, window: ReportWindow) -> DataFrame:
+    """Events of the window that no device version places in a space (a retired or unregistered device), from
+    the window's digest (transformations.event_digest)."""
     return (
-        attributed.where(in_window(window) & F.col("space_id").isNull())
-        .drop("space_id", "building_id", "space_type", "capacity")
-        .withColumn("reason", F.lit(UNATTRIBUTED_REASON))
+        digest.transform(digest_unattributed).where(in_window(window)).withColumn("reason", F.lit(UNATTRIBUTED_REASON))
     )
 
 
 def star_schema(
-    attributed: DataFrame,
+    digest: DataFrame,
     critical_events: DataFrame,
     alarms: DataFrame,
     devices: DataFrame,
@@ -62,15 +58,17 @@ def star_schema(
 ) -> dict[ReportingTable, DataFrame]:
     """The facts and dimensions of one window.
 
-    attributed: events of the window, and energy readings of the lookback before it, with their space
-    (transformations.point_in_time.attribute_events); critical_events: rows of critical_events_by_space;
-    alarms: rows of the alarms table (those raised in the window become facts).
+    digest: the digest (transformations.event_digest) of the window's events and the energy readings of the
+    lookback before it, attributed to their spaces (transformations.point_in_time.attribute_events);
+    critical_events: rows of critical_events_by_space; alarms: rows of the alarms table (those raised in the
+    window become facts).
     """
     zone = window.time_zone
-    events = attributed.where(in_window(window))
-    hourly = events.transform(space_metric_hourly(zone))
+    events = digest.where(in_window(window))
+    hourly = events.transform(digest_values).transform(space_metric_hourly(zone))
     # The lookback reading gives each meter's first reading in the window its increment; then it goes.
-    energy = attributed.transform(energy_consumption()).where(in_window(window)).transform(energy_by_day(zone))
+    readings = digest.transform(digest_energy_readings).transform(energy_consumption())
+    energy = readings.where(in_window(window)).transform(energy_by_day(zone))
     critical = critical_events.where(in_window(window)).transform(critical_event_facts(spaces, zone))
     parts = [occupancy_by_day(hourly), hourly.transform(comfort_by_day(band)), energy, critical_counts_by_day(critical)]
     measures = space_day_measures(events.transform(capacity_by_day(zone)), parts, window.whole_local_days)

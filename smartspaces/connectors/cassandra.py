@@ -62,7 +62,11 @@ def read_partitions(keys: DataFrame, keyspace: str, table: str, where: Column | 
     )
     if where is not None:
         table_rows = table_rows.where(where)
-    return keys.join(table_rows, list(keys.columns))
+    # The join reads in as many tasks as `keys` has partitions. Fixed here: when a shuffle follows the read,
+    # adaptive execution would coalesce the few kilobytes of keys into one partition, and one task would
+    # read every row while the other cores wait.
+    read_tasks = int(keys.sparkSession.conf.get("spark.sql.shuffle.partitions") or 1)
+    return keys.repartition(read_tasks).join(table_rows, list(keys.columns))
 
 
 def cassandra_cluster(cassandra: CassandraSettings) -> Cluster:

@@ -9,8 +9,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from smartspaces.stages.enrichment.reporting.runs import EnrichmentRun
+from transformations.event_digest import in_window
 from transformations.report_window import ReportWindow
-from transformations.star_schema import in_window
 
 
 def window_predicate(window: ReportWindow, column: str = "event_time") -> str:
@@ -19,9 +19,10 @@ def window_predicate(window: ReportWindow, column: str = "event_time") -> str:
     return f"{column} >= '{start}' AND {column} < '{end}'"
 
 
-def newest_event_time(attributed: DataFrame, window: ReportWindow) -> datetime | None:
-    """The latest event time inside the window (one aggregated row to the driver), None without events."""
-    row = attributed.where(in_window(window)).agg(F.max("event_time").alias("newest")).first()
+def newest_event_time(events: DataFrame, window: ReportWindow) -> datetime | None:
+    """The latest event time inside the window (one aggregated row to the driver), None without events; events:
+    the window's events or their digest (transformations.event_digest)."""
+    row = events.where(in_window(window)).agg(F.max("event_time").alias("newest")).first()
     # Spark hands timestamps to Python as naive local times: astimezone reads them as such.
     return row.newest.astimezone(UTC) if row and row.newest is not None else None
 

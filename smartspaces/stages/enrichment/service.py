@@ -28,6 +28,7 @@ from smartspaces.stages.enrichment.reporting.postgres_store import (
 )
 from smartspaces.stages.enrichment.reporting.runs import EnrichmentRun
 from smartspaces.stages.enrichment.reporting.staging_copy import CopyStagingWriter
+from transformations.event_digest import event_digest
 from transformations.report_window import ReportWindow
 from transformations.reporting_schemas import ReportingTable
 from transformations.space_facts import ComfortBand
@@ -50,23 +51,23 @@ def run_enrichment(settings: Settings, window: ReportWindow, started: datetime) 
         with progress.step("enrich: read"):
             inputs = read_window_inputs(spark, settings, window)
         with progress.step("enrich: attribute") as attributing:
-            # Read once, used by the quarantine, every fact and the freshness check; kept on local disk, not
-            # in the heap, so the driver's memory does not grow with the window's events.
-            attributed = inputs.attributed_events.persist(StorageLevel.DISK_ONLY)
-            unattributed = unattributed_events(attributed, window).persist()
+            # The events are read once and kept only as their digest, which the quarantine, every fact and the
+            # freshness check read; on local disk, not in the heap, so the driver's memory stays flat.
+            digest = inputs.attributed_events.transform(event_digest(window)).persist(StorageLevel.DISK_ONLY)
+            unattributed = unattributed_events(digest, window).persist()
             replace_where(unattributed, lake.unattributed_events(settings.lake), window_predicate(window))
             unattributed_count = unattributed.count()
             attributing.detail = f"{unattributed_count} events placed in no space"
         with progress.step("enrich: facts", unit="tables") as building:
             band = ComfortBand(**enrichment.comfort.model_dump())
             tables = star_schema(
-                attributed, inputs.critical_events, inputs.alarms, inputs.devices, inputs.spaces, window, band
+                digest, inputs.critical_events, inputs.alarms, inputs.devices, inputs.spaces, window, band
             )
             tables = computed_tables(tables, building)
             previous = fact_row_counts(settings.postgres, window.previous())
         with progress.step("enrich: quality gate") as gating:
             gate = check_enriched(
-                tables, enrichment.quality, window, previous, newest_event_time(attributed, window), run_id
+                tables, enrichment.quality, window, previous, newest_event_time(digest, window), run_id
             )
             gating.detail = gate.verdict.value
         run = EnrichmentRun(run_id, window, started, gate.verdict, datetime.now(UTC), gate.results, gate.data_docs)
