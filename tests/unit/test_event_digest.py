@@ -13,6 +13,7 @@ from chispa import assert_df_equality
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from smartspaces.stages.enrichment.report import newest_event_time
 from transformations.energy import energy_consumption
 from transformations.event_digest import (
     SPACE_COLUMNS,
@@ -125,5 +126,5 @@ def test_the_unattributed_events_of_the_window_come_whole_out_of_the_digest(even
 
 def test_the_newest_event_of_the_window_is_the_digest_s(events: DataFrame) -> None:
     digest = events.transform(event_digest(WINDOW))
-    newest = [frame.where(in_window(WINDOW)).agg(F.max("event_time")).first()[0] for frame in (events, digest)]
-    assert newest[0] == newest[1] == at(12)
+    newest = [newest_event_time(frame, WINDOW) for frame in (events, digest)]
+    assert newest[0] == newest[1] == at(12).replace(tzinfo=UTC)
