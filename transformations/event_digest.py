@@ -17,10 +17,12 @@ from pyspark.sql import functions as F
 
 from transformations.contract import EventType
 from transformations.energy import ENERGY_METRIC
+from transformations.point_in_time import SPACE_ATTRIBUTES
 from transformations.report_window import ReportWindow
+from transformations.space_facts import local_date_of
 
 # What attribute_events adds to an event; an unattributed event has none of it.
-SPACE_COLUMNS = ("space_id", "building_id", "space_type", "capacity")
+SPACE_COLUMNS = ("space_id", *SPACE_ATTRIBUTES)
 # A digest row's key: what an event has that a fact groups by, and where its time falls.
 EVENT_KEY = ("device_id", "space_id", "building_id", "capacity", "event_type", "metric", "unit")
 DIGEST_KEY = (*EVENT_KEY, "hour_start", "local_date", "in_window")
@@ -51,7 +53,7 @@ def event_digest(window: ReportWindow) -> Callable[[DataFrame], DataFrame]:
             .select(
                 *EVENT_KEY,
                 F.date_trunc("hour", "event_time").alias("hour_start"),
-                F.to_date(F.from_utc_timestamp("event_time", window.time_zone)).alias("local_date"),
+                local_date_of(F.col("event_time"), window.time_zone).alias("local_date"),
                 "in_window",
                 "event_time",
                 *(value.alias(name) for name, value in kept.items()),

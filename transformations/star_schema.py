@@ -64,14 +64,14 @@ def star_schema(
     window become facts).
     """
     zone = window.time_zone
-    events = digest.where(in_window(window))
-    hourly = events.transform(digest_values).transform(space_metric_hourly(zone))
+    digest_in_window = digest.where(in_window(window))
+    hourly = digest_in_window.transform(digest_values).transform(space_metric_hourly(zone))
     # The lookback reading gives each meter's first reading in the window its increment; then it goes.
     readings = digest.transform(digest_energy_readings).transform(energy_consumption())
     energy = readings.where(in_window(window)).transform(energy_by_day(zone))
     critical = critical_events.where(in_window(window)).transform(critical_event_facts(spaces, zone))
     parts = [occupancy_by_day(hourly), hourly.transform(comfort_by_day(band)), energy, critical_counts_by_day(critical)]
-    measures = space_day_measures(events.transform(capacity_by_day(zone)), parts, window.whole_local_days)
+    measures = space_day_measures(digest_in_window.transform(capacity_by_day(zone)), parts, window.whole_local_days)
     return {
         SPACE_METRIC_HOURLY: hourly,
         SPACE_DAILY: space_daily(measures),
