@@ -91,13 +91,14 @@ def run_enrichment(settings: Settings, window: ReportWindow, started: datetime) 
 def computed_tables(
     tables: dict[ReportingTable, DataFrame], building: progress.Step
 ) -> dict[ReportingTable, DataFrame]:
-    """Each table cached and computed now (a count fills the cache), so the gate and the write read it back;
-    the facts step counts the tables and their rows."""
+    """Each table computed now and kept, its plan cut to the kept rows, so that the gate's and the write's
+    queries are planned over the rows and not over the whole enrichment; the facts step counts the tables and
+    their rows."""
     building.update(total=len(tables))
     computed: dict[ReportingTable, DataFrame] = {}
     rows_computed = 0
     for table, rows in tables.items():
-        computed[table] = rows.persist()
+        computed[table] = rows.localCheckpoint(eager=True)
         rows_computed += computed[table].count()
         building.update(len(computed), detail=f"{rows_computed} rows")
     return computed
