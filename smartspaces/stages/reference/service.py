@@ -104,8 +104,8 @@ def merge_drop(
     """Checks the drop, merges its changes into the table's history, refreshes Cassandra, records rejects.
 
     What several actions read is computed once and kept with its plan cut (local checkpoints): a drop and a
-    history are small, and what costs is planning each action over their whole lineage, and Delta listing the
-    table's files again for each (the reference job's test: 13 s a merge, half of it that).
+    history are small, and what costs is planning each action over their whole lineage, and Delta reading the
+    table's log again for each (measured in docs/reference-data.md).
     """
     path = HISTORIES[table.name](settings.lake)
     spaces = current_versions(read_delta_or_empty(spark, lake.space_registry(settings.lake), SPACE_HISTORY))
