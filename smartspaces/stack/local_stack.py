@@ -21,6 +21,8 @@ from smartspaces.stack.server import LOOPBACK, JavaServer, Server
 
 # Started slowest first, so their boots overlap; checked fastest first.
 _START_ORDER = (CassandraServer, KafkaServer, PostgresServer, RedisServer)
+# What `up` starts when no server is named.
+DEFAULT_NAMES = tuple(kind.name for kind in _START_ORDER)
 # Started only when named (`up --with mysql`, `up --only mysql`).
 OPTIONAL = (MysqlServer,)
 OPTIONAL_NAMES = tuple(kind.name for kind in OPTIONAL)

@@ -21,8 +21,14 @@ from smartspaces.stack import local_stack
 from smartspaces.stack.process import StackError, is_running
 
 
+def default_servers(settings: Settings) -> list[local_stack.ServerStatus]:
+    """The status of the servers `up` starts by default: MySQL is optional, and a test beside these may start
+    and stop it."""
+    return local_stack.status(settings, local_stack.DEFAULT_NAMES)
+
+
 def test_every_server_answers_a_real_request(settings: Settings) -> None:
-    report = {server.name: server for server in local_stack.status(settings)}
+    report = {server.name: server for server in default_servers(settings)}
     pins = load_pins()
     assert {name: server.state for name, server in report.items()} == dict.fromkeys(
         ("cassandra", "kafka", "postgres", "redis"), "running"
@@ -34,7 +40,7 @@ def test_every_server_answers_a_real_request(settings: Settings) -> None:
 
 
 def test_up_again_keeps_the_same_processes(settings: Settings) -> None:
-    before = {server.name: server.pid for server in local_stack.status(settings)}
+    before = {server.name: server.pid for server in default_servers(settings)}
     after = {server.name: server.pid for server in local_stack.up(settings)}
     assert after == before
 
@@ -43,14 +49,14 @@ def test_down_stops_exactly_the_started_process_and_up_brings_it_back(settings: 
     # A Redis of this test's own (its own data directory and port): the shared stack's keeps serving the tests
     # that run beside this one, and must be left exactly as it was.
     private = private_stack(settings, tmp_path)
-    shared = {server.name: server.pid for server in local_stack.status(settings)}
+    shared = {server.name: server.pid for server in default_servers(settings)}
     try:
         (redis_before,) = local_stack.up(private, ("redis",))
         assert redis_before.state == "running" and redis_before.pid is not None
         assert local_stack.down(private, ("redis",)) == ["redis"]
         assert not is_running(redis_before.pid)
         assert local_stack.status(private, ("redis",))[0].state == "stopped"
-        assert {server.name: server.pid for server in local_stack.status(settings)} == shared
+        assert {server.name: server.pid for server in default_servers(settings)} == shared
         (redis_after,) = local_stack.up(private, ("redis",))
         assert redis_after.state == "running"
         assert redis_after.pid != redis_before.pid
