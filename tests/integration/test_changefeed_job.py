@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from jobs import cache_warmup, changefeed, ingest, reference
+from jobs import cache_warmup, changefeed, ingest
 from smartspaces.config import PROJECT_ROOT, Settings, load_settings
 from smartspaces.connectors.cassandra import cassandra_cluster
 from smartspaces.connectors.redis import redis_client
 from smartspaces.stages.cache.critical_events import critical_keys
 from tests.integration.changefeed_fixtures import FIRST_HALF, SECOND_HALF, Campus, write_reference
 from tests.integration.ingest_fixtures import read_report
+from tests.integration.reference_fixtures import MergedDrops
 from tests.integration.serving_fixtures import PrivateRedis
 from transformations.redis_keys import (
     COMPLETE_FIELD,
@@ -88,9 +89,9 @@ def assert_all_effects(settings: Settings, campus: Campus) -> None:
 
 
 def test_threshold_crossings_become_exactly_the_expected_critical_events_and_latest_values_without_tombstones(
-    feed_settings: Settings, tmp_path: Path
+    feed_settings: Settings, tmp_path: Path, merged_drops: MergedDrops
 ) -> None:
-    assert reference.main(["--drop", str(write_reference(tmp_path / "reference"))]) == 0
+    merged_drops.load(feed_settings, write_reference(tmp_path / "reference"))
     campus = Campus(feed_settings)
     ingest_half(campus, FIRST_HALF)
     assert changefeed.main(["--once"]) == 0
@@ -104,8 +105,10 @@ def test_threshold_crossings_become_exactly_the_expected_critical_events_and_lat
     assert reads and all(read.endswith(" live rows and 0 tombstone cells") for read in reads), reads
 
 
-def test_replayed_ingest_batches_have_no_duplicate_effect(feed_settings: Settings, tmp_path: Path) -> None:
-    assert reference.main(["--drop", str(write_reference(tmp_path / "reference"))]) == 0
+def test_replayed_ingest_batches_have_no_duplicate_effect(
+    feed_settings: Settings, tmp_path: Path, merged_drops: MergedDrops
+) -> None:
+    merged_drops.load(feed_settings, write_reference(tmp_path / "reference"))
     campus = Campus(feed_settings)
     started = datetime.now(UTC) - timedelta(minutes=1)
     ingest_half(campus, FIRST_HALF)
@@ -122,9 +125,9 @@ def test_replayed_ingest_batches_have_no_duplicate_effect(feed_settings: Setting
 
 
 def test_a_change_feed_killed_between_processing_and_commit_loses_and_duplicates_nothing(
-    feed_settings: Settings, tmp_path: Path
+    feed_settings: Settings, tmp_path: Path, merged_drops: MergedDrops
 ) -> None:
-    assert reference.main(["--drop", str(write_reference(tmp_path / "reference"))]) == 0
+    merged_drops.load(feed_settings, write_reference(tmp_path / "reference"))
     campus = Campus(feed_settings)
     ingest_half(campus, FIRST_HALF)
     job = HoldingFeed(hold_s=300)
@@ -139,8 +142,10 @@ def test_a_change_feed_killed_between_processing_and_commit_loses_and_duplicates
     assert_all_effects(feed_settings, campus)
 
 
-def test_warm_up_refills_a_flushed_cache_with_the_same_layout(feed_settings: Settings, tmp_path: Path) -> None:
-    assert reference.main(["--drop", str(write_reference(tmp_path / "reference"))]) == 0
+def test_warm_up_refills_a_flushed_cache_with_the_same_layout(
+    feed_settings: Settings, tmp_path: Path, merged_drops: MergedDrops
+) -> None:
+    merged_drops.load(feed_settings, write_reference(tmp_path / "reference"))
     campus = Campus(feed_settings)
     ingest_half(campus, FIRST_HALF + SECOND_HALF)
     assert changefeed.main(["--once"]) == 0
@@ -159,6 +164,7 @@ def test_warm_up_refills_a_flushed_cache_with_the_same_layout(feed_settings: Set
 def test_with_redis_hung_the_feed_goes_on_and_drops_what_it_left_stale_when_redis_answers(
     feed_settings: Settings,
     tmp_path: Path,
+    merged_drops: MergedDrops,
     private_redis: PrivateRedis,
     monkeypatch: pytest.MonkeyPatch,
     capfd: pytest.CaptureFixture[str],
@@ -166,7 +172,7 @@ def test_with_redis_hung_the_feed_goes_on_and_drops_what_it_left_stale_when_redi
     monkeypatch.setenv("SMARTSPACES__REDIS__PORT", str(private_redis.port))
     monkeypatch.setenv("SMARTSPACES__REDIS__DB", "0")
     settings = load_settings("local")
-    assert reference.main(["--drop", str(write_reference(tmp_path / "reference"))]) == 0
+    merged_drops.load(settings, write_reference(tmp_path / "reference"))
     campus = Campus(settings)
     ingest_half(campus, FIRST_HALF)
     assert changefeed.main(["--once"]) == 0
@@ -234,9 +240,13 @@ class HoldingFeed:
 
 
 def test_a_second_consumer_process_waits_for_the_lease_then_ends_naming_its_holder(
-    feed_settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+    feed_settings: Settings,
+    tmp_path: Path,
+    merged_drops: MergedDrops,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
-    assert reference.main(["--drop", str(write_reference(tmp_path / "reference"))]) == 0
+    merged_drops.load(feed_settings, write_reference(tmp_path / "reference"))
     campus = Campus(feed_settings)
     ingest_half(campus, FIRST_HALF)
     first = HoldingFeed(hold_s=300, SMARTSPACES__CHANGEFEED__LEASE_S="300")
@@ -255,9 +265,9 @@ def test_a_second_consumer_process_waits_for_the_lease_then_ends_naming_its_hold
 
 
 def test_a_process_paused_past_its_lease_cannot_commit_after_another_took_over(
-    feed_settings: Settings, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    feed_settings: Settings, tmp_path: Path, merged_drops: MergedDrops, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    assert reference.main(["--drop", str(write_reference(tmp_path / "reference"))]) == 0
+    merged_drops.load(feed_settings, write_reference(tmp_path / "reference"))
     campus = Campus(feed_settings)
     ingest_half(campus, FIRST_HALF)
     # The first process's lease lasts 2 s; it holds before its commit for far longer (a long GC pause, say).
@@ -279,9 +289,9 @@ def test_a_process_paused_past_its_lease_cannot_commit_after_another_took_over(
 
 
 def test_change_log_batches_that_expired_unread_stop_the_feed_until_the_gap_is_accepted(
-    feed_settings: Settings, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    feed_settings: Settings, tmp_path: Path, merged_drops: MergedDrops, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    assert reference.main(["--drop", str(write_reference(tmp_path / "reference"))]) == 0
+    merged_drops.load(feed_settings, write_reference(tmp_path / "reference"))
     campus = Campus(feed_settings)
     ingest_half(campus, FIRST_HALF)
     assert changefeed.main(["--once"]) == 0
