@@ -18,9 +18,11 @@ system-deps:
 	./scripts/install-system-deps.sh
 
 # The Spark connectors are resolved once per pin set (Spark's Ivy, into the project's Ivy cache), so that no job
-# resolves them at start-up; a run finds them recorded and starts with spark.jars.
+# resolves them at start-up; a run finds them recorded and starts with spark.jars. The driver JVM's class-data
+# archive is built once per JDK and pin set beside them (smartspaces/class_archive.py).
 install: system-deps $(INSTALLED)
 	$(BIN)/python -m smartspaces.connector_jars >/dev/null
+	$(BIN)/python -m smartspaces.class_archive >/dev/null
 
 stack-up: install
 	$(BIN)/smartspaces stack up

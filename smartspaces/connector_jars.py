@@ -88,7 +88,7 @@ def connector_jars(spark: SparkSettings) -> list[Path]:
         return jars
     # Concurrent first runs (the hot-path bench starts two jobs at once) resolve once: Ivy's cache is not
     # safe for two resolutions at a time.
-    with _exclusive(record.parent / ".lock"):
+    with exclusive(record.parent / ".lock"):
         jars = read_record(record, pins.spark_version, coordinates)
         if jars is None:
             jars = _resolve_with_spark(coordinates, home, record.with_suffix(".log"))
@@ -98,7 +98,7 @@ def connector_jars(spark: SparkSettings) -> list[Path]:
 
 
 @contextmanager
-def _exclusive(lock: Path) -> Iterator[None]:
+def exclusive(lock: Path) -> Iterator[None]:
     lock.parent.mkdir(parents=True, exist_ok=True)
     with lock.open("w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)

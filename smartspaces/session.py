@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from smartspaces.class_archive import archive_java_options, existing_archive
 from smartspaces.config import SECRET_LOOKING_KEY, CassandraSettings, ConfigError, Settings
 from smartspaces.connector_jars import connector_jars
 from smartspaces.connectors.abfs import abfs_conf
@@ -176,12 +177,15 @@ def spark_conf(settings: Settings, app_name: str, with_connectors: bool = True) 
     return with_overrides(conf, spark.extra_conf)
 
 
-def jvm_launch_conf(jars: Sequence[Path]) -> dict[str, str]:
+def jvm_launch_conf(jars: Sequence[Path], class_archive: Path | None = None) -> dict[str, str]:
     """The settings that count only when the session starts its JVM (not under spark-submit, which has started it).
 
     jars: local jars for the classpath (the resolved connectors). Spark logs with the platform's log4j2
-    configuration: warnings about the run, not its start-up chatter."""
+    configuration: warnings about the run, not its start-up chatter. class_archive: the driver's class-data
+    archive (smartspaces.class_archive), mapped by the driver's JVM only: a local session's executors are in it."""
     conf = dict.fromkeys(JAVA_OPTIONS_KEYS, log4j2_java_option())
+    if class_archive is not None:
+        conf["spark.driver.extraJavaOptions"] += f" {archive_java_options(class_archive)}"
     if jars:
         conf["spark.jars"] = ",".join(str(jar) for jar in jars)
     return conf
@@ -258,7 +262,8 @@ def build_spark_session(
     # Under spark-submit the JVM is already running, with the classpath and options spark-submit gave it.
     if "PYSPARK_GATEWAY_PORT" not in os.environ:
         jars = connector_jars(settings.spark) if settings.spark.resolve_packages and with_connectors else []
-        conf = with_overrides(jvm_launch_conf(jars), conf)
+        archive = existing_archive(settings.spark) if settings.spark.resolve_packages else None
+        conf = with_overrides(jvm_launch_conf(jars, archive), conf)
     builder = SparkSession.builder
     for key, value in with_overrides(conf, job_overrides(settings, job_conf)).items():
         builder = builder.config(key, value)
