@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from smartspaces.config import Settings, SparkSettings, load_settings
-from smartspaces.connector_jars import exclusive, ivy_home
+from smartspaces.connector_jars import end_gateway_jvm, exclusive, ivy_home
 from smartspaces.logs import configure_logging
 from smartspaces.pins import load_pins
 
@@ -111,12 +111,9 @@ def train(settings: Settings, partial: Path) -> None:
         parsed.write.format("delta").save(folder)
         spark.read.format("delta").load(folder).count()
     spark.stop()
-    # The JVM writes the archive as it exits, which it does when its stdin closes: wait for it.
-    gateway = SparkContext._gateway
-    if gateway is not None:
-        gateway.shutdown()
-        gateway.proc.stdin.close()
-        gateway.proc.wait(timeout=300)
+    # The JVM writes the archive as it exits: wait for it.
+    if SparkContext._gateway is not None:
+        end_gateway_jvm(SparkContext._gateway, timeout_s=300)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

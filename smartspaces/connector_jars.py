@@ -19,6 +19,7 @@ import subprocess
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from smartspaces.config import SparkSettings, load_settings
@@ -128,14 +129,18 @@ def _resolve_with_spark(coordinates: Sequence[str], home: Path, report: Path) ->
     try:
         resolved = gateway.jvm.java.lang.System.getProperty("spark.jars") or ""
     finally:
-        gateway.shutdown()
-        # The gateway's JVM exits when its stdin closes.
-        gateway.proc.stdin.close()
-        gateway.proc.wait(timeout=60)
+        end_gateway_jvm(gateway, timeout_s=60)
     jars = jars_of_spark_conf(resolved)
     if not jars:
         raise ConnectorResolutionError(_failure(coordinates, report))
     return jars
+
+
+def end_gateway_jvm(gateway: Any, timeout_s: float) -> None:
+    """Shuts a py4j gateway down and waits until its JVM has exited, which it does when its stdin closes."""
+    gateway.shutdown()
+    gateway.proc.stdin.close()
+    gateway.proc.wait(timeout=timeout_s)
 
 
 def _failure(coordinates: Sequence[str], report: Path) -> str:

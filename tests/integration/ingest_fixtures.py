@@ -6,9 +6,11 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from cassandra.cluster import Session
 from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 
@@ -61,6 +63,16 @@ def ingest_settings(spark: SparkSession, tmp_path: Path, monkeypatch: pytest.Mon
     wait_until_spark_sees(spark, settings.cassandra.keyspace, *migrated_tables(settings.cassandra.keyspace))
     yield settings
     drop_keyspace(settings)
+
+
+@contextmanager
+def keyspace_session(settings: Settings) -> Iterator[Session]:
+    """A driver session on the settings' keyspace, its cluster shut down afterwards."""
+    cluster = cassandra_cluster(settings.cassandra)
+    try:
+        yield cluster.connect(settings.cassandra.keyspace)
+    finally:
+        cluster.shutdown()
 
 
 def drop_keyspace(settings: Settings) -> None:

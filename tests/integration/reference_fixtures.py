@@ -7,22 +7,21 @@ import csv
 import hashlib
 import shutil
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from cassandra.cluster import Session
 from pyspark.sql import SparkSession
 
 from jobs import reference
 from smartspaces import lake
 from smartspaces.cassandra_tables import DEVICES, SPACES, SPACES_BY_BUILDING
 from smartspaces.config import Settings
-from smartspaces.connectors.cassandra import cassandra_cluster, read_cassandra
+from smartspaces.connectors.cassandra import read_cassandra
 from smartspaces.connectors.delta import read_delta
 from smartspaces.stages.simulator.campus import DEVICE_COLUMNS, DEVICES_FILE, SPACE_COLUMNS, SPACES_FILE
+from tests.integration.ingest_fixtures import keyspace_session
 
 T1, T2 = datetime(2026, 11, 1), datetime(2026, 11, 10)
 RETIRED = datetime(2026, 11, 9, 12)
@@ -107,7 +106,7 @@ class MergedDrops:
         for table in REFERENCE_LAKE_TABLES:
             if Path(table(settings.lake)).exists():
                 shutil.copytree(table(settings.lake), self.folder / digest / table.__name__)
-        with cassandra_session(settings) as session:
+        with keyspace_session(settings) as session:
             self.merged[digest] = {
                 name: [row[0] for row in session.execute(f"SELECT JSON * FROM {name}", timeout=60)]
                 for name in REFERENCE_CASSANDRA_TABLES
@@ -117,7 +116,7 @@ class MergedDrops:
         for table in REFERENCE_LAKE_TABLES:
             if (self.folder / digest / table.__name__).exists():
                 shutil.copytree(self.folder / digest / table.__name__, table(settings.lake))
-        with cassandra_session(settings) as session:
+        with keyspace_session(settings) as session:
             for name, rows in self.merged[digest].items():
                 insert = session.prepare(f"INSERT INTO {name} JSON ?")
                 for row in rows:
@@ -130,15 +129,6 @@ def drop_digest(drop: Path) -> str:
     for file in sorted(path for path in drop.rglob("*") if path.is_file()):
         digest.update(str(file.relative_to(drop)).encode() + b"\0" + file.read_bytes())
     return digest.hexdigest()
-
-
-@contextmanager
-def cassandra_session(settings: Settings) -> Iterator[Session]:
-    cluster = cassandra_cluster(settings.cassandra)
-    try:
-        yield cluster.connect(settings.cassandra.keyspace)
-    finally:
-        cluster.shutdown()
 
 
 @pytest.fixture(scope="session")

@@ -22,10 +22,9 @@ from cassandra.cluster import Session
 
 from smartspaces.bootstrap.cassandra import apply_cassandra
 from smartspaces.config import Settings, load_settings
-from smartspaces.connectors.cassandra import cassandra_cluster
 from smartspaces.connectors.redis import redis_client
 from smartspaces.stages.serving.app import create_app
-from tests.integration.ingest_fixtures import drop_keyspace
+from tests.integration.ingest_fixtures import drop_keyspace, keyspace_session
 
 # The stack's Redis, but a database of its own, flushed at the start of each test.
 TEST_REDIS_DB = 3
@@ -69,11 +68,8 @@ def cache_redis(settings: Settings) -> Iterator[redis.Redis]:
 @pytest.fixture
 def session(serving_settings: Settings) -> Iterator[Session]:
     """A driver session on the test's keyspace, for inserting rows."""
-    cluster = cassandra_cluster(serving_settings.cassandra)
-    try:
-        yield cluster.connect(serving_settings.cassandra.keyspace)
-    finally:
-        cluster.shutdown()
+    with keyspace_session(serving_settings) as session:
+        yield session
 
 
 @dataclass
