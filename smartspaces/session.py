@@ -177,15 +177,20 @@ def spark_conf(settings: Settings, app_name: str, with_connectors: bool = True) 
     return with_overrides(conf, spark.extra_conf)
 
 
-def jvm_launch_conf(jars: Sequence[Path], class_archive: Path | None = None) -> dict[str, str]:
+def jvm_launch_conf(
+    jars: Sequence[Path], class_archive: Path | None = None, executors_here: bool = False
+) -> dict[str, str]:
     """The settings that count only when the session starts its JVM (not under spark-submit, which has started it).
 
     jars: local jars for the classpath (the resolved connectors). Spark logs with the platform's log4j2
     configuration: warnings about the run, not its start-up chatter. class_archive: the driver's class-data
-    archive (smartspaces.class_archive), mapped by the driver's JVM only: a local session's executors are in it."""
+    archive (smartspaces.class_archive), mapped by the driver's JVM, and by the executors' when they run on this
+    machine (executors_here: `smartspaces cluster up`'s start with the driver's classpath, so they can map it;
+    a local session's are in the driver)."""
     conf = dict.fromkeys(JAVA_OPTIONS_KEYS, log4j2_java_option())
     if class_archive is not None:
-        conf["spark.driver.extraJavaOptions"] += f" {archive_java_options(class_archive)}"
+        for key in JAVA_OPTIONS_KEYS if executors_here else ("spark.driver.extraJavaOptions",):
+            conf[key] += f" {archive_java_options(class_archive)}"
     if jars:
         conf["spark.jars"] = ",".join(str(jar) for jar in jars)
     return conf
@@ -263,7 +268,8 @@ def build_spark_session(
     if "PYSPARK_GATEWAY_PORT" not in os.environ:
         jars = connector_jars(settings.spark) if settings.spark.resolve_packages and with_connectors else []
         archive = existing_archive(settings.spark) if settings.spark.resolve_packages else None
-        conf = with_overrides(jvm_launch_conf(jars, archive), conf)
+        executors_here = executors_on_this_machine(settings.spark.master)
+        conf = with_overrides(jvm_launch_conf(jars, archive, executors_here), conf)
     builder = SparkSession.builder
     for key, value in with_overrides(conf, job_overrides(settings, job_conf)).items():
         builder = builder.config(key, value)

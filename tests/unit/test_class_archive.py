@@ -33,12 +33,14 @@ def test_an_archive_belongs_to_one_jdk_and_lives_beside_the_connectors_record(
     assert archive_path(spark) not in (first, archive_path(spark.model_copy(update={"ivy_cache_dir": tmp_path})))
 
 
-def test_only_the_driver_jvm_is_told_to_map_the_archive() -> None:
-    conf = jvm_launch_conf([], Path("/ivy/class-archives/k.jsa"))
-    assert conf["spark.driver.extraJavaOptions"].endswith(
-        " -XX:SharedArchiveFile=/ivy/class-archives/k.jsa -Xlog:cds*=off"
-    )
-    assert "SharedArchiveFile" not in conf["spark.executor.extraJavaOptions"]
+def test_the_driver_maps_the_archive_and_the_executors_too_when_they_run_on_this_machine() -> None:
+    mapping = " -XX:SharedArchiveFile=/ivy/class-archives/k.jsa -Xlog:cds*=off"
+    remote = jvm_launch_conf([], Path("/ivy/class-archives/k.jsa"))
+    assert remote["spark.driver.extraJavaOptions"].endswith(mapping)
+    assert "SharedArchiveFile" not in remote["spark.executor.extraJavaOptions"]
+    here = jvm_launch_conf([], Path("/ivy/class-archives/k.jsa"), executors_here=True)
+    assert here["spark.driver.extraJavaOptions"].endswith(mapping)
+    assert here["spark.executor.extraJavaOptions"].endswith(mapping)
     assert "SharedArchiveFile" not in jvm_launch_conf([])["spark.driver.extraJavaOptions"]
 
 
