@@ -267,6 +267,7 @@ def build_spark_session(
     # Under spark-submit the JVM is already running, with the classpath and options spark-submit gave it.
     if "PYSPARK_GATEWAY_PORT" not in os.environ:
         jars = connector_jars(settings.spark) if settings.spark.resolve_packages and with_connectors else []
+        # Without resolved packages the jars are the image's and no archive was built for them.
         archive = existing_archive(settings.spark) if settings.spark.resolve_packages else None
         executors_here = executors_on_this_machine(settings.spark.master)
         conf = with_overrides(jvm_launch_conf(jars, archive, executors_here), conf)

@@ -16,12 +16,13 @@ from pyspark.sql import SparkSession
 
 from jobs import reference
 from smartspaces import lake
-from smartspaces.cassandra_tables import DEVICES, SPACES, SPACES_BY_BUILDING
 from smartspaces.config import Settings
 from smartspaces.connectors.cassandra import read_cassandra
 from smartspaces.connectors.delta import read_delta
+from smartspaces.stages.reference.service import HISTORIES, SERVING_COPIES
 from smartspaces.stages.simulator.campus import DEVICE_COLUMNS, DEVICES_FILE, SPACE_COLUMNS, SPACES_FILE
 from tests.integration.ingest_fixtures import keyspace_session
+from transformations.reference import REFERENCE_TABLES
 
 T1, T2 = datetime(2026, 11, 1), datetime(2026, 11, 10)
 RETIRED = datetime(2026, 11, 9, 12)
@@ -77,9 +78,14 @@ def history(spark: SparkSession, path: str) -> list[tuple[object, ...]]:
     return sorted((tuple(row) for row in read_delta(spark, path).collect()), key=repr)
 
 
-# What the reference job writes: its lake tables and its Cassandra tables.
-REFERENCE_LAKE_TABLES = (lake.space_registry, lake.device_registry, lake.reference_rejects)
-REFERENCE_CASSANDRA_TABLES = (SPACES.name, SPACES_BY_BUILDING.name, DEVICES.name)
+# What the reference job writes, as the job names it: its histories and rejects in the lake, and each
+# registry's current versions (and their serving copies) in Cassandra.
+REFERENCE_LAKE_TABLES = (*HISTORIES.values(), lake.reference_rejects)
+REFERENCE_CASSANDRA_TABLES = tuple(
+    name
+    for table in REFERENCE_TABLES
+    for name in (table.name, *(copy.name for copy in SERVING_COPIES.get(table.name, ())))
+)
 
 
 class MergedDrops:
