@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from smartspaces import python_daemon
 from smartspaces.class_archive import archive_java_options, existing_archive
 from smartspaces.config import SECRET_LOOKING_KEY, CassandraSettings, ConfigError, Settings
 from smartspaces.connector_jars import connector_jars
@@ -166,6 +167,8 @@ def spark_conf(settings: Settings, app_name: str, with_connectors: bool = True) 
         # Jobs of concurrent streaming queries share the cores instead of queueing behind each other (the
         # ingest's archive query must never delay its store query).
         "spark.scheduler.mode": "FAIR",
+        # Python workers that do not re-read Spark's archives before every task (smartspaces.python_daemon).
+        "spark.python.daemon.module": python_daemon.__name__,
         # The settings' own pattern of credentials (Spark's, widened): the UI and the event log mask such keys.
         "spark.redaction.regex": f"(?i){SECRET_LOOKING_KEY.pattern}",
         **abfs_conf(settings.lake),
