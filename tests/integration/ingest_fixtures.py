@@ -19,6 +19,11 @@ from smartspaces.bootstrap.migrations import discover
 from smartspaces.config import Settings, load_settings
 from smartspaces.connectors.cassandra import cassandra_cluster, read_cassandra
 
+# The ingest tests' keyspaces (KeyspacePool): test_ingest_<id>.
+INGEST_KEYSPACES = "test_ingest"
+# The migrations' record of what they applied, kept when a pooled keyspace is emptied.
+MIGRATIONS_TABLE = "schema_migrations"
+
 
 def wait_until_spark_sees(spark: SparkSession, keyspace: str, *tables: str, timeout_s: float = 60) -> None:
     """Waits until the session's Cassandra connector knows the tables.
@@ -46,12 +51,79 @@ def migrated_tables(keyspace: str) -> list[str]:
     ]
 
 
+class KeyspacePool:
+    """Migrated keyspaces of this test process, emptied for the next test instead of dropped and created again.
+
+    Measured on the stack's Cassandra: applying the migrations to a new keyspace took 1.0 s and 1.2 s of its CPU,
+    dropping it 1.0 s and 1.3 s; emptying its tables takes 0.6 s. A keyspace goes back to the pool only with the
+    schema it was given (a test that changed it has its keyspace dropped); the migrations' own record stays.
+    """
+
+    def __init__(self) -> None:
+        self.free: dict[str, list[str]] = {}
+        self.schemas: dict[str, list[tuple[str, str, str]]] = {}
+
+    def take(self, prefix: str, settings: Settings) -> tuple[Settings, bool]:
+        """The settings on a migrated keyspace named prefix_<id>, and whether it was created for this test."""
+        reused = self.free.get(prefix, [])
+        keyspace = reused.pop() if reused else f"{prefix}_{uuid.uuid4().hex[:8]}"
+        settings = on_keyspace(settings, keyspace)
+        if keyspace in self.schemas:
+            return settings, False
+        apply_cassandra(settings.cassandra)
+        with keyspace_session(settings) as session:
+            self.schemas[keyspace] = schema_of(session, keyspace)
+        return settings, True
+
+    def give_back(self, prefix: str, settings: Settings) -> None:
+        """Empties the keyspace's tables for the next test, or drops it if the test changed its schema."""
+        keyspace = settings.cassandra.keyspace
+        with keyspace_session(settings) as session:
+            schema = schema_of(session, keyspace)
+            if schema == self.schemas[keyspace]:
+                for table in sorted({table for table, _, _ in schema} - {MIGRATIONS_TABLE}):
+                    session.execute(f"TRUNCATE {keyspace}.{table}", timeout=60)
+                self.free.setdefault(prefix, []).append(keyspace)
+                return
+        del self.schemas[keyspace]
+        drop_keyspace(settings)
+
+    def drop_all(self, settings: Settings) -> None:
+        for keyspace in self.schemas:
+            drop_keyspace(on_keyspace(settings, keyspace))
+        self.schemas.clear()
+        self.free.clear()
+
+
+def on_keyspace(settings: Settings, keyspace: str) -> Settings:
+    return settings.model_copy(update={"cassandra": settings.cassandra.model_copy(update={"keyspace": keyspace})})
+
+
+def schema_of(session: Session, keyspace: str) -> list[tuple[str, str, str]]:
+    """The keyspace's tables and columns with their types."""
+    rows = session.execute(
+        "SELECT table_name, column_name, type FROM system_schema.columns WHERE keyspace_name = %s", (keyspace,)
+    )
+    return sorted((row.table_name, row.column_name, row.type) for row in rows)
+
+
+@pytest.fixture(scope="session")
+def keyspace_pool(running_stack: Settings) -> Iterator[KeyspacePool]:
+    """The process's pool, its keyspaces dropped at the end (before the stack stops, if the run started it)."""
+    pool = KeyspacePool()
+    yield pool
+    pool.drop_all(running_stack)
+
+
 @pytest.fixture
-def ingest_settings(spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+def ingest_settings(
+    spark: SparkSession, keyspace_pool: KeyspacePool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Settings]:
     """Settings whose topic, keyspace and lake are this test's own (set in the environment, so jobs see them)."""
     suffix = uuid.uuid4().hex[:8]
+    pooled, created = keyspace_pool.take(INGEST_KEYSPACES, load_settings("local"))
     overrides = {
-        "SMARTSPACES__CASSANDRA__KEYSPACE": f"test_ingest_{suffix}",
+        "SMARTSPACES__CASSANDRA__KEYSPACE": pooled.cassandra.keyspace,
         "SMARTSPACES__INGEST__TOPIC": f"test.events_{suffix}",
         "SMARTSPACES__LAKE__ROOT": str(tmp_path / "lake"),
         "SMARTSPACES__SPARK__SHUFFLE_PARTITIONS": "2",
@@ -59,10 +131,10 @@ def ingest_settings(spark: SparkSession, tmp_path: Path, monkeypatch: pytest.Mon
     for name, value in overrides.items():
         monkeypatch.setenv(name, value)
     settings = load_settings("local")
-    apply_cassandra(settings.cassandra)
-    wait_until_spark_sees(spark, settings.cassandra.keyspace, *migrated_tables(settings.cassandra.keyspace))
+    if created:
+        wait_until_spark_sees(spark, settings.cassandra.keyspace, *migrated_tables(settings.cassandra.keyspace))
     yield settings
-    drop_keyspace(settings)
+    keyspace_pool.give_back(INGEST_KEYSPACES, settings)
 
 
 @contextmanager

@@ -20,14 +20,15 @@ import redis
 import uvicorn
 from cassandra.cluster import Session
 
-from smartspaces.bootstrap.cassandra import apply_cassandra
 from smartspaces.config import Settings, load_settings
 from smartspaces.connectors.redis import redis_client
 from smartspaces.stages.serving.app import create_app
-from tests.integration.ingest_fixtures import drop_keyspace, keyspace_session
+from tests.integration.ingest_fixtures import KeyspacePool, keyspace_session
 
 # The stack's Redis, but a database of its own, flushed at the start of each test.
 TEST_REDIS_DB = 3
+# The serving tests' keyspaces (KeyspacePool): test_serving_<id>.
+SERVING_KEYSPACES = "test_serving"
 _IDS = uuid.UUID("6f1c3c52-3b5e-4d7a-9a43-8f0d3c1b2a10")
 
 
@@ -43,17 +44,17 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def serving_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    """Settings with this test's own keyspace (schema applied, dropped after) and an empty Redis db 3."""
-    monkeypatch.setenv("SMARTSPACES__CASSANDRA__KEYSPACE", f"test_serving_{uuid.uuid4().hex[:8]}")
+def serving_settings(keyspace_pool: KeyspacePool, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Settings with this test's own keyspace (migrated and empty, from the pool) and an empty Redis db 3."""
+    pooled, _ = keyspace_pool.take(SERVING_KEYSPACES, load_settings("local"))
+    monkeypatch.setenv("SMARTSPACES__CASSANDRA__KEYSPACE", pooled.cassandra.keyspace)
     monkeypatch.setenv("SMARTSPACES__REDIS__DB", str(TEST_REDIS_DB))
     settings = load_settings("local")
-    apply_cassandra(settings.cassandra)
     client = redis_client(settings.redis)
     client.flushdb()
     client.close()
     yield settings
-    drop_keyspace(settings)
+    keyspace_pool.give_back(SERVING_KEYSPACES, settings)
 
 
 @pytest.fixture
