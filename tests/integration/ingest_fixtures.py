@@ -57,62 +57,57 @@ class KeyspacePool:
     Measured on the stack's Cassandra: applying the migrations to a new keyspace took 1.0 s and 1.2 s of its CPU,
     dropping it 1.0 s and 1.3 s; emptying its tables takes 0.6 s. A keyspace goes back to the pool only with the
     schema it was given (a test that changed it has its keyspace dropped); the migrations' own record stays.
+    One driver session, on no keyspace, serves the whole run.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings) -> None:
+        self.cassandra = settings.cassandra
+        self.cluster = cassandra_cluster(settings.cassandra)
+        self.session = self.cluster.connect()
         self.free: dict[str, list[str]] = {}
         self.schemas: dict[str, list[tuple[str, str, str]]] = {}
 
-    def take(self, prefix: str, settings: Settings) -> tuple[Settings, bool]:
-        """The settings on a migrated keyspace named prefix_<id>, and whether it was created for this test."""
+    def take(self, prefix: str) -> tuple[str, bool]:
+        """A migrated, empty keyspace named prefix_<id>, and whether it was created for this test."""
         reused = self.free.get(prefix, [])
         keyspace = reused.pop() if reused else f"{prefix}_{uuid.uuid4().hex[:8]}"
-        settings = on_keyspace(settings, keyspace)
         if keyspace in self.schemas:
-            return settings, False
-        apply_cassandra(settings.cassandra)
-        with keyspace_session(settings) as session:
-            self.schemas[keyspace] = schema_of(session, keyspace)
-        return settings, True
+            return keyspace, False
+        apply_cassandra(self.cassandra.model_copy(update={"keyspace": keyspace}))
+        self.schemas[keyspace] = self.schema_of(keyspace)
+        return keyspace, True
 
-    def give_back(self, prefix: str, settings: Settings) -> None:
+    def give_back(self, prefix: str, keyspace: str) -> None:
         """Empties the keyspace's tables for the next test, or drops it if the test changed its schema."""
-        keyspace = settings.cassandra.keyspace
-        with keyspace_session(settings) as session:
-            schema = schema_of(session, keyspace)
-            if schema == self.schemas[keyspace]:
-                for table in sorted({table for table, _, _ in schema} - {MIGRATIONS_TABLE}):
-                    session.execute(f"TRUNCATE {keyspace}.{table}", timeout=60)
-                self.free.setdefault(prefix, []).append(keyspace)
-                return
+        schema = self.schema_of(keyspace)
+        if schema == self.schemas[keyspace]:
+            for table in sorted({table for table, _, _ in schema} - {MIGRATIONS_TABLE}):
+                self.session.execute(f"TRUNCATE {keyspace}.{table}", timeout=60)
+            self.free.setdefault(prefix, []).append(keyspace)
+            return
         del self.schemas[keyspace]
-        drop_keyspace(settings)
+        self.session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=60)
 
-    def drop_all(self, settings: Settings) -> None:
+    def close(self) -> None:
+        """Drops every keyspace of the pool."""
         for keyspace in self.schemas:
-            drop_keyspace(on_keyspace(settings, keyspace))
-        self.schemas.clear()
-        self.free.clear()
+            self.session.execute(f"DROP KEYSPACE IF EXISTS {keyspace}", timeout=60)
+        self.cluster.shutdown()
 
-
-def on_keyspace(settings: Settings, keyspace: str) -> Settings:
-    return settings.model_copy(update={"cassandra": settings.cassandra.model_copy(update={"keyspace": keyspace})})
-
-
-def schema_of(session: Session, keyspace: str) -> list[tuple[str, str, str]]:
-    """The keyspace's tables and columns with their types."""
-    rows = session.execute(
-        "SELECT table_name, column_name, type FROM system_schema.columns WHERE keyspace_name = %s", (keyspace,)
-    )
-    return sorted((row.table_name, row.column_name, row.type) for row in rows)
+    def schema_of(self, keyspace: str) -> list[tuple[str, str, str]]:
+        """The keyspace's tables and columns with their types."""
+        rows = self.session.execute(
+            "SELECT table_name, column_name, type FROM system_schema.columns WHERE keyspace_name = %s", (keyspace,)
+        )
+        return sorted((row.table_name, row.column_name, row.type) for row in rows)
 
 
 @pytest.fixture(scope="session")
 def keyspace_pool(running_stack: Settings) -> Iterator[KeyspacePool]:
     """The process's pool, its keyspaces dropped at the end (before the stack stops, if the run started it)."""
-    pool = KeyspacePool()
+    pool = KeyspacePool(running_stack)
     yield pool
-    pool.drop_all(running_stack)
+    pool.close()
 
 
 @pytest.fixture
@@ -121,9 +116,9 @@ def ingest_settings(
 ) -> Iterator[Settings]:
     """Settings whose topic, keyspace and lake are this test's own (set in the environment, so jobs see them)."""
     suffix = uuid.uuid4().hex[:8]
-    pooled, created = keyspace_pool.take(INGEST_KEYSPACES, load_settings("local"))
+    keyspace, created = keyspace_pool.take(INGEST_KEYSPACES)
     overrides = {
-        "SMARTSPACES__CASSANDRA__KEYSPACE": pooled.cassandra.keyspace,
+        "SMARTSPACES__CASSANDRA__KEYSPACE": keyspace,
         "SMARTSPACES__INGEST__TOPIC": f"test.events_{suffix}",
         "SMARTSPACES__LAKE__ROOT": str(tmp_path / "lake"),
         "SMARTSPACES__SPARK__SHUFFLE_PARTITIONS": "2",
@@ -134,7 +129,7 @@ def ingest_settings(
     if created:
         wait_until_spark_sees(spark, settings.cassandra.keyspace, *migrated_tables(settings.cassandra.keyspace))
     yield settings
-    keyspace_pool.give_back(INGEST_KEYSPACES, settings)
+    keyspace_pool.give_back(INGEST_KEYSPACES, keyspace)
 
 
 @contextmanager

@@ -46,15 +46,15 @@ def free_port() -> int:
 @pytest.fixture
 def serving_settings(keyspace_pool: KeyspacePool, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
     """Settings with this test's own keyspace (migrated and empty, from the pool) and an empty Redis db 3."""
-    pooled, _ = keyspace_pool.take(SERVING_KEYSPACES, load_settings("local"))
-    monkeypatch.setenv("SMARTSPACES__CASSANDRA__KEYSPACE", pooled.cassandra.keyspace)
+    keyspace, _ = keyspace_pool.take(SERVING_KEYSPACES)
+    monkeypatch.setenv("SMARTSPACES__CASSANDRA__KEYSPACE", keyspace)
     monkeypatch.setenv("SMARTSPACES__REDIS__DB", str(TEST_REDIS_DB))
     settings = load_settings("local")
     client = redis_client(settings.redis)
     client.flushdb()
     client.close()
     yield settings
-    keyspace_pool.give_back(SERVING_KEYSPACES, settings)
+    keyspace_pool.give_back(SERVING_KEYSPACES, keyspace)
 
 
 @pytest.fixture

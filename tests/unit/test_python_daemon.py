@@ -8,9 +8,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from smartspaces.python_daemon import redundant_archives
-
-ARCHIVES = (".zip", ".jar")
+from smartspaces.python_daemon import ARCHIVE_SUFFIXES, redundant_archives
 
 
 def archive(path: Path, files: dict[str, str]) -> str:
@@ -52,7 +50,8 @@ def test_the_workers_import_pyspark_from_the_installed_package_with_no_archive_o
         import pyspark
 
         # Python's own path names a python3NN.zip that does not exist: only archives that do count.
-        return (pyspark.__file__, [entry for entry in sys.path if entry.endswith(ARCHIVES) and Path(entry).is_file()])
+        archives = [entry for entry in sys.path if entry.endswith(ARCHIVE_SUFFIXES) and Path(entry).is_file()]
+        return pyspark.__file__, archives
 
     [(pyspark_file, archives)] = spark.sparkContext.parallelize([0], 1).map(worker_imports).collect()
     assert archives == []
