@@ -8,6 +8,7 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from cassandra.util import Date
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -116,6 +117,45 @@ def test_a_replayed_micro_batch_writes_nothing_twice(spark: SparkSession, ingest
     assert [tuple(row) for row in quarantine.select("kafka_offset", "reason").collect()] == [(1, "not_json")]
     assert ingest.totals.duplicates == 2  # the repeated event_id, once per run of the batch
     assert bronze.where(F.col("offset") == 2).select(F.col("value").cast("string")).first() == (first,)
+
+
+def quarantined_offsets(spark: SparkSession, settings: Settings) -> list[int]:
+    quarantine = read_delta(spark, lake.quarantined_events(settings.lake))
+    return sorted(row.kafka_offset for row in quarantine.select("kafka_offset").collect())
+
+
+def test_each_batch_quarantines_its_bad_messages_once_whether_it_follows_another_or_is_run_again(
+    spark: SparkSession, ingest_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings, topic = with_registry(spark, ingest_settings, "dev-1")
+    batches = [
+        kafka_batch(spark, topic, [(2 * number, "dev-1", event("dev-1")[1]), (2 * number + 1, "dev-1", "not json")])
+        for number in range(4)
+    ]
+    ingest = EventIngest(spark, settings)
+    first = ingest.store(ingest.verdicts(batches[0]), 0)
+    ingest.process_batch(batches[1], 1)  # follows a batch stored whole: appended as it is
+    # A restart: the new run's first batch is the one the stopped run had begun.
+    restarted = EventIngest(spark, settings)
+    restarted.process_batch(batches[1], 1)
+    assert quarantined_offsets(spark, settings) == [1, 3]
+
+    # The batch fails after its quarantine was written (the recording of its ids), then runs again.
+    def recording_fails(*_: object) -> None:
+        raise RuntimeError("recording failed")
+
+    monkeypatch.setattr(restarted, "record_receipts", recording_fails)
+    with pytest.raises(RuntimeError, match="recording failed"):
+        restarted.process_batch(batches[2], 2)
+    monkeypatch.undo()
+    restarted.process_batch(batches[2], 2)
+    restarted.process_batch(batches[3], 3)
+
+    assert quarantined_offsets(spark, settings) == [1, 3, 5, 7]
+    assert len(cassandra_rows(settings)) == 4
+    # The batch's log says how long each of its steps took.
+    assert set(first.step_s) == {"receipts", "events", "change_log", "quarantine"}
+    assert all(seconds > 0 for seconds in first.step_s.values())
 
 
 def test_a_copy_received_in_a_later_batch_leaves_the_stored_row_and_the_change_log_as_the_first_wrote_them(

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -23,6 +26,16 @@ class BatchCounts:
     duplicates: int = 0
     quarantined: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    # Seconds of each step of the batch (some run side by side, so they need not add up to `seconds`).
+    step_s: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def timing(self, step: str) -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.step_s[step] = round(time.monotonic() - started, 3)
 
     def log(self) -> None:
         LOG.info(json.dumps({"event": "ingest_batch", **asdict(self)}, sort_keys=True))

@@ -5,10 +5,10 @@ log, the quarantine) on a short trigger, and `bronze` archives every raw message
 so the archive's Delta commits are not on the path from a device to the change feed. The scheduler is fair
 and the archive's jobs run in a pool of their own, so a large archive job never queues the ingest's.
 
-Exactly-once effect on restart: each checkpoint replays an unfinished micro-batch with the same batch id;
-bronze and quarantine appends are idempotent per batch id, and Cassandra writes are upserts by primary
-key. A replay from bronze has no batch id: its quarantine rows are inserted only where their Kafka
-coordinates are new.
+Exactly-once effect on restart: each checkpoint replays an unfinished micro-batch with the same batch id.
+Bronze appends are idempotent per batch id; the quarantine appends a batch that follows one the run stored
+whole, and otherwise (a run's first batch, a replay from bronze) inserts only messages whose Kafka
+coordinates are new; Cassandra writes are upserts by primary key.
 """
 
 from __future__ import annotations
@@ -28,7 +28,14 @@ from smartspaces import lake
 from smartspaces.cassandra_tables import EVENTS
 from smartspaces.config import Settings
 from smartspaces.connectors.cassandra import cassandra_cluster, write_cassandra
-from smartspaces.connectors.delta import append_once, holds_files, insert_new_rows, read_delta, table_version
+from smartspaces.connectors.delta import (
+    append_once,
+    holds_files,
+    insert_new_rows,
+    read_delta,
+    table_version,
+    write_delta,
+)
 from smartspaces.connectors.kafka import kafka_options
 from smartspaces.connectors.kafka_admin import ensure_topic
 from smartspaces.entrypoint import JobSetupError
@@ -89,6 +96,8 @@ class EventIngest:
         # Set when the streams start over on purpose on new checkpoints (check_checkpoints): the lake's appends
         # then insert only messages whose Kafka coordinates are new, since the topic is read again.
         self.deduplicate_lake_writes = False
+        # The stream batch this object last stored whole, in this query run (see quarantine).
+        self._stored_through: int | None = None
         # The registry's device ids, kept between micro-batches with the version they were read at.
         self._known_devices: tuple[str | None, DataFrame] | None = None
 
@@ -109,7 +118,7 @@ class EventIngest:
         return None if query is None else str(query.id)
 
     def change_writer_id(self, batch_id: int) -> str:
-        """The change log's and the quarantine's writer: the streaming query's id (kept in its checkpoint, so
+        """The change log's writer: the streaming query's id (kept in its checkpoint, so
         stable across restarts, new with a new checkpoint, whose batch ids start over, and distinct between two
         ingest jobs), or a new id for each replay from bronze."""
         if batch_id == REPLAY_BATCH_ID:
@@ -164,6 +173,8 @@ class EventIngest:
         """Writes accepted events to Cassandra and quarantined messages to the lake; returns the counts."""
         started = time.monotonic()
         keyspace = self.settings.cassandra.keyspace
+        # Cleared until this batch is stored whole: after a failure, no batch is taken for a new one.
+        previous, self._stored_through = self._stored_through, None
         # Each frame is kept for the several jobs that read it: the Kafka batch is read and validated once.
         with ExitStack() as kept:
             checked = kept.enter_context(persisted(verdicts))
@@ -176,6 +187,7 @@ class EventIngest:
             # not: told apart here, from the receipts, so the rows are filtered instead of shuffled by id.
             copies = later_copies(receipts, stored)
             counts = batch_counts(batch_id, collected, conflicts, copies)
+            counts.step_s["receipts"] = round(time.monotonic() - started, 3)
             verdicts = checked
             if conflicts:  # rare: the exact flagging of the rows, in Spark
                 flagging = flag_conflicting_duplicates(receipts_frame(self.spark, stored.values()))
@@ -190,18 +202,24 @@ class EventIngest:
             recording = self._id_writer.submit(self.record_receipts, new_ids, hours, datetime.now(UTC))
             # Kept for both writes: the events table and the change log.
             accepted = kept.enter_context(persisted(verdicts.transform(events_but_copies(copies))))
-            write_cassandra(accepted, keyspace, EVENTS.name, nulls_unset=True)
+            with counts.timing("events"):
+                write_cassandra(accepted, keyspace, EVENTS.name, nulls_unset=True)
             if self.settings.changefeed.backend == "cassandra" and counts.accepted_events:
                 # After the events themselves: the commit marker tells readers the batch is whole.
                 writer_id, change_batch = self.change_writer_id(batch_id), self.change_batch_id(batch_id)
-                write_change_batch(
-                    self.cql_session(), keyspace, writer_id, change_batch, accepted, counts.accepted_events
-                )
+                with counts.timing("change_log"):
+                    write_change_batch(
+                        self.cql_session(), keyspace, writer_id, change_batch, accepted, counts.accepted_events
+                    )
             if counts.quarantined:
-                self.quarantine(verdicts.transform(quarantine_records), batch_id)
+                is_new = batch_id != REPLAY_BATCH_ID and previous is not None and batch_id == previous + 1
+                with counts.timing("quarantine"):
+                    self.quarantine(verdicts.transform(quarantine_records), batch_id, is_new)
             # Before the batch ends: the next one is checked against these ids.
             recording.result()
         counts.seconds = round(time.monotonic() - started, 3)
+        if batch_id != REPLAY_BATCH_ID:
+            self._stored_through = batch_id
         return counts
 
     def record_receipts(self, new_ids: list[Receipt], hours: set[datetime], received_at: datetime) -> None:
@@ -223,13 +241,21 @@ class EventIngest:
             )
         return self._event_id_store
 
-    def quarantine(self, records: DataFrame, batch_id: int) -> None:
-        """Stream batches append once per batch id; a replay (no batch id) inserts only new coordinates."""
+    def quarantine(self, records: DataFrame, batch_id: int, is_new: bool) -> None:
+        """Appends the batch's quarantined messages, so that a batch run again writes none of them twice.
+
+        is_new: the stream batch right after one this query run stored whole, which no run can have started
+        before (Spark plans a batch only once the one before it committed): a plain append. Any other (the
+        first batch of a run, which may repeat one a stopped run had begun, a replay from bronze, or after
+        new checkpoints) inserts only the messages whose Kafka coordinates the table lacks. Delta's own
+        check of a writer's batch id (append_once) would rebuild the table's state from its log in every
+        batch: a Spark job as costly as the append itself, on the path from a device to the change feed.
+        """
         path = lake.quarantined_events(self.settings.lake)
-        if batch_id == REPLAY_BATCH_ID or self.deduplicate_lake_writes:
-            insert_new_rows(records, path, QUARANTINE_KEYS, partition_by=("ingest_date",))
+        if is_new and not self.deduplicate_lake_writes:
+            write_delta(records, path, partition_by=("ingest_date",))
         else:
-            append_once(records, path, f"{self.change_writer_id(batch_id)}:quarantine", batch_id, ("ingest_date",))
+            insert_new_rows(records, path, QUARANTINE_KEYS, partition_by=("ingest_date",))
 
     def process_batch(self, messages: DataFrame, batch_id: int) -> None:
         """foreachBatch of the ingest query: validate and store."""
@@ -295,6 +321,8 @@ class EventIngest:
         check_checkpoints."""
         self.check_registry()
         self.check_checkpoints(new_checkpoints)
+        # A new run's first batch may be one a stopped run had begun.
+        self._stored_through = None
         ingest = self.settings.ingest
         # Spark's Kafka source fails on a topic that does not exist yet; devices may not have sent anything.
         ensure_topic(self.settings.kafka, ingest.topic, ingest.topic_partitions)
