@@ -27,26 +27,35 @@ def read_delta(spark: SparkSession, path: str) -> DataFrame:
     return spark.read.format("delta").load(path)
 
 
-def insert_new_rows(rows: DataFrame, path: str, keys: tuple[str, ...], partition_by: tuple[str, ...] = ()) -> None:
+def insert_new_rows(
+    rows: DataFrame, path: str, keys: tuple[str, ...], partition_by: tuple[str, ...] = (), within: str | None = None
+) -> None:
     """Inserts the rows whose keys the table does not hold yet (creating the table on first use).
 
-    Idempotent: writing the same rows again changes nothing.
+    Idempotent: writing the same rows again changes nothing. within: see merge_by_keys.
     """
-    merge_by_keys(rows, path, keys, update_matched=False, partition_by=partition_by)
+    merge_by_keys(rows, path, keys, update_matched=False, partition_by=partition_by, within=within)
 
 
 def merge_by_keys(
-    rows: DataFrame, path: str, keys: tuple[str, ...], update_matched: bool, partition_by: tuple[str, ...] = ()
+    rows: DataFrame,
+    path: str,
+    keys: tuple[str, ...],
+    update_matched: bool,
+    partition_by: tuple[str, ...] = (),
+    within: str | None = None,
 ) -> None:
     """One MERGE on `keys`: inserts the rows the table lacks and, with update_matched, rewrites those it has.
 
-    Creates the table on first use. One atomic Delta commit.
+    Creates the table on first use. One atomic Delta commit. within: a condition on the table's columns
+    (written `target.<column>`) that every row the source can match satisfies; Delta then reads only the
+    files that may hold such rows (by partition and column statistics) instead of the whole table.
     """
     spark = rows.sparkSession
     if not DeltaTable.isDeltaTable(spark, path):
         write_delta(rows, path, mode="append", partition_by=partition_by)
         return
-    condition = " AND ".join(f"target.{key} = source.{key}" for key in keys)
+    condition = " AND ".join([f"target.{key} = source.{key}" for key in keys] + ([f"({within})"] if within else []))
     merge = DeltaTable.forPath(spark, path).alias("target").merge(rows.alias("source"), condition)
     if update_matched:
         merge = merge.whenMatchedUpdateAll()

@@ -69,6 +69,21 @@ BRONZE_POOL = "bronze"
 REPLAY_BATCH_ID = -1
 
 
+def kafka_coordinates_within(records: DataFrame) -> str | None:
+    """A condition on the quarantine (target.*) that holds for every row with the records' Kafka coordinates:
+    their arrival dates (the table's partitions) and the span of their offsets (files' statistics), so that
+    inserting them reads the files of those messages' days and offsets, not the whole table."""
+    span = records.agg(
+        F.collect_set("ingest_date").alias("dates"),
+        F.min("kafka_offset").alias("low"),
+        F.max("kafka_offset").alias("high"),
+    ).first()  # one row: collected on purpose
+    if span is None or not span["dates"]:
+        return None
+    dates = ", ".join(f"DATE'{day.isoformat()}'" for day in sorted(span["dates"]))
+    return f"target.ingest_date IN ({dates}) AND target.kafka_offset BETWEEN {span['low']} AND {span['high']}"
+
+
 class RegistryMissingError(JobSetupError):
     """The device registry has not been loaded, so no event could be checked against it."""
 
@@ -255,7 +270,8 @@ class EventIngest:
         if is_new and not self.deduplicate_lake_writes:
             write_delta(records, path, partition_by=("ingest_date",))
         else:
-            insert_new_rows(records, path, QUARANTINE_KEYS, partition_by=("ingest_date",))
+            within = kafka_coordinates_within(records)
+            insert_new_rows(records, path, QUARANTINE_KEYS, partition_by=("ingest_date",), within=within)
 
     def process_batch(self, messages: DataFrame, batch_id: int) -> None:
         """foreachBatch of the ingest query: validate and store."""
