@@ -229,7 +229,7 @@ class EventIngest:
             if counts.quarantined:
                 is_new = batch_id != REPLAY_BATCH_ID and previous is not None and batch_id == previous + 1
                 with counts.timing("quarantine"):
-                    self.quarantine(verdicts.transform(quarantine_records), batch_id, is_new)
+                    self.quarantine(verdicts.transform(quarantine_records), is_new)
             # Before the batch ends: the next one is checked against these ids.
             recording.result()
         counts.seconds = round(time.monotonic() - started, 3)
@@ -256,7 +256,7 @@ class EventIngest:
             )
         return self._event_id_store
 
-    def quarantine(self, records: DataFrame, batch_id: int, is_new: bool) -> None:
+    def quarantine(self, records: DataFrame, is_new: bool) -> None:
         """Appends the batch's quarantined messages, so that a batch run again writes none of them twice.
 
         is_new: the stream batch right after one this query run stored whole, which no run can have started
