@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,6 +32,7 @@ from bench.hotpath_probes import (
     stored_events,
 )
 from bench.ingest_bench import bench_environment, fresh_keyspace, load_reference
+from bench.resources import busy_cores, machine_cpu_seconds
 from smartspaces import progress
 from smartspaces.config import PROJECT_ROOT, Settings, load_settings
 from smartspaces.connectors.cassandra import cassandra_cluster
@@ -75,9 +77,13 @@ class StepResult:
     drain_s: float
     lag_growth: float | None
     batch_seconds: dict[str, list[float]]
+    # Per stream, the median seconds of each part of its micro-batches (the jobs' batch logs).
+    batch_parts_s: dict[str, dict[str, float]]
     aborted: bool
     ingest_only: bool
     started: float
+    # The machine's busy cores while the step produced: how much of it the step's processes had.
+    busy_cores: float = 0.0
     verdict: str = ""
     sustained: bool = False
 
@@ -116,6 +122,7 @@ class StepResult:
             "p99_s": round(_quantile(latencies, 0.99), 3) if latencies else None,
             "drain_s": self.drain_s,
             "lag_growth": self.lag_growth,
+            "busy_cores": self.busy_cores,
             "verdict": self.verdict,
         }
 
@@ -332,12 +339,14 @@ class BenchPipeline:
         offsets = {name: service.log_size() for name, service in self.services.items()}
         stop = threading.Event()
         started = time.time()
+        cpu_before = machine_cpu_seconds()
         monitor = None
         if not ingest_only:
             monitor = threading.Thread(target=self._abort_when_lagging, args=(started, stop), daemon=True)
             monitor.start()
         report = run_simulation(self.options(rate, seconds), self.settings.kafka, stop)
         ended = time.time()
+        cpu_during = busy_cores(cpu_before, machine_cpu_seconds())
         aborted = stop.is_set()
         stop.set()
         if ingest_only:
@@ -383,9 +392,11 @@ class BenchPipeline:
             drain_s=drain_s,
             lag_growth=lag_growth(samples, started, ended),
             batch_seconds=self._batch_seconds(offsets),
+            batch_parts_s=self._batch_parts(offsets),
             aborted=aborted,
             ingest_only=ingest_only,
             started=started,
+            busy_cores=cpu_during,
         )
         result.judge()
         return result
@@ -469,6 +480,29 @@ class BenchPipeline:
                 if entry.get("changes")
             ]
         return batches
+
+    def _batch_parts(self, offsets: dict[str, int]) -> dict[str, dict[str, float]]:
+        """Per stream, the median seconds of each part of its micro-batches that brought rows: the ingest's store
+        steps (step_s) and the change feed's read, compute, write and alarms."""
+        parts: dict[str, dict[str, float]] = {}
+        for stream, event in (("ingest", "ingest_batch"), ("changefeed", "changefeed_batch")):
+            if stream not in offsets or stream not in self.services:
+                continue
+            seconds: dict[str, list[float]] = {}
+            for line in self.services[stream].log_since(offsets[stream]).splitlines():
+                if f'"event": "{event}"' not in line:
+                    continue
+                entry = json.loads(line[line.index("{") :])
+                if stream == "ingest":
+                    named = entry.get("step_s", {})
+                elif entry.get("changes"):
+                    named = {part: entry[f"{part}_s"] for part in ("read", "compute", "write", "alarms")}
+                else:
+                    named = {}
+                for part, value in named.items():
+                    seconds.setdefault(part, []).append(float(value))
+            parts[stream] = {part: round(statistics.median(values), 3) for part, values in seconds.items()}
+        return parts
 
     def measure_floor(self, rate: float, seconds: float) -> list[float]:
         """The plain consumer's produce -> Cassandra + Redis latencies at `rate`, on a topic of its own."""

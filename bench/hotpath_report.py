@@ -88,6 +88,7 @@ def summary(result: dict[str, Any]) -> str:
     ):
         if name in result:
             lines.append(f"| `{name}` | {result[name]} |")
+    lines += _batch_parts_table(result)
     lines += ["", "| target | value | bound | met |", "| --- | --- | --- | --- |"]
     for name, verdict in result.get("targets", {}).items():
         met = {True: "yes", False: "**no**", None: "not measured"}[verdict["met"]]
@@ -101,3 +102,18 @@ def summary(result: dict[str, Any]) -> str:
         ]
     lines += ["", "![latency over time](hotpath.png)", ""]
     return "\n".join(lines)
+
+
+def _batch_parts_table(result: dict[str, Any]) -> list[str]:
+    """Per measured step: the machine's busy cores and the median seconds of each part of each stream's batches."""
+    lines = ["", "| step | busy cores | micro-batch parts, median s |", "| --- | --- | --- |"]
+    for label in ("25", "50"):
+        suffix = f"_p50_s_at_{label}"
+        parts = [
+            f"{name.removesuffix(suffix).replace('_', ' ', 1)} {value}"
+            for name, value in result.items()
+            if name.endswith(suffix) and not name.endswith(f"_batch{suffix}") and not name.startswith(("e2e", "api"))
+        ]
+        if f"busy_cores_at_{label}" in result:
+            lines.append(f"| {label} % | {result[f'busy_cores_at_{label}']} | {', '.join(parts)} |")
+    return lines if len(lines) > 3 else []

@@ -34,6 +34,20 @@ def _rss_mib(pid: int) -> float:
     return 0.0
 
 
+def machine_cpu_seconds() -> tuple[float, float]:
+    """The machine's busy and total CPU seconds since boot, all cores together (/proc/stat)."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    # user nice system idle iowait irq softirq steal: idle and iowait are the time no work ran.
+    total = sum(fields)
+    return (total - fields[3] - fields[4]) / _TICKS, total / _TICKS
+
+
+def busy_cores(before: tuple[float, float], after: tuple[float, float]) -> float:
+    """How many of the machine's cores were busy, on average, between two machine_cpu_seconds() readings."""
+    busy, total = after[0] - before[0], after[1] - before[1]
+    return round(busy / total * (os.cpu_count() or 1), 2) if total > 0 else 0.0
+
+
 @dataclass
 class ProcessUsage:
     peak_rss_mib: float = 0.0
