@@ -338,11 +338,12 @@ class BenchPipeline:
     def run_step(self, rate: float, seconds: float, ingest_only: bool) -> StepResult:
         offsets = {name: service.log_size() for name, service in self.services.items()}
         stop = threading.Event()
+        seen_before = self.watcher.count()
         started = time.time()
         cpu_before = machine_cpu_seconds()
         monitor = None
         if not ingest_only:
-            monitor = threading.Thread(target=self._abort_when_lagging, args=(started, stop), daemon=True)
+            monitor = threading.Thread(target=self._abort_when_lagging, args=(started, seen_before, stop), daemon=True)
             monitor.start()
         report = run_simulation(self.options(rate, seconds), self.settings.kafka, stop)
         ended = time.time()
@@ -401,13 +402,17 @@ class BenchPipeline:
         result.judge()
         return result
 
-    def _abort_when_lagging(self, started: float, stop: threading.Event) -> None:
+    def _abort_when_lagging(self, started: float, position: int, stop: threading.Event) -> None:
+        """Stops the step when no forced door newer than ABORT_LAG_S has reached Redis; position: how many
+        critical events the watcher had seen before the step (each check reads only the new ones)."""
+        newest = started
         while not stop.wait(1.0):
-            now = time.time()
-            forced = [e for e in self.watcher.snapshot() if e.rule_id == DOOR_FORCED_RULE and e.seen_at >= started]
-            newest = max((e.event_time.timestamp() for e in forced), default=started)
+            new = self.watcher.seen_from(position)
+            position += len(new)
+            forced = [e for e in new if e.rule_id == DOOR_FORCED_RULE and e.seen_at >= started]
+            newest = max([newest, *(e.event_time.timestamp() for e in forced)])
             # Forced doors are sent with live event times: the newest one in Redis tells how far behind it is.
-            if now - newest > ABORT_LAG_S:
+            if time.time() - newest > ABORT_LAG_S:
                 stop.set()
 
     def _wait_for_forced_redis(self, started: float, sent: int, deadline: float) -> tuple[int, float]:

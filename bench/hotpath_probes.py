@@ -52,6 +52,8 @@ class RedisCriticalWatcher(threading.Thread):
         self.reader = redis_client(settings)
         self.db = settings.db
         self.seen: dict[str, SeenCriticalEvent] = {}
+        # The same events in the order they were seen, so that a reader can take only those it has not had.
+        self.in_order: list[SeenCriticalEvent] = []
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.listening = threading.Event()
@@ -81,7 +83,7 @@ class RedisCriticalWatcher(threading.Thread):
                 if critical_id in self.seen:
                     continue
                 event: dict[str, Any] = json.loads(body)
-                self.seen[critical_id] = SeenCriticalEvent(
+                self.seen[critical_id] = seen = SeenCriticalEvent(
                     seen_at=now,
                     critical_event_id=critical_id,
                     space_id=event["space_id"],
@@ -90,14 +92,20 @@ class RedisCriticalWatcher(threading.Thread):
                     event_time=datetime.fromisoformat(event["event_time"]).astimezone(UTC),
                     source_event_id=event["source_event_id"],
                 )
+                self.in_order.append(seen)
 
     def snapshot(self) -> list[SeenCriticalEvent]:
         with self.lock:
-            return list(self.seen.values())
+            return list(self.in_order)
 
-    def newest_seen_at(self) -> float:
+    def count(self) -> int:
         with self.lock:
-            return max((event.seen_at for event in self.seen.values()), default=0.0)
+            return len(self.in_order)
+
+    def seen_from(self, position: int) -> list[SeenCriticalEvent]:
+        """The events seen after the first `position` ones: a reader that polls takes only what is new."""
+        with self.lock:
+            return self.in_order[position:]
 
 
 class ApiWatcher(threading.Thread):
@@ -113,13 +121,18 @@ class ApiWatcher(threading.Thread):
         self.stopping = threading.Event()
 
     def run(self) -> None:
-        sampled: set[str] = set()
+        # Sampled events the API has not served yet, with their space. Each poll costs what is new and what
+        # waits, not everything seen since the start: the watcher shares the machine with what it measures.
+        waiting: dict[str, str] = {}
+        position = 0
         with httpx.Client(base_url=self.base_url, timeout=5.0, headers=authorization()) as client:
             while not self.stopping.is_set():
-                seen = self.redis_watcher.snapshot()
-                sampled.update(event.critical_event_id for event in seen[:: self.every])
-                pending = {event.space_id for event in seen if event.critical_event_id in sampled - self.served.keys()}
-                for space_id in pending:
+                new = self.redis_watcher.seen_from(position)
+                for index, event in enumerate(new, start=position):
+                    if index % self.every == 0:
+                        waiting[event.critical_event_id] = event.space_id
+                position += len(new)
+                for space_id in set(waiting.values()):
                     try:
                         response = client.get(f"/spaces/{space_id}/critical-events")
                         now = time.time()
@@ -128,7 +141,7 @@ class ApiWatcher(threading.Thread):
                         self.errors += 1
                         continue
                     for event in response.json()["critical_events"]:
-                        if event["critical_event_id"] in sampled:
+                        if waiting.pop(event["critical_event_id"], None) is not None:
                             self.served.setdefault(event["critical_event_id"], now)
                 self.stopping.wait(API_POLL_S)
 
