@@ -54,8 +54,19 @@ COPY --from=app /opt/smartspaces/spark-connectors.pom.xml ./pom.xml
 RUN mvn -B -q dependency:copy-dependencies -DincludeScope=runtime -Dmdep.useRepositoryLayout=true \
     -DoutputDirectory=/build/jars
 
-# Stage 3: the image.
+# Stage 3: the project's own JVM classes (smartspaces/jvm: the PostgreSQL binary COPY writer), compiled as
+# smartspaces.project_jar compiles them locally: against this image's Spark and the connectors' PostgreSQL driver.
+FROM maven:3-eclipse-temurin-17 AS project-classes
+RUN --mount=type=bind,from=app,source=/opt/spark/jars,target=/tmp/spark-jars \
+    --mount=type=bind,from=connector-jars,source=/build/jars,target=/tmp/connector-jars \
+    --mount=type=bind,source=smartspaces/jvm,target=/tmp/sources \
+    classpath="$(find /tmp/spark-jars /tmp/connector-jars -name '*.jar' | sort | paste -sd: -)" \
+    && javac --release 17 -nowarn -d /build/classes -cp "$classpath" $(find /tmp/sources -name '*.java') \
+    && jar cf /build/smartspaces-jvm.jar -C /build/classes .
+
+# Stage 4: the image.
 FROM app
+COPY --from=project-classes /build/smartspaces-jvm.jar /opt/spark/jars/
 # Only the jars Spark does not ship are added. A second copy of what Spark has (Hadoop client, slf4j,
 # snappy, commons-lang3, scala-library...) in another version would sit beside it on the classpath, in
 # no defined order; `spark.jars.packages` (the local runs) also lets Spark's own copy win.

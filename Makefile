@@ -19,7 +19,8 @@ system-deps:
 
 # The Spark connectors are resolved once per pin set (Spark's Ivy, into the project's Ivy cache), so that no job
 # resolves them at start-up; a run finds them recorded and starts with spark.jars. The driver JVM's class-data
-# archive is built once per JDK and pin set beside them (smartspaces/class_archive.py).
+# archive is built once per JDK and pin set beside them (smartspaces/class_archive.py), and so is the jar of the
+# project's own JVM classes (smartspaces/project_jar.py), which connector_jars prints with the connectors.
 install: system-deps $(INSTALLED)
 	$(BIN)/python -m smartspaces.connector_jars >/dev/null
 	$(BIN)/python -m smartspaces.class_archive >/dev/null

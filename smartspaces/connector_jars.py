@@ -5,7 +5,8 @@ the same resolution runs once -- SparkSubmit's, so its exclusions (Spark's and S
 its conflict rules hold -- and the jars it chose are recorded in its order; sessions then start with
 spark.jars, the same classpath with nothing resolved. A record is keyed by the Spark version and the
 coordinates, so a pin change resolves again. `python -m smartspaces.connector_jars` prints the jars for
-spark-submit --jars (and is how `make install` resolves them ahead of the first run).
+spark-submit --jars, the project's own jar (smartspaces.project_jar) last, and is how `make install` resolves
+them ahead of the first run.
 """
 
 from __future__ import annotations
@@ -151,8 +152,8 @@ def _failure(coordinates: Sequence[str], report: Path) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m smartspaces.connector_jars",
-        description="Prints the pinned Spark connectors' jars, comma-separated (spark-submit --jars), "
-        "resolving them first if these pins were never resolved.",
+        description="Prints the jars a job adds to Spark's, comma-separated (spark-submit --jars): the pinned "
+        "connectors, resolved first if these pins were never resolved, and the project's JVM classes.",
     )
     parser.add_argument("--env", help="configuration environment: conf/<env>.yaml (default: $SMARTSPACES_ENV or local)")
     args = parser.parse_args(argv)
@@ -161,7 +162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not spark.resolve_packages:
         log.info("nothing to resolve: spark.resolve_packages is false (the connectors are on the classpath)")
         return 0
-    print(",".join(str(jar) for jar in connector_jars(spark)))
+    from smartspaces.project_jar import session_jars  # it builds on this module
+
+    print(",".join(str(jar) for jar in session_jars(spark)))
     return 0
 
 

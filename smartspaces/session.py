@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 from smartspaces import python_daemon
 from smartspaces.class_archive import archive_java_options, existing_archive
 from smartspaces.config import SECRET_LOOKING_KEY, CassandraSettings, ConfigError, Settings
-from smartspaces.connector_jars import connector_jars
 from smartspaces.connectors.abfs import abfs_conf
 from smartspaces.logs import log4j2_java_option
 from smartspaces.pins import load_pins
+from smartspaces.project_jar import session_jars
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -269,7 +269,7 @@ def build_spark_session(
         write_java_truststore(settings.cassandra)
     # Under spark-submit the JVM is already running, with the classpath and options spark-submit gave it.
     if "PYSPARK_GATEWAY_PORT" not in os.environ:
-        jars = connector_jars(settings.spark) if settings.spark.resolve_packages and with_connectors else []
+        jars = session_jars(settings.spark) if settings.spark.resolve_packages and with_connectors else []
         # Without resolved packages the jars are the image's and no archive was built for them.
         archive = existing_archive(settings.spark) if settings.spark.resolve_packages else None
         executors_here = executors_on_this_machine(settings.spark.master)

@@ -6,7 +6,7 @@ from py4j.protocol import Py4JJavaError  # type: ignore[import-untyped]
 from pyspark.sql import DataFrame, SparkSession
 
 from smartspaces.config import MysqlSettings
-from smartspaces.connectors.jdbc import jdbc_credentials
+from smartspaces.connectors.jdbc import java_causes, jdbc_credentials
 from smartspaces.connectors.jvm import session_jvm
 
 JDBC_DRIVER = "com.mysql.cj.jdbc.Driver"
@@ -52,10 +52,8 @@ def read_mysql(spark: SparkSession, mysql: MysqlSettings, table: str) -> DataFra
 def sql_error(spark: SparkSession, error: Py4JJavaError) -> str | None:
     """The first line of the JDBC driver's SQLException behind a Java error, if there is one."""
     sql_exception = session_jvm(spark).java.lang.Class.forName("java.sql.SQLException")
-    throwable = error.java_exception
-    while throwable is not None:
+    for throwable in java_causes(error.java_exception):
         if sql_exception.isInstance(throwable):
             message = str(throwable.getMessage() or throwable.getClass().getName()).strip()
             return message.splitlines()[0] if message else throwable.getClass().getName()
-        throwable = throwable.getCause()
     return None

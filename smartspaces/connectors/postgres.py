@@ -7,10 +7,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from py4j.protocol import Py4JJavaError  # type: ignore[import-untyped]
 from pyspark.sql import DataFrame, SparkSession
 
 from smartspaces.config import PostgresSettings
-from smartspaces.connectors.jdbc import jdbc_credentials
+from smartspaces.connectors.jdbc import java_causes, jdbc_credentials
 
 JDBC_DRIVER = "org.postgresql.Driver"
 
@@ -90,11 +91,34 @@ class PostgresUnavailableError(RuntimeError):
 def naming_the_server(pg: PostgresSettings, step: str) -> Iterator[None]:
     """Turns a lost or refused connection into an error naming the server, its settings and the step.
 
-    Only connection faults (OperationalError) are translated: a constraint or a syntax error says more as it is."""
+    Only connection faults are translated (psycopg's OperationalError; in the JVM, pgjdbc's SQLSTATE class 08
+    behind a Spark task's failure): a constraint or a syntax error says more as it is."""
     try:
         yield
     except psycopg.OperationalError as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise PostgresUnavailableError(
-            f"PostgreSQL at {pg.host}:{pg.port} (postgres.host, postgres.port) failed during {step}: {first_line}"
-        ) from error
+        raise PostgresUnavailableError(_failed(pg, step, first_line)) from error
+    except Py4JJavaError as error:
+        fault = jdbc_connection_fault(error)
+        if fault is None:
+            raise
+        raise PostgresUnavailableError(_failed(pg, step, fault)) from error
+
+
+def _failed(pg: PostgresSettings, step: str, detail: str) -> str:
+    return f"PostgreSQL at {pg.host}:{pg.port} (postgres.host, postgres.port) failed during {step}: {detail}"
+
+
+# pgjdbc's exception, and PostgreSQL's SQLSTATE class of connection faults (refused, lost, timed out).
+_PGJDBC_ERROR = "org.postgresql.util.PSQLException"
+_CONNECTION_FAULTS = "08"
+
+
+def jdbc_connection_fault(error: Py4JJavaError) -> str | None:
+    """The first line of the connection fault among the Java exception's causes, None if there is none."""
+    for cause in java_causes(error.java_exception):
+        if cause.getClass().getName() == _PGJDBC_ERROR and str(cause.getSQLState() or "").startswith(
+            _CONNECTION_FAULTS
+        ):
+            return str(cause.getMessage()).strip().splitlines()[0]
+    return None

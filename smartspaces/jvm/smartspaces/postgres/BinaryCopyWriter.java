@@ -1,0 +1,369 @@
+package smartspaces.postgres;
+
+import java.io.Serializable;
+import java.nio.ByteBuffer;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.util.Collections;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Properties;
+import java.util.UUID;
+import org.apache.spark.TaskContext;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.catalyst.InternalRow;
+import org.apache.spark.sql.types.DataType;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructField;
+import org.postgresql.PGConnection;
+import org.postgresql.copy.CopyIn;
+
+/**
+ * Fills a PostgreSQL table with binary COPY from every partition of a DataFrame, on the executors.
+ *
+ * <p>Each task encodes its partition's rows (Spark's internal rows, no conversion to Python or to external
+ * rows) into COPY's binary format and streams them over a JDBC connection of its own. The COPY and a claim
+ * of (table, partition) commit in one transaction: a task that Spark runs again after its COPY committed
+ * finds the claim and copies nothing, and a task that fails before its commit leaves nothing behind. The
+ * statements come from the caller (smartspaces.stages.enrichment.reporting.staging_copy), which owns the
+ * tables' names.
+ *
+ * <p>A binary row is a 16-bit field count, then per field a 32-bit length (-1 for NULL) and the value in
+ * the type's binary form, all big-endian; dates and instants count from 2000-01-01.
+ */
+public final class BinaryCopyWriter implements Serializable {
+  private static final long serialVersionUID = 1L;
+
+  private static final byte[] SIGNATURE = {
+    'P', 'G', 'C', 'O', 'P', 'Y', '\n', (byte) 0xff, '\r', '\n', 0, 0, 0, 0, 0, 0, 0, 0, 0
+  };
+  private static final short TRAILER = -1;
+  private static final long PG_EPOCH_MICROS = 946_684_800_000_000L;
+  private static final int PG_EPOCH_DAYS = 10_957;
+  // Bytes a task encodes before it hands them to the connection: large enough that a call costs little.
+  private static final int FLUSH_BYTES = 1 << 18;
+
+  /** Writes one non-NULL field (its length and value) of a row. */
+  private interface FieldEncoder extends Serializable {
+    void encode(InternalRow row, int ordinal, CopyBuffer out);
+  }
+
+  private final String url;
+  private final Properties credentials;
+  private final String copyStatement;
+  private final String claimStatement;
+  private final String heldStatement;
+  private final String recordStatement;
+  private final String tableName;
+  private final FieldEncoder[] encoders;
+
+  /**
+   * @param pgTypes the target columns' types (pg_type.typname), in the rows' column order
+   * @param claimStatement inserts the claim (table name, partition), doing nothing when it exists
+   * @param heldStatement selects the rows a claim's committed COPY holds (table name, partition)
+   * @param recordStatement sets a claim's rows (rows, table name, partition)
+   */
+  public BinaryCopyWriter(
+      String url,
+      String user,
+      String password,
+      String copyStatement,
+      String claimStatement,
+      String heldStatement,
+      String recordStatement,
+      String tableName,
+      StructField[] fields,
+      String[] pgTypes) {
+    if (fields.length != pgTypes.length) {
+      throw new IllegalArgumentException(fields.length + " columns but " + pgTypes.length + " PostgreSQL types");
+    }
+    this.url = url;
+    this.credentials = new Properties();
+    credentials.setProperty("user", user);
+    if (password != null) {
+      credentials.setProperty("password", password);
+    }
+    this.copyStatement = copyStatement;
+    this.claimStatement = claimStatement;
+    this.heldStatement = heldStatement;
+    this.recordStatement = recordStatement;
+    this.tableName = tableName;
+    this.encoders = new FieldEncoder[fields.length];
+    for (int i = 0; i < fields.length; i++) {
+      encoders[i] = encoder(fields[i].name(), fields[i].dataType(), pgTypes[i]);
+    }
+  }
+
+  /** Copies every partition of the rows; returns the rows the table holds from them. */
+  public long copy(Dataset<Row> rows) {
+    List<Long> held = rows.queryExecution().toRdd().toJavaRDD().mapPartitions(this::copyPartition).collect();
+    long total = 0;
+    for (long partition : held) {
+      total += partition;
+    }
+    return total;
+  }
+
+  /** The rows in binary COPY form, signature and trailer included, encoded on the driver (for tests). */
+  public static byte[] encodeAll(Dataset<Row> rows, String[] pgTypes) {
+    StructField[] fields = rows.schema().fields();
+    BinaryCopyWriter writer = new BinaryCopyWriter("", "", null, "", "", "", "", "", fields, pgTypes);
+    // A plan's rows may be one object reused for each: copied before they are collected.
+    List<InternalRow> collected = rows.queryExecution().toRdd().toJavaRDD().map(InternalRow::copy).collect();
+    CopyBuffer out = new CopyBuffer(null);
+    out.putBytes(SIGNATURE);
+    for (InternalRow row : collected) {
+      writer.encodeRow(row, out);
+    }
+    out.putShort(TRAILER);
+    return out.bytes();
+  }
+
+  private Iterator<Long> copyPartition(Iterator<InternalRow> rows) throws SQLException {
+    // An empty partition has nothing to copy, nor to copy twice: no connection, no claim.
+    if (!rows.hasNext()) {
+      return Collections.singletonList(0L).iterator();
+    }
+    int partition = TaskContext.getPartitionId();
+    try (Connection connection = DriverManager.getConnection(url, credentials)) {
+      connection.setAutoCommit(false);
+      try {
+        long held = copyOnce(connection, partition, rows);
+        connection.commit();
+        return Collections.singletonList(held).iterator();
+      } catch (SQLException | RuntimeException failure) {
+        connection.rollback();
+        throw failure;
+      }
+    }
+  }
+
+  private long copyOnce(Connection connection, int partition, Iterator<InternalRow> rows) throws SQLException {
+    // A concurrent attempt of the same partition waits here until the first commits or rolls back.
+    if (update(connection, claimStatement, tableName, partition) == 0) {
+      try (PreparedStatement held = connection.prepareStatement(heldStatement)) {
+        held.setString(1, tableName);
+        held.setInt(2, partition);
+        try (ResultSet result = held.executeQuery()) {
+          return result.next() ? result.getLong(1) : 0;
+        }
+      }
+    }
+    CopyIn copy = connection.unwrap(PGConnection.class).getCopyAPI().copyIn(copyStatement);
+    long copied = 0;
+    try {
+      CopyBuffer out = new CopyBuffer(copy);
+      out.putBytes(SIGNATURE);
+      while (rows.hasNext()) {
+        encodeRow(rows.next(), out);
+        copied++;
+        out.flushWhenFull();
+      }
+      out.putShort(TRAILER);
+      out.flush();
+      copy.endCopy();
+    } finally {
+      if (copy.isActive()) {
+        copy.cancelCopy();
+      }
+    }
+    try (PreparedStatement record = connection.prepareStatement(recordStatement)) {
+      record.setLong(1, copied);
+      record.setString(2, tableName);
+      record.setInt(3, partition);
+      record.executeUpdate();
+    }
+    return copied;
+  }
+
+  private static int update(Connection connection, String statement, String table, int partition)
+      throws SQLException {
+    try (PreparedStatement prepared = connection.prepareStatement(statement)) {
+      prepared.setString(1, table);
+      prepared.setInt(2, partition);
+      return prepared.executeUpdate();
+    }
+  }
+
+  private void encodeRow(InternalRow row, CopyBuffer out) {
+    out.putShort((short) encoders.length);
+    for (int i = 0; i < encoders.length; i++) {
+      if (row.isNullAt(i)) {
+        out.putInt(-1);
+      } else {
+        encoders[i].encode(row, i, out);
+      }
+    }
+  }
+
+  /** The encoder of a column: the Spark type it is read as and the PostgreSQL type it is written as. */
+  private static FieldEncoder encoder(String column, DataType spark, String pg) {
+    switch (pg) {
+      case "text":
+      case "varchar":
+        if (spark.equals(DataTypes.StringType)) {
+          return (row, i, out) -> out.putSized(row.getUTF8String(i).getBytes());
+        }
+        break;
+      case "uuid":
+        if (spark.equals(DataTypes.StringType)) {
+          return (row, i, out) -> {
+            UUID value = UUID.fromString(row.getUTF8String(i).toString());
+            out.putInt(16);
+            out.putLong(value.getMostSignificantBits());
+            out.putLong(value.getLeastSignificantBits());
+          };
+        }
+        break;
+      case "int2":
+        if (spark.equals(DataTypes.ShortType)) {
+          return (row, i, out) -> {
+            out.putInt(2);
+            out.putShort(row.getShort(i));
+          };
+        }
+        break;
+      case "int4":
+        if (spark.equals(DataTypes.IntegerType)) {
+          return (row, i, out) -> {
+            out.putInt(4);
+            out.putInt(row.getInt(i));
+          };
+        }
+        break;
+      case "int8":
+        if (spark.equals(DataTypes.LongType)) {
+          return (row, i, out) -> {
+            out.putInt(8);
+            out.putLong(row.getLong(i));
+          };
+        }
+        if (spark.equals(DataTypes.IntegerType)) {
+          return (row, i, out) -> {
+            out.putInt(8);
+            out.putLong(row.getInt(i));
+          };
+        }
+        break;
+      case "float4":
+        if (spark.equals(DataTypes.FloatType)) {
+          return (row, i, out) -> {
+            out.putInt(4);
+            out.putFloat(row.getFloat(i));
+          };
+        }
+        break;
+      case "float8":
+        if (spark.equals(DataTypes.DoubleType)) {
+          return (row, i, out) -> {
+            out.putInt(8);
+            out.putDouble(row.getDouble(i));
+          };
+        }
+        break;
+      case "bool":
+        if (spark.equals(DataTypes.BooleanType)) {
+          return (row, i, out) -> {
+            out.putInt(1);
+            out.putByte((byte) (row.getBoolean(i) ? 1 : 0));
+          };
+        }
+        break;
+      case "date":
+        if (spark.equals(DataTypes.DateType)) {
+          return (row, i, out) -> {
+            out.putInt(4);
+            out.putInt(row.getInt(i) - PG_EPOCH_DAYS);
+          };
+        }
+        break;
+      case "timestamptz":
+        // Spark holds an instant as microseconds since 1970-01-01 UTC, whatever the session's zone.
+        if (spark.equals(DataTypes.TimestampType)) {
+          return (row, i, out) -> {
+            out.putInt(8);
+            out.putLong(row.getLong(i) - PG_EPOCH_MICROS);
+          };
+        }
+        break;
+      default:
+        throw new IllegalArgumentException(
+            "column " + column + ": no binary COPY encoding for PostgreSQL type " + pg);
+    }
+    throw new IllegalArgumentException(
+        "column " + column + ": Spark type " + spark.simpleString() + " is not copied as PostgreSQL type " + pg);
+  }
+
+  /** A growing big-endian buffer that hands its bytes to a COPY once it holds FLUSH_BYTES. */
+  private static final class CopyBuffer {
+    private final CopyIn copy;
+    private ByteBuffer buffer = ByteBuffer.allocate(FLUSH_BYTES + (1 << 12));
+
+    CopyBuffer(CopyIn copy) {
+      this.copy = copy;
+    }
+
+    void putByte(byte value) {
+      room(1).put(value);
+    }
+
+    void putShort(short value) {
+      room(2).putShort(value);
+    }
+
+    void putInt(int value) {
+      room(4).putInt(value);
+    }
+
+    void putLong(long value) {
+      room(8).putLong(value);
+    }
+
+    void putFloat(float value) {
+      room(4).putFloat(value);
+    }
+
+    void putDouble(double value) {
+      room(8).putDouble(value);
+    }
+
+    void putBytes(byte[] value) {
+      room(value.length).put(value);
+    }
+
+    void putSized(byte[] value) {
+      room(4 + value.length).putInt(value.length).put(value);
+    }
+
+    void flushWhenFull() throws SQLException {
+      if (buffer.position() >= FLUSH_BYTES) {
+        flush();
+      }
+    }
+
+    void flush() throws SQLException {
+      copy.writeToCopy(buffer.array(), 0, buffer.position());
+      buffer.clear();
+    }
+
+    byte[] bytes() {
+      byte[] written = new byte[buffer.position()];
+      System.arraycopy(buffer.array(), 0, written, 0, written.length);
+      return written;
+    }
+
+    private ByteBuffer room(int bytes) {
+      if (buffer.remaining() < bytes) {
+        ByteBuffer larger = ByteBuffer.allocate(Math.max(2 * buffer.capacity(), buffer.position() + bytes));
+        buffer.flip();
+        larger.put(buffer);
+        buffer = larger;
+      }
+      return buffer;
+    }
+  }
+}
