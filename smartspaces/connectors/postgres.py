@@ -109,16 +109,15 @@ def _failed(pg: PostgresSettings, step: str, detail: str) -> str:
     return f"PostgreSQL at {pg.host}:{pg.port} (postgres.host, postgres.port) failed during {step}: {detail}"
 
 
-# pgjdbc's exception, and PostgreSQL's SQLSTATE class of connection faults (refused, lost, timed out).
-_PGJDBC_ERROR = "org.postgresql.util.PSQLException"
+# pgjdbc's exception and the project's COPY writer's (java.sql's own), and PostgreSQL's SQLSTATE class of connection
+# faults (refused, lost, timed out).
+_JDBC_ERRORS = ("org.postgresql.util.PSQLException", "java.sql.SQLException")
 _CONNECTION_FAULTS = "08"
 
 
 def jdbc_connection_fault(error: Py4JJavaError) -> str | None:
     """The first line of the connection fault among the Java exception's causes, None if there is none."""
     for cause in java_causes(error.java_exception):
-        if cause.getClass().getName() == _PGJDBC_ERROR and str(cause.getSQLState() or "").startswith(
-            _CONNECTION_FAULTS
-        ):
+        if cause.getClass().getName() in _JDBC_ERRORS and str(cause.getSQLState() or "").startswith(_CONNECTION_FAULTS):
             return str(cause.getMessage()).strip().splitlines()[0]
     return None

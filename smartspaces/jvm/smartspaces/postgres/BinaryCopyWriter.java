@@ -12,6 +12,11 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Properties;
 import java.util.UUID;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.spark.TaskContext;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
@@ -44,8 +49,23 @@ public final class BinaryCopyWriter implements Serializable {
   private static final short TRAILER = -1;
   private static final long PG_EPOCH_MICROS = 946_684_800_000_000L;
   private static final int PG_EPOCH_DAYS = 10_957;
+  // SQLSTATE connection_failure: the caller reports the class 08 as the server's fault.
+  private static final String CONNECTION_FAILURE = "08006";
   // Bytes a task encodes before it hands them to the connection: large enough that a call costs little.
   private static final int FLUSH_BYTES = 1 << 18;
+  // Ends a connection whose sent bytes the server has not taken in time (see sendTimeoutMillis).
+  private static final ScheduledExecutorService WATCHDOG =
+      Executors.newSingleThreadScheduledExecutor(
+          task -> {
+            Thread thread = new Thread(task, "smartspaces-copy-watchdog");
+            thread.setDaemon(true);
+            return thread;
+          });
+
+  /** Hands encoded bytes to the COPY. */
+  private interface Sender {
+    void send(byte[] bytes, int length) throws SQLException;
+  }
 
   /** Writes one non-NULL field (its length and value) of a row. */
   private interface FieldEncoder extends Serializable {
@@ -60,12 +80,17 @@ public final class BinaryCopyWriter implements Serializable {
   private final String recordStatement;
   private final String tableName;
   private final FieldEncoder[] encoders;
+  // pgjdbc's socketTimeout bounds reads only, and it has no TCP user timeout: a send that the server does not
+  // take for this long (a server that stopped answering) aborts the connection, so the task fails instead of
+  // blocking until the kernel gives up on the socket.
+  private final long sendTimeoutMillis;
 
   /**
    * @param pgTypes the target columns' types (pg_type.typname), in the rows' column order
    * @param claimStatement inserts the claim (table name, partition), doing nothing when it exists
    * @param heldStatement selects the rows a claim's committed COPY holds (table name, partition)
    * @param recordStatement sets a claim's rows (rows, table name, partition)
+   * @param sendTimeoutSeconds how long a send of encoded rows may wait before the connection is aborted
    */
   public BinaryCopyWriter(
       String url,
@@ -77,7 +102,8 @@ public final class BinaryCopyWriter implements Serializable {
       String recordStatement,
       String tableName,
       StructField[] fields,
-      String[] pgTypes) {
+      String[] pgTypes,
+      int sendTimeoutSeconds) {
     if (fields.length != pgTypes.length) {
       throw new IllegalArgumentException(fields.length + " columns but " + pgTypes.length + " PostgreSQL types");
     }
@@ -92,6 +118,7 @@ public final class BinaryCopyWriter implements Serializable {
     this.heldStatement = heldStatement;
     this.recordStatement = recordStatement;
     this.tableName = tableName;
+    this.sendTimeoutMillis = TimeUnit.SECONDS.toMillis(sendTimeoutSeconds);
     this.encoders = new FieldEncoder[fields.length];
     for (int i = 0; i < fields.length; i++) {
       encoders[i] = encoder(fields[i].name(), fields[i].dataType(), pgTypes[i]);
@@ -111,7 +138,7 @@ public final class BinaryCopyWriter implements Serializable {
   /** The rows in binary COPY form, signature and trailer included, encoded on the driver (for tests). */
   public static byte[] encodeAll(Dataset<Row> rows, String[] pgTypes) {
     StructField[] fields = rows.schema().fields();
-    BinaryCopyWriter writer = new BinaryCopyWriter("", "", null, "", "", "", "", "", fields, pgTypes);
+    BinaryCopyWriter writer = new BinaryCopyWriter("", "", null, "", "", "", "", "", fields, pgTypes, 0);
     // A plan's rows may be one object reused for each: copied before they are collected.
     List<InternalRow> collected = rows.queryExecution().toRdd().toJavaRDD().map(InternalRow::copy).collect();
     CopyBuffer out = new CopyBuffer(null);
@@ -136,7 +163,12 @@ public final class BinaryCopyWriter implements Serializable {
         connection.commit();
         return Collections.singletonList(held).iterator();
       } catch (SQLException | RuntimeException failure) {
-        connection.rollback();
+        // On a lost connection the rollback fails too: the first failure is the one to report.
+        try {
+          connection.rollback();
+        } catch (SQLException rollback) {
+          failure.addSuppressed(rollback);
+        }
         throw failure;
       }
     }
@@ -156,7 +188,7 @@ public final class BinaryCopyWriter implements Serializable {
     CopyIn copy = connection.unwrap(PGConnection.class).getCopyAPI().copyIn(copyStatement);
     long copied = 0;
     try {
-      CopyBuffer out = new CopyBuffer(copy);
+      CopyBuffer out = new CopyBuffer((bytes, length) -> sendWatched(connection, copy, bytes, length));
       out.putBytes(SIGNATURE);
       while (rows.hasNext()) {
         encodeRow(rows.next(), out);
@@ -166,10 +198,15 @@ public final class BinaryCopyWriter implements Serializable {
       out.putShort(TRAILER);
       out.flush();
       copy.endCopy();
-    } finally {
+    } catch (SQLException | RuntimeException failure) {
       if (copy.isActive()) {
-        copy.cancelCopy();
+        try {
+          copy.cancelCopy();
+        } catch (SQLException cancel) {
+          failure.addSuppressed(cancel);
+        }
       }
+      throw failure;
     }
     try (PreparedStatement record = connection.prepareStatement(recordStatement)) {
       record.setLong(1, copied);
@@ -178,6 +215,35 @@ public final class BinaryCopyWriter implements Serializable {
       record.executeUpdate();
     }
     return copied;
+  }
+
+  private void sendWatched(Connection connection, CopyIn copy, byte[] bytes, int length) throws SQLException {
+    AtomicBoolean aborted = new AtomicBoolean();
+    ScheduledFuture<?> abort =
+        WATCHDOG.schedule(() -> abortQuietly(connection, aborted), sendTimeoutMillis, TimeUnit.MILLISECONDS);
+    try {
+      copy.writeToCopy(bytes, 0, length);
+    } catch (SQLException failure) {
+      if (aborted.get()) {
+        throw new SQLException(
+            "the server took no rows for " + sendTimeoutMillis / 1000 + " s (postgres.socket_timeout_s)",
+            CONNECTION_FAILURE,
+            failure);
+      }
+      throw failure;
+    } finally {
+      abort.cancel(false);
+    }
+  }
+
+  private static void abortQuietly(Connection connection, AtomicBoolean aborted) {
+    aborted.set(true);
+    try {
+      // pgjdbc closes the socket: the blocked send fails.
+      connection.abort(Runnable::run);
+    } catch (SQLException ignored) {
+      // The task fails on its send either way.
+    }
   }
 
   private static int update(Connection connection, String statement, String table, int partition)
@@ -300,11 +366,11 @@ public final class BinaryCopyWriter implements Serializable {
 
   /** A growing big-endian buffer that hands its bytes to a COPY once it holds FLUSH_BYTES. */
   private static final class CopyBuffer {
-    private final CopyIn copy;
+    private final Sender sender;
     private ByteBuffer buffer = ByteBuffer.allocate(FLUSH_BYTES + (1 << 12));
 
-    CopyBuffer(CopyIn copy) {
-      this.copy = copy;
+    CopyBuffer(Sender sender) {
+      this.sender = sender;
     }
 
     void putByte(byte value) {
@@ -346,7 +412,7 @@ public final class BinaryCopyWriter implements Serializable {
     }
 
     void flush() throws SQLException {
-      copy.writeToCopy(buffer.array(), 0, buffer.position());
+      sender.send(buffer.array(), buffer.position());
       buffer.clear();
     }
 

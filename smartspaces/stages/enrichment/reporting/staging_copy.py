@@ -76,6 +76,7 @@ def binary_copy_writer(
             staging_name,
             rows._jdf.schema().fields(),
             java_strings(spark, pg_types),
+            pg.socket_timeout_s,
         )
     except IllegalArgumentException as error:  # PySpark's, raised for Java's
         message = str(error).strip().splitlines()[0]
