@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 import redis
 
 from smartspaces.stages.cache.latest_readings import (
+    UPDATE_SCRIPT,
     mark_latest_complete,
     mark_latest_hashes_complete,
     read_latest,
     update_latest,
     write_latest_readings,
 )
-from smartspaces.stages.cache.pipelining import ENTRIES_PER_CALL
+from smartspaces.stages.cache.pipelining import ENTRIES_PER_CALL, ScriptPipeline
 from tests.integration.serving_fixtures import at, reading, unique
 
 TTL_S = 3600
@@ -148,3 +150,37 @@ def test_writing_the_same_readings_again_changes_nothing(cache_redis: redis.Redi
     before = cache_redis.hgetall(key)
     write_latest_readings(cache_redis, "smartspaces:v1:device:{device_id}:latest", "device_id", rows[::-1], TTL_S)
     assert cache_redis.hgetall(key) == before == {"co2": stored(rows[4], 1795600800000 + 4 * 60_000)}
+
+
+def test_a_redis_that_lost_the_script_gets_it_loaded_and_the_calls_sent_again(cache_redis: redis.Redis) -> None:
+    """A restarted Redis has no scripts: the round trip's EVALSHAs find none, load it, and are sent again."""
+    template = "smartspaces:v1:device:{device_id}:latest"
+    rows = [reading(unique("dev"), "room-1", "co2", 400.0 + number, at(1), number) for number in range(250)]
+    cache_redis.script_flush()
+
+    keys = write_latest_readings(cache_redis, template, "device_id", rows, TTL_S)
+
+    assert len(keys) == 250
+    assert all(cache_redis.hlen(key) == 1 for key in keys)
+
+
+def test_a_scripts_error_is_raised_after_its_round_trip_and_the_connection_stays_usable(
+    cache_redis: redis.Redis,
+) -> None:
+    first, second = unique("key"), unique("key")
+    pipeline = ScriptPipeline(cache_redis, UPDATE_SCRIPT)
+    pipeline.call([first], [TTL_S, "co2", 1, "e-1", json.dumps({"event_time_ms": 1, "event_id": "e-1"})], 1)
+    pipeline.flush()
+    # Not a number where the script compares epoch ms: a Lua error for this call only.
+    pipeline.call([first], [TTL_S, "co2", "not-a-number", "e-2", "{}"], 1)
+    pipeline.call([second], [TTL_S, "co2", 1, "e-3", json.dumps({"event_time_ms": 1, "event_id": "e-3"})], 1)
+
+    with pytest.raises(redis.ResponseError, match="compare number with nil"):
+        pipeline.flush()
+
+    assert cache_redis.hget(second, "co2") is not None  # the call after the failing one ran
+    pipeline.call([second], [TTL_S, "co2", 2, "e-4", json.dumps({"event_time_ms": 2, "event_id": "e-4"})], 1)
+    pipeline.flush()
+    replaced = cache_redis.hget(second, "co2")
+    assert isinstance(replaced, str)
+    assert json.loads(replaced)["event_id"] == "e-4"

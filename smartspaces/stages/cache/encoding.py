@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import orjson
 
@@ -29,20 +30,19 @@ def canonical_json(entry: Mapping[str, object]) -> str:
     The spelling is json.dumps's (sort_keys, compact separators, UTF-8 kept): orjson writes the flat entries
     of plain values that the cache holds, several times faster, and json writes anything else.
     """
-    kinds = set(map(type, entry.values()))
-    if kinds <= _ORJSON_AS_JSON and (float not in kinds or _floats_spelt_alike(entry)):
-        try:
-            return orjson.dumps(entry, option=orjson.OPT_SORT_KEYS).decode()
-        except orjson.JSONEncodeError:
-            pass  # an int beyond 64 bits (or a key that is not a string): json spells it or refuses it
-    return _json(entry)
-
-
-def _floats_spelt_alike(entry: Mapping[str, object]) -> bool:
+    # One pass over the values, type by type: the loaders call this for every reading (profiled: the checks
+    # took three times as long as orjson's encoding when they were two passes with a set of the types).
     for value in entry.values():
-        if isinstance(value, float) and not (value == 0.0 or _SMALLEST_PLAIN_FLOAT <= abs(value) < _INFINITY):
-            return False  # spelt with an exponent by json, or not finite
-    return True
+        kind = type(value)
+        if kind is float:
+            if not (value == 0.0 or _SMALLEST_PLAIN_FLOAT <= abs(cast(float, value)) < _INFINITY):
+                return _json(entry)  # spelt with an exponent by json, or not finite
+        elif kind not in _ORJSON_AS_JSON:
+            return _json(entry)
+    try:
+        return orjson.dumps(entry, option=orjson.OPT_SORT_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return _json(entry)  # an int beyond 64 bits (or a key that is not a string): json spells it or refuses it
 
 
 def _json(entry: Mapping[str, object]) -> str:
