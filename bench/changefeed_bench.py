@@ -158,8 +158,11 @@ def measure_lag(settings: Settings, run: str, rate: float, seconds: float, inter
         if job.returncode != 0:
             raise RuntimeError(f"{job.args!r} failed:\n{log[-3000:]}")
     seen = list(watcher.first_seen.values())
-    with progress.step("changefeed bench: source write times", total=len(seen), unit="events", show_rate=False):
+    with progress.step(
+        "changefeed bench: source write times", total=len(seen), unit="events", show_rate=False
+    ) as looking_up:
         written = source_write_times(lag_settings, [event for _, event in seen])
+        looking_up.update(len(seen))
     lags = sorted(appeared - source for (appeared, _), source in zip(seen, written, strict=True) if source)
     batch_seconds = [float(s) for s in re.findall(r'"event": "changefeed_batch".*?"seconds": ([0-9.]+)', logs[1])]
     return {
