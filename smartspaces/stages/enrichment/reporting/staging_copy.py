@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 from psycopg import sql
 from pyspark.errors import IllegalArgumentException
 from pyspark.sql import DataFrame
@@ -51,7 +52,7 @@ class CopyStatements:
     record: str
 
     @staticmethod
-    def of(connection: Any, staging: StagingTable) -> CopyStatements:
+    def of(connection: psycopg.Connection[Any], staging: StagingTable) -> CopyStatements:
         copy = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(staging.identifier, column_list(staging.table))
         claim, held, record = (sql.SQL(statement).format(CLAIMS) for statement in (_CLAIM, _HELD, _RECORD))
         return CopyStatements(*(part.as_string(connection) for part in (copy, claim, held, record)))
