@@ -3,14 +3,13 @@
 javac compiles the sources against the installed pyspark's jars and the resolved connectors' (the PostgreSQL
 driver), so the classes are built for the Spark the sessions run. The jar is kept beside the connectors'
 records, keyed by the sources, the Spark version and the JDK, and built again when one of them changes.
-`make install` builds it ahead of the first run (`python -m smartspaces.project_jar` prints its path); a local
-session adds it to spark.jars after the connectors. The image compiles the same sources in its build
-(Dockerfile) into Spark's own jars.
+`make install` builds it ahead of the first run (`python -m smartspaces.connector_jars` prints it last, for
+spark-submit --jars); a local session adds it to spark.jars after the connectors. The image compiles the same
+sources in its build (Dockerfile) into Spark's own jars.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import logging
 import shutil
@@ -21,9 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from smartspaces.class_archive import java_home, jdk_identity
-from smartspaces.config import SparkSettings, load_settings
+from smartspaces.config import SparkSettings
 from smartspaces.connector_jars import connector_jars, exclusive, ivy_home
-from smartspaces.logs import configure_logging
 from smartspaces.pins import load_pins
 
 log = logging.getLogger("smartspaces.project_jar")
@@ -93,23 +91,3 @@ def _compile(java_sources: Sequence[Path], classpath: Sequence[Path], jar: Path)
             for path in sorted(classes.rglob("*.class")):
                 archive.write(path, path.relative_to(classes).as_posix())
         partial.replace(jar)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m smartspaces.project_jar",
-        description="Prints the path of the project's JVM classes' jar, compiling them first if needed.",
-    )
-    parser.add_argument("--env", help="configuration environment: conf/<env>.yaml (default: $SMARTSPACES_ENV or local)")
-    args = parser.parse_args(argv)
-    configure_logging()
-    spark = load_settings(args.env).spark
-    if not spark.resolve_packages:
-        log.info("nothing to compile: spark.resolve_packages is false (the image's Spark has the classes)")
-        return 0
-    print(project_jar(spark))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

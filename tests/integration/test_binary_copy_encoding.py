@@ -14,17 +14,6 @@ from psycopg import adapt, postgres
 from psycopg._copy_base import format_row_binary  # the function psycopg's Copy.write_row uses
 from psycopg.pq import Format
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql.types import (
-    BooleanType,
-    DateType,
-    DoubleType,
-    IntegerType,
-    LongType,
-    StringType,
-    StructField,
-    StructType,
-    TimestampType,
-)
 
 from smartspaces.config import PostgresSettings
 from smartspaces.connectors.jvm import java_strings, session_jvm
@@ -39,16 +28,8 @@ from tests.integration.serving_fixtures import free_port
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 TRAILER = b"\xff\xff"
 TYPES = ("text", "uuid", "int4", "int8", "float8", "bool", "date", "timestamptz")
-SCHEMA = StructType(
-    [
-        StructField(name, spark_type)
-        for name, spark_type in zip(
-            TYPES,
-            (StringType(), StringType(), IntegerType(), LongType(), DoubleType(), BooleanType(), DateType()),
-            strict=False,
-        )
-    ]
-    + [StructField("timestamptz", TimestampType())]
+SCHEMA = (
+    "text string, uuid string, int4 int, int8 bigint, float8 double, bool boolean, date date, timestamptz timestamp"
 )
 ROWS: list[tuple[Any, ...]] = [
     ("plain", str(uuid.UUID(int=1)), 1, 2**40, 21.5, True, date(2026, 11, 23), datetime(2026, 11, 23, 9, tzinfo=UTC)),

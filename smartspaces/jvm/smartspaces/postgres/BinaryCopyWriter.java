@@ -10,6 +10,7 @@ import java.sql.SQLException;
 import java.util.Collections;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.UUID;
 import java.util.concurrent.Executors;
@@ -142,11 +143,11 @@ public final class BinaryCopyWriter implements Serializable {
     // A plan's rows may be one object reused for each: copied before they are collected.
     List<InternalRow> collected = rows.queryExecution().toRdd().toJavaRDD().map(InternalRow::copy).collect();
     CopyBuffer out = new CopyBuffer(null);
-    out.putBytes(SIGNATURE);
+    out.reserve(SIGNATURE.length).put(SIGNATURE);
     for (InternalRow row : collected) {
       writer.encodeRow(row, out);
     }
-    out.putShort(TRAILER);
+    out.reserve(2).putShort(TRAILER);
     return out.bytes();
   }
 
@@ -189,13 +190,13 @@ public final class BinaryCopyWriter implements Serializable {
     long copied = 0;
     try {
       CopyBuffer out = new CopyBuffer((bytes, length) -> sendWatched(connection, copy, bytes, length));
-      out.putBytes(SIGNATURE);
+      out.reserve(SIGNATURE.length).put(SIGNATURE);
       while (rows.hasNext()) {
         encodeRow(rows.next(), out);
         copied++;
         out.flushWhenFull();
       }
-      out.putShort(TRAILER);
+      out.reserve(2).putShort(TRAILER);
       out.flush();
       copy.endCopy();
     } catch (SQLException | RuntimeException failure) {
@@ -256,112 +257,67 @@ public final class BinaryCopyWriter implements Serializable {
   }
 
   private void encodeRow(InternalRow row, CopyBuffer out) {
-    out.putShort((short) encoders.length);
+    out.reserve(2).putShort((short) encoders.length);
     for (int i = 0; i < encoders.length; i++) {
       if (row.isNullAt(i)) {
-        out.putInt(-1);
+        out.reserve(4).putInt(-1);
       } else {
         encoders[i].encode(row, i, out);
       }
     }
   }
 
+  /** The encoders by PostgreSQL type (pg_type.typname), then by the Spark type the column is read as. */
+  private static final Map<String, Map<DataType, FieldEncoder>> ENCODERS =
+      Map.ofEntries(
+          Map.entry("text", Map.of(DataTypes.StringType, BinaryCopyWriter::text)),
+          Map.entry("varchar", Map.of(DataTypes.StringType, BinaryCopyWriter::text)),
+          Map.entry("uuid", Map.of(DataTypes.StringType, BinaryCopyWriter::uuid)),
+          Map.entry("int2", Map.of(DataTypes.ShortType, (row, i, out) -> out.reserve(6).putInt(2).putShort(row.getShort(i)))),
+          Map.entry("int4", Map.of(DataTypes.IntegerType, (row, i, out) -> out.reserve(8).putInt(4).putInt(row.getInt(i)))),
+          Map.entry(
+              "int8",
+              Map.of(
+                  DataTypes.LongType, (row, i, out) -> out.reserve(12).putInt(8).putLong(row.getLong(i)),
+                  DataTypes.IntegerType, (row, i, out) -> out.reserve(12).putInt(8).putLong(row.getInt(i)))),
+          Map.entry("float4", Map.of(DataTypes.FloatType, (row, i, out) -> out.reserve(8).putInt(4).putFloat(row.getFloat(i)))),
+          Map.entry(
+              "float8", Map.of(DataTypes.DoubleType, (row, i, out) -> out.reserve(12).putInt(8).putDouble(row.getDouble(i)))),
+          Map.entry(
+              "bool",
+              Map.of(DataTypes.BooleanType, (row, i, out) -> out.reserve(5).putInt(1).put((byte) (row.getBoolean(i) ? 1 : 0)))),
+          Map.entry(
+              "date",
+              Map.of(DataTypes.DateType, (row, i, out) -> out.reserve(8).putInt(4).putInt(row.getInt(i) - PG_EPOCH_DAYS))),
+          // Spark holds an instant as microseconds since 1970-01-01 UTC, whatever the session's zone.
+          Map.entry(
+              "timestamptz",
+              Map.of(
+                  DataTypes.TimestampType,
+                  (row, i, out) -> out.reserve(12).putInt(8).putLong(row.getLong(i) - PG_EPOCH_MICROS))));
+
   /** The encoder of a column: the Spark type it is read as and the PostgreSQL type it is written as. */
   private static FieldEncoder encoder(String column, DataType spark, String pg) {
-    switch (pg) {
-      case "text":
-      case "varchar":
-        if (spark.equals(DataTypes.StringType)) {
-          return (row, i, out) -> out.putSized(row.getUTF8String(i).getBytes());
-        }
-        break;
-      case "uuid":
-        if (spark.equals(DataTypes.StringType)) {
-          return (row, i, out) -> {
-            UUID value = UUID.fromString(row.getUTF8String(i).toString());
-            out.putInt(16);
-            out.putLong(value.getMostSignificantBits());
-            out.putLong(value.getLeastSignificantBits());
-          };
-        }
-        break;
-      case "int2":
-        if (spark.equals(DataTypes.ShortType)) {
-          return (row, i, out) -> {
-            out.putInt(2);
-            out.putShort(row.getShort(i));
-          };
-        }
-        break;
-      case "int4":
-        if (spark.equals(DataTypes.IntegerType)) {
-          return (row, i, out) -> {
-            out.putInt(4);
-            out.putInt(row.getInt(i));
-          };
-        }
-        break;
-      case "int8":
-        if (spark.equals(DataTypes.LongType)) {
-          return (row, i, out) -> {
-            out.putInt(8);
-            out.putLong(row.getLong(i));
-          };
-        }
-        if (spark.equals(DataTypes.IntegerType)) {
-          return (row, i, out) -> {
-            out.putInt(8);
-            out.putLong(row.getInt(i));
-          };
-        }
-        break;
-      case "float4":
-        if (spark.equals(DataTypes.FloatType)) {
-          return (row, i, out) -> {
-            out.putInt(4);
-            out.putFloat(row.getFloat(i));
-          };
-        }
-        break;
-      case "float8":
-        if (spark.equals(DataTypes.DoubleType)) {
-          return (row, i, out) -> {
-            out.putInt(8);
-            out.putDouble(row.getDouble(i));
-          };
-        }
-        break;
-      case "bool":
-        if (spark.equals(DataTypes.BooleanType)) {
-          return (row, i, out) -> {
-            out.putInt(1);
-            out.putByte((byte) (row.getBoolean(i) ? 1 : 0));
-          };
-        }
-        break;
-      case "date":
-        if (spark.equals(DataTypes.DateType)) {
-          return (row, i, out) -> {
-            out.putInt(4);
-            out.putInt(row.getInt(i) - PG_EPOCH_DAYS);
-          };
-        }
-        break;
-      case "timestamptz":
-        // Spark holds an instant as microseconds since 1970-01-01 UTC, whatever the session's zone.
-        if (spark.equals(DataTypes.TimestampType)) {
-          return (row, i, out) -> {
-            out.putInt(8);
-            out.putLong(row.getLong(i) - PG_EPOCH_MICROS);
-          };
-        }
-        break;
-      default:
-        throw new IllegalArgumentException(
-            "column " + column + ": no binary COPY encoding for PostgreSQL type " + pg);
+    Map<DataType, FieldEncoder> bySparkType = ENCODERS.get(pg);
+    if (bySparkType == null) {
+      throw new IllegalArgumentException(
+          "column " + column + ": no binary COPY encoding for PostgreSQL type " + pg);
     }
-    throw new IllegalArgumentException(
-        "column " + column + ": Spark type " + spark.simpleString() + " is not copied as PostgreSQL type " + pg);
+    FieldEncoder encoder = bySparkType.get(spark);
+    if (encoder == null) {
+      throw new IllegalArgumentException(
+          "column " + column + ": Spark type " + spark.simpleString() + " is not copied as PostgreSQL type " + pg);
+    }
+    return encoder;
+  }
+
+  private static void text(InternalRow row, int ordinal, CopyBuffer out) {
+    out.putSized(row.getUTF8String(ordinal).getBytes());
+  }
+
+  private static void uuid(InternalRow row, int ordinal, CopyBuffer out) {
+    UUID value = UUID.fromString(row.getUTF8String(ordinal).toString());
+    out.reserve(20).putInt(16).putLong(value.getMostSignificantBits()).putLong(value.getLeastSignificantBits());
   }
 
   /** A growing big-endian buffer that hands its bytes to a COPY once it holds FLUSH_BYTES. */
@@ -373,36 +329,8 @@ public final class BinaryCopyWriter implements Serializable {
       this.sender = sender;
     }
 
-    void putByte(byte value) {
-      room(1).put(value);
-    }
-
-    void putShort(short value) {
-      room(2).putShort(value);
-    }
-
-    void putInt(int value) {
-      room(4).putInt(value);
-    }
-
-    void putLong(long value) {
-      room(8).putLong(value);
-    }
-
-    void putFloat(float value) {
-      room(4).putFloat(value);
-    }
-
-    void putDouble(double value) {
-      room(8).putDouble(value);
-    }
-
-    void putBytes(byte[] value) {
-      room(value.length).put(value);
-    }
-
     void putSized(byte[] value) {
-      room(4 + value.length).putInt(value.length).put(value);
+      reserve(4 + value.length).putInt(value.length).put(value);
     }
 
     void flushWhenFull() throws SQLException {
@@ -422,7 +350,8 @@ public final class BinaryCopyWriter implements Serializable {
       return written;
     }
 
-    private ByteBuffer room(int bytes) {
+    /** The buffer, with room for the bytes the caller puts next (ByteBuffer's puts chain). */
+    ByteBuffer reserve(int bytes) {
       if (buffer.remaining() < bytes) {
         ByteBuffer larger = ByteBuffer.allocate(Math.max(2 * buffer.capacity(), buffer.position() + bytes));
         buffer.flip();
