@@ -6,7 +6,7 @@ worker calls importlib.invalidate_caches() before every task. On Python 3.10 and
 directory of each zip archive the import system has opened: the jar's 5 221 entries, and pyspark.zip's 793 once
 for each of its packages (CPython gh-103200, fixed in 3.12; SPARK-54744 in Spark's own worker). Profiled here:
 96 % of a Python worker's CPU on small tasks, about 130 ms a task, which every DataFrame built from the
-driver's rows, every Arrow write to Redis and every COPY to PostgreSQL pays per partition.
+driver's rows and every Arrow write to Redis pays per partition.
 
 An archive goes when the workers import nothing from it: a jar without Python modules, or a zip whose packages
 are installed, at the same version, further along the path (the project's environment and its image install the

@@ -177,11 +177,10 @@ public final class BinaryCopyWriter implements Serializable {
 
   private long copyOnce(Connection connection, int partition, Iterator<InternalRow> rows) throws SQLException {
     // A concurrent attempt of the same partition waits here until the first commits or rolls back.
-    if (update(connection, claimStatement, tableName, partition) == 0) {
-      try (PreparedStatement held = connection.prepareStatement(heldStatement)) {
-        held.setString(1, tableName);
-        held.setInt(2, partition);
-        try (ResultSet result = held.executeQuery()) {
+    try (PreparedStatement claim = ofPartition(connection, claimStatement, partition)) {
+      if (claim.executeUpdate() == 0) {
+        try (PreparedStatement held = ofPartition(connection, heldStatement, partition);
+            ResultSet result = held.executeQuery()) {
           return result.next() ? result.getLong(1) : 0;
         }
       }
@@ -247,13 +246,13 @@ public final class BinaryCopyWriter implements Serializable {
     }
   }
 
-  private static int update(Connection connection, String statement, String table, int partition)
+  /** The statement with its (table name, partition) parameters set. */
+  private PreparedStatement ofPartition(Connection connection, String statement, int partition)
       throws SQLException {
-    try (PreparedStatement prepared = connection.prepareStatement(statement)) {
-      prepared.setString(1, table);
-      prepared.setInt(2, partition);
-      return prepared.executeUpdate();
-    }
+    PreparedStatement prepared = connection.prepareStatement(statement);
+    prepared.setString(1, tableName);
+    prepared.setInt(2, partition);
+    return prepared;
   }
 
   private void encodeRow(InternalRow row, CopyBuffer out) {
