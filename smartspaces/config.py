@@ -357,8 +357,8 @@ class EnrichmentSettings(_Section):
     quality: QualitySettings
     # The reporting store's COPY writer: connections (one per Spark partition) copying at once.
     write_connections: int = Field(default=2, ge=1)
-    # The enrichment's driver heap where its session starts the JVM (local runs: spark.driver_memory for this
-    # job). On Kubernetes the manifest sets it. None: spark.driver_memory.
+    # The enrichment's driver heap, fixed at its size when the JVM starts (smartspaces/stages/enrichment/memory.py):
+    # locally its session starts the JVM with it; on Kubernetes the manifest renders it. None: spark.driver_memory.
     driver_memory: MemorySize | None = None
 
     @field_validator("time_zone")

@@ -15,12 +15,7 @@ import yaml
 
 from smartspaces.config import load_settings
 from smartspaces.pins import load_pins
-from smartspaces.session import (
-    BATCH_JVM_CONF,
-    HOSTNAME_VALIDATION_CONF,
-    MALLOC_ARENAS,
-    with_overrides,
-)
+from smartspaces.session import HOSTNAME_VALIDATION_CONF, MALLOC_ARENAS, batch_jvm_conf, with_overrides
 
 # The first words of every file `smartspaces manifests render` writes: what it may replace or remove.
 RENDERED_MARK = "# Rendered by `smartspaces manifests render`"
@@ -39,6 +34,12 @@ APP_ROOT = "/opt/smartspaces"
 DRIVER_ROLE = "smartspaces-spark-driver"
 
 
+def mebibytes(size: str) -> int:
+    """A JVM memory size (512m, 1g) in MiB."""
+    number, unit = int(size[:-1]), size[-1].lower()
+    return {"k": number // 1024, "m": number, "g": number * 1024}[unit]
+
+
 def driver_service_account(job: str) -> str:
     return f"smartspaces-{job.replace('_', '-')}-driver"
 
@@ -46,6 +47,8 @@ def driver_service_account(job: str) -> str:
 SECRET_NAME = "smartspaces-secrets"
 # Every job's driver heap (spark.driver.memory); the pod adds its memory overhead to it.
 DRIVER_HEAP = "1g"
+# The enrichment's driver pod, heap and the rest: the driver's peak RSS target (bench/results/enrich.json).
+ENRICH_DRIVER_POD_MIB = 1536
 RestartPolicy = Literal["Never", "Always", "OnFailure"]
 # Environment variable the config reads → key in the Kubernetes secret.
 SECRETS = {
@@ -200,6 +203,7 @@ def _spark_application(
     name: str,
     job: str,
     restart: RestartPolicy,
+    driver_heap: str = DRIVER_HEAP,
     driver_overhead: str | None = None,
     spark_conf: dict[str, str] | None = None,
     arguments: list[str] | None = None,
@@ -208,6 +212,7 @@ def _spark_application(
 ) -> dict[str, Any]:
     """A SparkApplication that runs jobs/<job>.py from the project image with the aks configuration.
 
+    driver_heap: the driver's heap (spark.driver.memory).
     driver_overhead: the driver pod's memory beyond its heap (Spark's default: a tenth, at least 384 MiB).
     spark_conf: the job's own Spark settings, beside the platform's.
     arguments: the job's command line.
@@ -254,7 +259,7 @@ def _spark_application(
             "volumes": volumes,
             "driver": _pod(
                 1,
-                DRIVER_HEAP,
+                driver_heap,
                 JOB_SECRETS[job],
                 driver_settings,
                 secret_keys=JOB_SECRET_KEYS.get(job),
@@ -297,6 +302,7 @@ def render_manifests() -> dict[str, str]:
     """File name → YAML text of every manifest in spark-operator/."""
     aks = load_settings("aks", environ={})
     aks_time_zone = aks.enrichment.time_zone
+    enrich_heap = aks.enrichment.driver_memory or DRIVER_HEAP
     applications = {
         "smoke.yaml": _spark_application("smartspaces-smoke", "smoke", restart="OnFailure"),
         # The stream runs for good: the operator restarts it, and its checkpoint resumes where it stopped.
@@ -308,16 +314,18 @@ def render_manifests() -> dict[str, str]:
         "reference.yaml": _spark_application("smartspaces-reference", "reference", restart="OnFailure"),
         # Every night after midnight in the campus's zone: yesterday's facts, and those of any recent day that
         # missed its night or received late events since it was written (--catch-up).
-        # Its driver pod gets 1.5 GiB: a 1 GiB heap (it plans, gates a few hundred thousand fact rows and
-        # collects nothing that grows with events; the executors read and copy) and 512 MiB beyond it for
-        # the JVM's classes, code, threads and Arrow buffers: the driver's peak RSS in bench/results/enrich.json.
+        # Its driver pod gets 1.5 GiB: the heap of the aks configuration (it plans, gates a few hundred thousand
+        # fact rows and collects nothing that grows with events; the executors read and copy), reserved and
+        # touched when the JVM starts, and the rest for the JVM's classes, code, threads and buffers. Locally
+        # the driver also runs the tasks on the same heap, and peaks below it (bench/results/enrich.json).
         "enrich.yaml": _scheduled_application(
             "smartspaces-enrich",
             "enrich",
             "30 2 * * *",
             aks_time_zone,
-            driver_overhead="512m",
-            spark_conf=BATCH_JVM_CONF,
+            driver_heap=enrich_heap,
+            driver_overhead=f"{ENRICH_DRIVER_POD_MIB - mebibytes(enrich_heap)}m",
+            spark_conf=batch_jvm_conf(enrich_heap),
             arguments=["--catch-up"],
             # The role with exactly the grants of the window write (migration V0007), not the schema's owner.
             driver_settings={"SMARTSPACES__POSTGRES__USER": "reporting_writer"},

@@ -51,10 +51,23 @@ MALLOC_ARENAS = "2"
 # The JVMs of a batch job (the enrichment) run the throughput collector: a batch job has no pause target to
 # keep, and this collector grows the heap only as far as the work needs. Measured on the enrichment of 1 M
 # events (local, 1 GiB heap): the driver's peak RSS 1 226 MiB against 1 544 MiB with G1, whose heap went to
-# its maximum and whose own structures took 82 MiB against 47. Starting the heap at its full size (-Xms)
-# was measured too and left out: 1 555 MiB at 10 M events.
+# its maximum and whose own structures took 82 MiB against 47.
 BATCH_JVM_OPTIONS = "-XX:+UseParallelGC"
 BATCH_JVM_CONF = {key: BATCH_JVM_OPTIONS for key in JAVA_OPTIONS_KEYS}
+
+
+def batch_jvm_conf(driver_heap: str | None) -> dict[str, str]:
+    """A batch job's JVM options, its driver's heap fixed at driver_heap (when given) as its JVM starts.
+
+    -Xms as -Xmx with -XX:+AlwaysPreTouch: the heap is reserved and touched at once. The parallel collector
+    otherwise grows it as a run goes on, so the driver's footprint depended on how long the run lasted (the
+    enrichment of 1 M events ended before its heap reached where 10 M events took it), and a pod too small for
+    it would fail hours into a run rather than as it starts (docs/enrichment.md, Memory).
+    """
+    if driver_heap is None:
+        return dict(BATCH_JVM_CONF)
+    driver_options = f"{BATCH_JVM_OPTIONS} -Xms{driver_heap} -XX:+AlwaysPreTouch"
+    return {**BATCH_JVM_CONF, "spark.driver.extraJavaOptions": driver_options}
 
 
 # Streaming micro-batches of a few hundred rows, every second: what costs is Spark's fixed work per query, not

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from smartspaces.manifests import KUSTOMIZATION, render_manifests, render_spark_operator
+from smartspaces.config import load_settings
+from smartspaces.manifests import KUSTOMIZATION, mebibytes, render_manifests, render_spark_operator
 from tests.unit.manifest_schemas import errors_of
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -87,3 +88,15 @@ def test_the_enrichment_writes_postgresql_as_the_writer_role() -> None:
     spec = application_spec(yaml.safe_load(render_manifests()["enrich.yaml"]))
     settings = {variable["name"]: variable.get("value") for variable in spec["driver"]["env"]}
     assert settings["SMARTSPACES__POSTGRES__USER"] == "reporting_writer"
+
+
+def test_the_enrichments_driver_pod_holds_its_fixed_heap_and_the_rest_within_one_and_a_half_gib() -> None:
+    spec = application_spec(yaml.safe_load(render_manifests()["enrich.yaml"]))
+    driver = spec["driver"]
+    heap = load_settings("aks", environ={}).enrichment.driver_memory
+    assert heap is not None and driver["memory"] == heap
+    assert mebibytes(driver["memory"]) + mebibytes(driver["memoryOverhead"]) == 1536
+    driver_options = spec["sparkConf"]["spark.driver.extraJavaOptions"].split()
+    assert {"-XX:+UseParallelGC", f"-Xms{heap}", "-XX:+AlwaysPreTouch"} <= set(driver_options)
+    # The executors size their own heaps: nothing is fixed or touched there.
+    assert "-XX:+AlwaysPreTouch" not in spec["sparkConf"]["spark.executor.extraJavaOptions"]

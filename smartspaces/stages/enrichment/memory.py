@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from smartspaces.config import EnrichmentSettings
-from smartspaces.session import BATCH_JVM_CONF
+from smartspaces.session import batch_jvm_conf
 
 
 def enrichment_spark_conf(enrichment: EnrichmentSettings) -> dict[str, str]:
     """The enrichment session's memory settings: the batch collector (its JVM options add to the platform's
-    own) and the driver's heap."""
-    memory = {"spark.driver.memory": enrichment.driver_memory} if enrichment.driver_memory else {}
-    return {**BATCH_JVM_CONF, **memory}
+    own) and, where the session starts the driver's JVM, its heap, fixed at its size."""
+    heap = enrichment.driver_memory
+    return {**batch_jvm_conf(heap), **({"spark.driver.memory": heap} if heap else {})}
