@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 import redis
 
+from smartspaces.config import Settings
+from smartspaces.connectors.redis import redis_client
 from smartspaces.stages.cache.latest_readings import (
     UPDATE_SCRIPT,
     mark_latest_complete,
@@ -16,7 +18,7 @@ from smartspaces.stages.cache.latest_readings import (
     update_latest,
     write_latest_readings,
 )
-from smartspaces.stages.cache.pipelining import ENTRIES_PER_CALL, ScriptPipeline
+from smartspaces.stages.cache.pipelining import ENTRIES_PER_CALL, ENTRIES_PER_ROUND_TRIP, ScriptPipeline
 from tests.integration.serving_fixtures import at, reading, unique
 
 TTL_S = 3600
@@ -184,3 +186,70 @@ def test_a_scripts_error_is_raised_after_its_round_trip_and_the_connection_stays
     replaced = cache_redis.hget(second, "co2")
     assert isinstance(replaced, str)
     assert json.loads(replaced)["event_id"] == "e-4"
+
+
+def many_round_trips(count: int = 3 * ENTRIES_PER_ROUND_TRIP + 17) -> list[dict[str, Any]]:
+    """Readings of distinct devices, enough for several round trips (one in flight behind another)."""
+    return [reading(f"dev-{number}", "room-1", "co2", 400.0 + number, at(1), number) for number in range(count)]
+
+
+def test_round_trips_in_flight_that_find_the_script_missing_are_all_sent_again(cache_redis: redis.Redis) -> None:
+    template = "smartspaces:v1:device:{device_id}:latest"
+    rows = many_round_trips()
+    cache_redis.script_flush()
+
+    keys = write_latest_readings(cache_redis, template, "device_id", rows, TTL_S)
+
+    assert len(keys) == len(rows) == cache_redis.dbsize()
+    assert all(cache_redis.hlen(key) == 1 for key in keys)
+
+
+def test_a_connection_lost_with_a_round_trip_in_flight_sends_every_unread_call_again(
+    cache_redis: redis.Redis, settings: Settings
+) -> None:
+    template = "smartspaces:v1:device:{device_id}:latest"
+    rows = many_round_trips()
+    admin = redis_client(settings.redis)
+
+    def killing_the_connection_midway() -> Any:
+        for number, row in enumerate(rows):
+            if number == ENTRIES_PER_ROUND_TRIP + ENTRIES_PER_CALL:  # the first round trip in flight
+                assert admin.client_kill_filter(_type="normal", skipme=True) >= 1
+            yield row
+
+    try:
+        keys = write_latest_readings(cache_redis, template, "device_id", killing_the_connection_midway(), TTL_S)
+    finally:
+        admin.close()
+
+    assert len(keys) == len(rows) == cache_redis.dbsize()
+    assert all(cache_redis.hlen(key) == 1 for key in keys)
+
+
+def test_a_scripts_error_with_a_round_trip_behind_it_is_raised_once_both_are_read(cache_redis: redis.Redis) -> None:
+    first, second, third = unique("key"), unique("key"), unique("key")
+    pipeline = ScriptPipeline(cache_redis, UPDATE_SCRIPT)
+    pipeline.call([first], [TTL_S, "co2", 1, "e-0", json.dumps({"event_time_ms": 1, "event_id": "e-0"})], 1)
+    pipeline.flush()
+    # Not a number where the script compares epoch ms: a Lua error, in flight while the next is sent.
+    pipeline.call([first], [TTL_S, "co2", "not-a-number", "e-1", "{}"], ENTRIES_PER_ROUND_TRIP)
+    with pytest.raises(redis.ResponseError, match="compare number with nil"):
+        pipeline.call([second], [TTL_S, "co2", 1, "e-2", json.dumps({"event_time_ms": 1})], ENTRIES_PER_ROUND_TRIP)
+
+    assert cache_redis.hget(second, "co2") is not None  # the round trip behind it ran and was read
+    pipeline.call([third], [TTL_S, "co2", 1, "e-3", json.dumps({"event_time_ms": 1})], 1)
+    pipeline.flush()
+    assert cache_redis.hget(third, "co2") is not None
+
+
+def test_a_writer_that_fails_with_a_round_trip_in_flight_gives_its_connection_back(cache_redis: redis.Redis) -> None:
+    rows = many_round_trips(ENTRIES_PER_ROUND_TRIP + 1)
+    rows[-1] = rows[-1] | {"metric": None}  # refused after the first round trip went out
+    pool = cache_redis.connection_pool
+    in_use = len(pool._in_use_connections)  # type: ignore[attr-defined]
+
+    with pytest.raises(TypeError, match="must be strings"):
+        write_latest_readings(cache_redis, "smartspaces:v1:device:{device_id}:latest", "device_id", rows, TTL_S)
+
+    assert len(pool._in_use_connections) == in_use  # type: ignore[attr-defined]
+    assert cache_redis.ping()

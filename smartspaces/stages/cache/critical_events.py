@@ -126,26 +126,25 @@ def write_critical_events(client: Redis, rows: Iterable[Mapping[str, object]], k
     Idempotent like add_critical_events: a retried or replayed batch adds the same members and fields, and
     the trim keeps the newest `keep` of the union whatever the order.
     """
-    pipeline = ScriptPipeline(client, _ADD)
-    written: set[str] = set()
-    for chunk in in_round_trips(rows):
-        by_space: dict[str, list[Mapping[str, object]]] = defaultdict(list)
-        for row in chunk:
-            by_space[str(row["space_id"])].append(row)
-        keys: list[str] = []
-        args: list[str | int] = [keep, ttl_s]
-        for space_id, events in by_space.items():
-            index, stored, _ = critical_keys(space_id)
-            keys += [index, stored]
-            args += space_args(events, keep)
-            # About three arguments per event: a call holds about ENTRIES_PER_CALL events, whole spaces.
-            if len(args) >= 3 * ENTRIES_PER_CALL:
+    with ScriptPipeline(client, _ADD) as pipeline:
+        written: set[str] = set()
+        for chunk in in_round_trips(rows):
+            by_space: dict[str, list[Mapping[str, object]]] = defaultdict(list)
+            for row in chunk:
+                by_space[str(row["space_id"])].append(row)
+            keys: list[str] = []
+            args: list[str | int] = [keep, ttl_s]
+            for space_id, events in by_space.items():
+                index, stored, _ = critical_keys(space_id)
+                keys += [index, stored]
+                args += space_args(events, keep)
+                # About three arguments per event: a call holds about ENTRIES_PER_CALL events, whole spaces.
+                if len(args) >= 3 * ENTRIES_PER_CALL:
+                    pipeline.call(keys, args, len(args) // 3)
+                    keys, args = [], [keep, ttl_s]
+            if keys:
                 pipeline.call(keys, args, len(args) // 3)
-                keys, args = [], [keep, ttl_s]
-        if keys:
-            pipeline.call(keys, args, len(args) // 3)
-        written.update(by_space)
-    pipeline.flush()
+            written.update(by_space)
     return written
 
 

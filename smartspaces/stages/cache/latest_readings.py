@@ -86,23 +86,22 @@ def write_latest_readings(
     Idempotent and order-independent like update_latest: the calls replay the rows in order, each reading
     replacing only an older one, so a retried or replayed batch leaves the same hashes.
     """
-    pipeline = ScriptPipeline(client, UPDATE_SCRIPT)
-    key_of: dict[object, str] = {}
-    keys: list[str] = []
-    args: list[str | int] = [ttl_s]
-    for row in rows:
-        scope_id = row[scope]
-        key = key_of.get(scope_id)
-        if key is None:
-            key = key_of[scope_id] = key_template.format(**{scope: scope_id})
-        keys.append(key)
-        args.extend(update_args(row))
-        if len(keys) == ENTRIES_PER_CALL:
+    with ScriptPipeline(client, UPDATE_SCRIPT) as pipeline:
+        key_of: dict[object, str] = {}
+        keys: list[str] = []
+        args: list[str | int] = [ttl_s]
+        for row in rows:
+            scope_id = row[scope]
+            key = key_of.get(scope_id)
+            if key is None:
+                key = key_of[scope_id] = key_template.format(**{scope: scope_id})
+            keys.append(key)
+            args.extend(update_args(row))
+            if len(keys) == ENTRIES_PER_CALL:
+                pipeline.call(keys, args, len(keys))
+                keys, args = [], [ttl_s]
+        if keys:
             pipeline.call(keys, args, len(keys))
-            keys, args = [], [ttl_s]
-    if keys:
-        pipeline.call(keys, args, len(keys))
-    pipeline.flush()
     return set(key_of.values())
 
 

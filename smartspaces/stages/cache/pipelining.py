@@ -36,9 +36,14 @@ def in_round_trips(items: Iterable[T]) -> Iterator[list[T]]:
 class ScriptPipeline:
     """Queues calls of one script (EVALSHA), sent every ENTRIES_PER_ROUND_TRIP entries and by flush().
 
-    A round trip that loses its connection is sent again under the client's retry policy, as redis-py's
-    pipeline does (the scripts are idempotent); one that finds the script missing (a restarted Redis) loads
-    it and is sent again; a script's error is raised after every reply of the round trip has been read.
+    One round trip stays in flight: its replies are read after the next one is sent, so Redis runs one
+    round trip's scripts while this process packs the next (in lock-step, each waited for the other).
+    A connection lost on the way has every unread call sent again under the client's retry policy, as
+    redis-py's pipeline does (the scripts are idempotent); calls that find the script missing (a restarted
+    Redis) have it loaded and are sent again; a script's error is raised once every reply sent has been read.
+
+    flush() sends what is queued and reads every reply. Used as a context manager, it flushes on leaving, or
+    drops the connection of a round trip in flight when the caller failed.
     """
 
     def __init__(self, client: Redis, script: Script) -> None:
@@ -46,36 +51,96 @@ class ScriptPipeline:
         self._script = script
         self._calls: list[bytes] = []
         self._queued = 0
+        self._unread: list[bytes] = []  # the round trip in flight
+        self._connection: Any = None  # the pool's connection while a round trip is in flight
+
+    def __enter__(self) -> ScriptPipeline:
+        return self
+
+    def __exit__(self, failed: type[BaseException] | None, *_: object) -> None:
+        if failed is None:
+            self.flush()
+        elif self._connection is not None:
+            self._abandon(self._connection)
 
     def call(self, keys: Sequence[str], args: Sequence[str | int], entries: int) -> None:
         command = ("EVALSHA", self._script.sha, len(keys), *keys, *args)
         self._calls.append(hiredis.pack_command(command))  # type: ignore[arg-type]  # its stub takes one-tuples
         self._queued += entries
         if self._queued >= ENTRIES_PER_ROUND_TRIP:
-            self.flush()
+            sending, self._calls, self._queued = self._calls, [], 0
+            self._exchange(sending)
 
     def flush(self) -> None:
-        if not self._calls:
-            return
-        calls, self._calls, self._queued = self._calls, [], 0
-        pool = self._client.connection_pool
-        connection = pool.get_connection()
-        try:
-            connection.retry.call_with_retry(lambda: self._round_trip(connection, calls), connection.disconnect)
-        finally:
-            pool.release(connection)
+        sending, self._calls, self._queued = self._calls, [], 0
+        if sending:
+            self._exchange(sending)
+        if self._unread:
+            self._exchange([])
 
-    def _round_trip(self, connection: Any, calls: list[bytes], script_loaded: bool = False) -> None:
-        connection.send_packed_command(calls, check_health=False)
-        failure: ResponseError | None = None
-        for _ in calls:
-            try:
-                connection.read_response(disconnect_on_error=True)
-            except ResponseError as error:  # the other replies are still to be read
-                failure = failure or error
-        if isinstance(failure, NoScriptError) and not script_loaded:
-            connection.send_command("SCRIPT", "LOAD", self._script.script)
-            connection.read_response()
-            self._round_trip(connection, calls, script_loaded=True)
-        elif failure is not None:
+    def _exchange(self, sending: list[bytes]) -> None:
+        """Sends `sending` behind the round trip in flight and reads that one's replies: `sending` is then in
+        flight, or, sending nothing, every reply has been read."""
+        reading, self._unread = self._unread, []
+        connection, self._connection = self._connection or self._client.connection_pool.get_connection(), None
+        try:
+            unread = connection.retry.call_with_retry(
+                _Exchange(self._script, connection, reading, sending), connection.disconnect
+            )
+        except ResponseError:  # a script's: every reply was read
+            self._client.connection_pool.release(connection)
+            raise
+        except BaseException:
+            self._abandon(connection)
+            raise
+        if unread:
+            self._unread, self._connection = unread, connection
+        else:
+            self._client.connection_pool.release(connection)
+
+    def _abandon(self, connection: Any) -> None:
+        """Back to the pool, disconnected: replies may be left unread on it."""
+        self._unread, self._connection = [], None
+        connection.disconnect()
+        self._client.connection_pool.release(connection)
+
+
+class _Exchange:
+    """One attempt (and its retries) at sending `sending` behind `reading`, sent before, and reading `reading`'s
+    replies; returns the calls whose replies are still to be read."""
+
+    def __init__(self, script: Script, connection: Any, reading: list[bytes], sending: list[bytes]) -> None:
+        self._script = script
+        self._connection = connection
+        self._reading = reading
+        self._sending = sending
+        self._unsent = sending  # after a lost connection: everything unread, on the new one
+
+    def __call__(self) -> list[bytes]:
+        self._unsent, unsent = self._reading + self._sending, self._unsent
+        if unsent:
+            self._connection.send_packed_command(unsent, check_health=False)
+        failure = _read_replies(self._connection, len(self._reading))
+        if failure is None:
+            return self._sending
+        # The round trip behind it was sent too: its replies are read before anything else goes out.
+        behind = _read_replies(self._connection, len(self._sending))
+        if isinstance(failure, NoScriptError) or isinstance(behind, NoScriptError):
+            self._connection.send_command("SCRIPT", "LOAD", self._script.script)
+            self._connection.read_response()
+            self._connection.send_packed_command(self._reading + self._sending, check_health=False)
+            failure = _read_replies(self._connection, len(self._reading) + len(self._sending))
+        if failure is not None:
             raise failure
+        return []
+
+
+def _read_replies(connection: Any, count: int) -> ResponseError | None:
+    """Reads `count` replies; the first error among them (the others are still read)."""
+    failure: ResponseError | None = None
+    for _ in range(count):
+        try:
+            connection.read_response(disconnect_on_error=True)
+        except ResponseError as error:
+            failure = failure or error
+    return failure
