@@ -9,8 +9,9 @@
    call (its calls/s times the keys per call = keys/s) and (b) a plain Python loop over the same rows
    (update_latest per reading: the same script with one key per call, pipelined every 1000 readings).
    The loader and the loop are each timed after an untimed first run (the loader's first also starts the
-   Python workers: reported apart). Keys/s and the ratios; `--loader-only` runs this part alone and keeps the
-   lag figures of their run.
+   Python workers: reported apart), LOADER_RUNS times each, as redis-benchmark is run: medians, with every
+   run's figure beside them (a single two-second load moved by ±10 % from run to run on 2 cores). Keys/s and
+   the ratios; `--loader-only` runs this part alone and keeps the lag figures of their run.
 
 Writes bench/results/changefeed.json and changefeed.md. Run with `make bench-changefeed`.
 """
@@ -29,7 +30,9 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import redis
@@ -59,6 +62,8 @@ REDIS_BENCHMARK_PIPELINE = 16
 REDIS_BENCHMARK_KEYSPACE = 1_000_000_000
 # The plain Python loop's pipeline: one round trip per this many readings.
 PLAIN_PIPELINE_ROWS = 1000
+# Timed runs of each loader and of redis-benchmark: their medians are compared.
+LOADER_RUNS = 5
 
 
 class CriticalEventWatcher(threading.Thread):
@@ -189,9 +194,7 @@ def bench_readings(spark: SparkSession, keys: int) -> DataFrame:
     )
 
 
-def plain_python_load(
-    client: redis.Redis, rows: list[dict[str, Any]], ttl_s: int, looping: progress.Step | None = None
-) -> None:
+def plain_python_load(client: redis.Redis, rows: list[dict[str, Any]], ttl_s: int) -> None:
     """The baseline a developer would write first: a loop over the rows, the same Lua script once per reading
     (update_latest, one key per EVALSHA), on a pipeline executed every PLAIN_PIPELINE_ROWS readings."""
     pipeline = client.pipeline(transaction=False)
@@ -200,11 +203,7 @@ def plain_python_load(
         if number % PLAIN_PIPELINE_ROWS == 0:
             pipeline.execute()
             pipeline = client.pipeline(transaction=False)
-            if looping is not None:
-                looping.update(number)
     pipeline.execute()
-    if looping is not None:
-        looping.update(len(rows))
 
 
 def redis_benchmark(settings: Settings, requests: int, command: list[str]) -> float:
@@ -245,12 +244,15 @@ def scripted_benchmark_command(client: redis.Redis, reading: dict[str, Any], ttl
     return ["EVALSHA", sha, str(ENTRIES_PER_CALL), *keys, str(ttl_s), *args]
 
 
-def timed_load(client: redis.Redis, load: Callable[[], None]) -> float:
+def timed_load(client: redis.Redis, load: Callable[[], None], step: progress.Step | None = None) -> float:
     """Seconds the load took into the empty database (its keys stay for the caller to check)."""
     client.flushdb()
     started = time.monotonic()
     load()
-    return time.monotonic() - started
+    seconds = time.monotonic() - started
+    if step is not None:
+        step.advance()
+    return seconds
 
 
 def measure_loader(settings: Settings, keys: int) -> dict[str, Any]:
@@ -269,9 +271,8 @@ def measure_loader(settings: Settings, keys: int) -> dict[str, Any]:
         # write of the PostgreSQL benchmark.
         with progress.step("changefeed bench: Spark cache loader, untimed first load", total=keys, unit="keys"):
             cold_s = timed_load(client, load)
-        with progress.step("changefeed bench: Spark cache loader", total=keys, unit="keys") as loading:
-            loader_s = timed_load(client, load)
-            loading.update(keys)
+        with progress.step("changefeed bench: Spark cache loader", total=LOADER_RUNS, unit="runs") as loading:
+            loader_runs = [timed_load(client, load, loading) for _ in range(LOADER_RUNS)]
         # The same rows in the driver for the plain loop (a benchmark's input, not a job's: collected on purpose).
         rows = [row.asDict() for row in cached_columns(readings, READING_FIELDS).collect()]
         readings.unpersist()
@@ -279,38 +280,46 @@ def measure_loader(settings: Settings, keys: int) -> dict[str, Any]:
     sample = [DEVICE_LATEST.format(device_id=row["device_id"]) for row in rows[:: max(len(rows) // 100, 1)]]
     loader_sample = [client.hgetall(key) for key in sample]
     with progress.step("changefeed bench: plain Python loop, untimed first run", total=len(rows), unit="keys"):
-        timed_load(client, lambda: plain_python_load(client, rows, settings.cache.latest_ttl_s))
-    with progress.step("changefeed bench: plain Python loop", total=len(rows), unit="keys") as looping:
-        plain_s = timed_load(client, lambda: plain_python_load(client, rows, settings.cache.latest_ttl_s, looping))
+        plain = partial(plain_python_load, client, rows, settings.cache.latest_ttl_s)
+        timed_load(client, plain)
+    with progress.step("changefeed bench: plain Python loop", total=LOADER_RUNS, unit="runs") as looping:
+        plain_runs = [timed_load(client, plain, looping) for _ in range(LOADER_RUNS)]
     plain_written = client.dbsize()
     if plain_written != loader_written or [client.hgetall(key) for key in sample] != loader_sample:
         raise RuntimeError("the loader and the plain Python loop left different keys")
     client.flushdb()
-    with progress.step("changefeed bench: redis-benchmark, the loader's script"):
-        script_calls_per_s = redis_benchmark(
-            settings,
-            max(keys // ENTRIES_PER_CALL, 1),
-            scripted_benchmark_command(client, rows[0], settings.cache.latest_ttl_s),
-        )
+    script = scripted_benchmark_command(client, rows[0], settings.cache.latest_ttl_s)
+    with progress.step(
+        "changefeed bench: redis-benchmark, the loader's script", total=LOADER_RUNS, unit="runs"
+    ) as scripted:
+        script_runs = []
+        for _ in range(LOADER_RUNS):
+            script_runs.append(redis_benchmark(settings, max(keys // ENTRIES_PER_CALL, 1), script))
+            scripted.advance()
     client.flushdb()
     with progress.step("changefeed bench: redis-benchmark, SETs"):
         sets_per_s = redis_benchmark(settings, keys, ["SET", "key:__rand_int__", "xxx"])
     client.flushdb()
     client.close()
+    loader_s, plain_s, script_calls_per_s = median(loader_runs), median(plain_runs), median(script_runs)
     loader_keys_per_s = loader_written / loader_s
     plain_keys_per_s = plain_written / plain_s
     # Each scripted call updates ENTRIES_PER_CALL keys: calls/s x keys per call = keys/s, as the loaders count.
     script_keys_per_s = script_calls_per_s * ENTRIES_PER_CALL
     return {
         "loader_keys": loader_written,
+        "loader_runs": LOADER_RUNS,
         "loader_seconds": round(loader_s, 3),
+        "loader_seconds_each_run": [round(seconds, 3) for seconds in loader_runs],
         "loader_keys_per_s": round(loader_keys_per_s),
         "loader_cold_keys_per_s": round(loader_written / cold_s),
         "loader_keys_per_script_call": ENTRIES_PER_CALL,
         "plain_python_loader_seconds": round(plain_s, 3),
+        "plain_python_loader_seconds_each_run": [round(seconds, 3) for seconds in plain_runs],
         "plain_python_loader_keys_per_s": round(plain_keys_per_s),
         "redis_benchmark_pipeline": REDIS_BENCHMARK_PIPELINE,
         "redis_benchmark_script_calls_per_s": round(script_calls_per_s),
+        "redis_benchmark_script_calls_per_s_each_run": [round(calls) for calls in script_runs],
         "redis_benchmark_script_per_s": round(script_keys_per_s),
         "redis_benchmark_sets_per_s": round(sets_per_s),
         "loader_to_redis_benchmark_script": round(loader_keys_per_s / script_keys_per_s, 3),
@@ -335,7 +344,8 @@ def loader_summary(result: dict[str, Any]) -> str:
         f"Cache loader (latest readings, one key each, {result['loader_keys_per_script_call']} keys per script "
         f"call): {result['loader_keys']} keys in {result['loader_seconds']} s = {result['loader_keys_per_s']} "
         f"keys/s (its first load, which also starts the Python workers: {result['loader_cold_keys_per_s']} keys/s; "
-        f"each load and loop is timed after an untimed first run).\n\n"
+        f"each load and loop is timed after an untimed first run; medians of {result['loader_runs']} runs of each, "
+        f"as of redis-benchmark's).\n\n"
         f"- redis-benchmark -P {result['redis_benchmark_pipeline']} running the same script with the same keys "
         f"and arguments per call: {result['redis_benchmark_script_calls_per_s']} calls/s x "
         f"{result['loader_keys_per_script_call']} keys = {result['redis_benchmark_script_per_s']} keys/s; "
