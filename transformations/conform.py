@@ -22,6 +22,10 @@ def conform_to(schema: StructType, derived: Mapping[str, Column] | None = None) 
     computed = dict(derived or {})
 
     def transform(rows: DataFrame) -> DataFrame:
+        if not computed and _fields(rows.schema) == _fields(schema):
+            # Already its shape: a select of every column would change nothing, but planning it costs a writer
+            # tens of milliseconds per table (its analysis matches the plan against every cached one).
+            return rows
         by_lower = {column.lower(): column for column in rows.columns}
         # An exact match first: a case-sensitive session may hold names that differ only in case.
         found = {name: name if name in rows.columns else by_lower.get(name.lower()) for name in schema.fieldNames()}
@@ -32,3 +36,7 @@ def conform_to(schema: StructType, derived: Mapping[str, Column] | None = None) 
         return rows.select([sources[field.name].cast(field.dataType).alias(field.name) for field in schema.fields])
 
     return transform
+
+
+def _fields(schema: StructType) -> list[tuple[str, object]]:
+    return [(field.name, field.dataType) for field in schema.fields]

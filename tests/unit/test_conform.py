@@ -47,3 +47,13 @@ def test_missing_columns_not_derived_are_refused_by_name(spark: SparkSession) ->
         rows.transform(conform_to(TARGET, {"local_date": F.current_date()}))
     with pytest.raises(MissingColumnsError, match="missing columns local_date, value_avg "):
         rows.transform(conform_to(TARGET))
+
+
+def test_rows_already_of_the_schemas_shape_are_returned_as_they_are(spark: SparkSession) -> None:
+    rows = spark.createDataFrame([("s1", date(2026, 1, 2), 21, 20.5)], TARGET)
+    assert rows.transform(conform_to(TARGET)) is rows
+    # The same columns in another order, or another type, are still selected and cast.
+    reordered = rows.select("local_date", "space_id", "readings", "value_avg")
+    assert_df_equality(reordered.transform(conform_to(TARGET)), rows)
+    narrower = rows.withColumn("readings", F.col("readings").cast("int"))
+    assert narrower.transform(conform_to(TARGET)).schema == TARGET
