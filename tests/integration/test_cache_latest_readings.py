@@ -246,10 +246,10 @@ def test_a_writer_that_fails_with_a_round_trip_in_flight_gives_its_connection_ba
     rows = many_round_trips(ENTRIES_PER_ROUND_TRIP + 1)
     rows[-1] = rows[-1] | {"metric": None}  # refused after the first round trip went out
     pool = cache_redis.connection_pool
-    in_use = len(pool._in_use_connections)  # type: ignore[attr-defined]
+    in_use = len(pool._in_use_connections)
 
     with pytest.raises(TypeError, match="must be strings"):
         write_latest_readings(cache_redis, "smartspaces:v1:device:{device_id}:latest", "device_id", rows, TTL_S)
 
-    assert len(pool._in_use_connections) == in_use  # type: ignore[attr-defined]
+    assert len(pool._in_use_connections) == in_use
     assert cache_redis.ping()
