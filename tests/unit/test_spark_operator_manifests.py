@@ -11,7 +11,13 @@ import pytest
 import yaml
 
 from smartspaces.config import load_settings
-from smartspaces.manifests import KUSTOMIZATION, mebibytes, render_manifests, render_spark_operator
+from smartspaces.manifests import (
+    ENRICH_DRIVER_PYTHON_MIB,
+    KUSTOMIZATION,
+    mebibytes,
+    render_manifests,
+    render_spark_operator,
+)
 from tests.unit.manifest_schemas import errors_of
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -90,12 +96,12 @@ def test_the_enrichment_writes_postgresql_as_the_writer_role() -> None:
     assert settings["SMARTSPACES__POSTGRES__USER"] == "reporting_writer"
 
 
-def test_the_enrichments_driver_pod_holds_its_fixed_heap_and_the_rest_within_one_and_a_half_gib() -> None:
+def test_the_enrichments_driver_pod_holds_its_jvm_within_one_and_a_half_gib_and_its_python_process() -> None:
     spec = application_spec(yaml.safe_load(render_manifests()["enrich.yaml"]))
     driver = spec["driver"]
     heap = load_settings("aks", environ={}).enrichment.driver_memory
     assert heap is not None and driver["memory"] == heap
-    assert mebibytes(driver["memory"]) + mebibytes(driver["memoryOverhead"]) == 1536
+    assert mebibytes(driver["memory"]) + mebibytes(driver["memoryOverhead"]) == 1536 + ENRICH_DRIVER_PYTHON_MIB
     driver_options = spec["sparkConf"]["spark.driver.extraJavaOptions"].split()
     assert {"-XX:+UseParallelGC", f"-Xms{heap}", "-XX:+AlwaysPreTouch"} <= set(driver_options)
     # The executors size their own heaps: nothing is fixed or touched there.
