@@ -53,7 +53,6 @@ MALLOC_ARENAS = "2"
 # events (local, 1 GiB heap): the driver's peak RSS 1 226 MiB against 1 544 MiB with G1, whose heap went to
 # its maximum and whose own structures took 82 MiB against 47.
 BATCH_JVM_OPTIONS = "-XX:+UseParallelGC"
-BATCH_JVM_CONF = {key: BATCH_JVM_OPTIONS for key in JAVA_OPTIONS_KEYS}
 
 
 def batch_jvm_conf(driver_heap: str | None) -> dict[str, str]:
@@ -64,10 +63,10 @@ def batch_jvm_conf(driver_heap: str | None) -> dict[str, str]:
     enrichment of 1 M events ended before its heap reached where 10 M events took it), and a pod too small for
     it would fail hours into a run rather than as it starts (docs/enrichment.md, Memory).
     """
-    if driver_heap is None:
-        return dict(BATCH_JVM_CONF)
-    driver_options = f"{BATCH_JVM_OPTIONS} -Xms{driver_heap} -XX:+AlwaysPreTouch"
-    return {**BATCH_JVM_CONF, "spark.driver.extraJavaOptions": driver_options}
+    conf = dict.fromkeys(JAVA_OPTIONS_KEYS, BATCH_JVM_OPTIONS)
+    if driver_heap is not None:
+        conf["spark.driver.extraJavaOptions"] += f" -Xms{driver_heap} -XX:+AlwaysPreTouch"
+    return conf
 
 
 # Streaming micro-batches of a few hundred rows, every second: what costs is Spark's fixed work per query, not

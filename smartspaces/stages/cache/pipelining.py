@@ -114,10 +114,12 @@ class _Exchange:
         self._connection = connection
         self._reading = reading
         self._sending = sending
-        self._unsent = sending  # after a lost connection: everything unread, on the new one
+        self._retried = False
 
     def __call__(self) -> list[bytes]:
-        self._unsent, unsent = self._reading + self._sending, self._unsent
+        # A retry runs on a new connection, which has none of the calls: everything unread goes again.
+        unsent = self._reading + self._sending if self._retried else self._sending
+        self._retried = True
         if unsent:
             self._connection.send_packed_command(unsent, check_health=False)
         failure = _read_replies(self._connection, len(self._reading))
