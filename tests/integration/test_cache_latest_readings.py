@@ -10,6 +10,7 @@ import redis
 
 from smartspaces.config import Settings
 from smartspaces.connectors.redis import redis_client
+from smartspaces.stages.cache.encoding import epoch_ms
 from smartspaces.stages.cache.latest_readings import (
     UPDATE_SCRIPT,
     mark_latest_complete,
@@ -193,6 +194,15 @@ def many_round_trips(count: int = 3 * ENTRIES_PER_ROUND_TRIP + 17) -> list[dict[
     return [reading(f"dev-{number}", "room-1", "co2", 400.0 + number, at(1), number) for number in range(count)]
 
 
+def assert_each_reading_stored(client: redis.Redis, template: str, rows: list[dict[str, Any]], keys: set[str]) -> None:
+    """Every reading (one device each) is its device's only field, exactly as written, and nothing else is there."""
+    assert keys == {template.format(device_id=row["device_id"]) for row in rows}
+    assert client.dbsize() == len(rows)
+    for row in rows:
+        stored_hash = client.hgetall(template.format(device_id=row["device_id"]))
+        assert stored_hash == {"co2": stored(row, epoch_ms(row["event_time"]))}
+
+
 def test_round_trips_in_flight_that_find_the_script_missing_are_all_sent_again(cache_redis: redis.Redis) -> None:
     template = "smartspaces:v1:device:{device_id}:latest"
     rows = many_round_trips()
@@ -200,8 +210,7 @@ def test_round_trips_in_flight_that_find_the_script_missing_are_all_sent_again(c
 
     keys = write_latest_readings(cache_redis, template, "device_id", rows, TTL_S)
 
-    assert len(keys) == len(rows) == cache_redis.dbsize()
-    assert all(cache_redis.hlen(key) == 1 for key in keys)
+    assert_each_reading_stored(cache_redis, template, rows, keys)
 
 
 def test_a_connection_lost_with_a_round_trip_in_flight_sends_every_unread_call_again(
@@ -222,8 +231,7 @@ def test_a_connection_lost_with_a_round_trip_in_flight_sends_every_unread_call_a
     finally:
         admin.close()
 
-    assert len(keys) == len(rows) == cache_redis.dbsize()
-    assert all(cache_redis.hlen(key) == 1 for key in keys)
+    assert_each_reading_stored(cache_redis, template, rows, keys)
 
 
 def test_a_scripts_error_with_a_round_trip_behind_it_is_raised_once_both_are_read(cache_redis: redis.Redis) -> None:
