@@ -28,6 +28,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from smartspaces.config import Settings
+from smartspaces.query_templates import QueryTemplates
 from smartspaces.session import MICRO_BATCH_CONF
 from smartspaces.stages.changefeed.alarms import AlarmStage, reading_from_payload
 from smartspaces.stages.changefeed.cache_debt import GuardedCache, critical_event_keys, latest_keys
@@ -39,6 +40,7 @@ from smartspaces.stages.changefeed.rule_state import RuleStateStore
 from smartspaces.stages.changefeed.sinks import CassandraFeedSink, RedisFeedSink
 from smartspaces.stages.changefeed.source import ChangeFeedSource
 from transformations.feed_batch import feed_batch_outputs, located_changes, matched_changes
+from transformations.schemas import CHANGE_EVENT, RULE_STATE
 
 log = logging.getLogger("smartspaces.stages.changefeed")
 
@@ -116,6 +118,8 @@ class CriticalEventProcessor:
         # Fault injection for tests and drills: wait between the writes and the commit.
         self.hold_before_commit_s = hold_before_commit_s
         self.totals: Counter[str] = Counter()
+        # The batch's queries, with the reference reload they were built after.
+        self._query_templates: tuple[int, QueryTemplates] | None = None
 
     def run_once(self) -> FeedBatchReport:
         """One micro-batch: everything committed since the checkpoint (up to the per-trigger bound)."""
@@ -153,19 +157,40 @@ class CriticalEventProcessor:
     def _compute(self, changes: DataFrame) -> FeedBatchOutputs:
         """The one Spark query of the micro-batch: its rows are few (bounded by the campus), so they are collected.
 
+        Read by the driver, the changes are a local DataFrame: the query kept for the current reference data
+        runs over them (and the rule state) as it is, instead of being built again (smartspaces.query_templates).
         The located and the matched changes are kept while the job runs: every output starts from one of them,
         so each registry and rules broadcast happens once."""
-        registry, rules = self.reference.current()
-        located = changes.transform(located_changes(registry)).persist()
-        matched = located.transform(matched_changes(rules)).persist()
+        state = self.rule_state.as_dataframe(self.spark)
+        if changes.isLocal():
+            located, matched, outputs = self._templates().over(changes, state)
+        else:  # read by Spark (a backlog too large for the driver): built for this batch
+            located, matched, outputs = self._queries(changes, state)
+        located.persist()
+        matched.persist()
         try:
-            state = self.rule_state.as_dataframe(self.spark)
-            alarm_event_types = self.alarms.rules.event_types() if self.alarms else ()
-            outputs = feed_batch_outputs(located, matched, state, F.lit(datetime.now(UTC)), alarm_event_types)
             return FeedBatchOutputs.from_rows(outputs.collect())
         finally:
             matched.unpersist()
             located.unpersist()
+
+    def _queries(self, changes: DataFrame, state: DataFrame) -> tuple[DataFrame, DataFrame, DataFrame]:
+        """The located changes, the matched ones and the batch's outputs, over the current reference data."""
+        registry, rules = self.reference.current()
+        located = changes.transform(located_changes(registry))
+        matched = located.transform(matched_changes(rules))
+        alarm_event_types = self.alarms.rules.event_types() if self.alarms else ()
+        # The query's own start: the same instant in every output of the batch.
+        detected_at = F.current_timestamp()
+        return located, matched, feed_batch_outputs(located, matched, state, detected_at, alarm_event_types)
+
+    def _templates(self) -> QueryTemplates:
+        """The batch's queries over placeholders, built again only when the reference data was reloaded."""
+        self.reference.current()
+        if self._query_templates is None or self._query_templates[0] != self.reference.reloads:
+            templates = QueryTemplates(self.spark, (CHANGE_EVENT, RULE_STATE), self._queries)
+            self._query_templates = (self.reference.reloads, templates)
+        return self._query_templates[1]
 
     def _write(self, outputs: FeedBatchOutputs) -> None:
         self.cassandra_sink.write(outputs)
