@@ -54,8 +54,9 @@ COPY --from=app /opt/smartspaces/spark-connectors.pom.xml ./pom.xml
 RUN mvn -B -q dependency:copy-dependencies -DincludeScope=runtime -Dmdep.useRepositoryLayout=true \
     -DoutputDirectory=/build/jars
 
-# Stage 3: the project's own JVM classes (smartspaces/jvm: the PostgreSQL binary COPY writer), compiled as
-# smartspaces.project_jar compiles them locally: against this image's Spark and the connectors' PostgreSQL driver.
+# Stage 3: the project's own JVM classes (smartspaces/jvm: the PostgreSQL binary COPY writer, the change feed's
+# query templates), compiled as smartspaces.project_jar compiles them locally: against this image's Spark and the
+# connectors' PostgreSQL driver.
 FROM maven:3-eclipse-temurin-17 AS project-classes
 RUN --mount=type=bind,from=app,source=/opt/spark/jars,target=/tmp/spark-jars \
     --mount=type=bind,from=connector-jars,source=/build/jars,target=/tmp/connector-jars \
