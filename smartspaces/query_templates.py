@@ -46,7 +46,8 @@ class QueryTemplates:
         self._templates = [template.of(frame._jdf, _java_list(spark, placeholders)) for frame in build(*placeholders)]
 
     def over(self, *inputs: DataFrame) -> list[DataFrame]:
-        """The kept frames over these inputs (local DataFrames of the schemas, in order), ready to run."""
+        """The kept frames over these inputs (DataFrames of the schemas, in order), ready to run. A local one
+        (from the driver's rows through Arrow) is taken as it is; another is collected first, a Spark job."""
         if len(inputs) != len(self.schemas):
             raise ValueError(f"{len(self.schemas)} inputs expected, got {len(inputs)}")
         java_inputs = _java_list(self.spark, inputs)
