@@ -118,8 +118,8 @@ class CriticalEventProcessor:
         # Fault injection for tests and drills: wait between the writes and the commit.
         self.hold_before_commit_s = hold_before_commit_s
         self.totals: Counter[str] = Counter()
-        # The batch's queries, with the reference reload they were built after.
-        self._query_templates: tuple[int, QueryTemplates] | None = None
+        # The batch's queries, with the reference data they were built over.
+        self._query_templates: tuple[tuple[DataFrame, DataFrame], QueryTemplates] | None = None
 
     def run_once(self) -> FeedBatchReport:
         """One micro-batch: everything committed since the checkpoint (up to the per-trigger bound)."""
@@ -186,10 +186,10 @@ class CriticalEventProcessor:
 
     def _templates(self) -> QueryTemplates:
         """The batch's queries over placeholders, built again only when the reference data was reloaded."""
-        self.reference.current()
-        if self._query_templates is None or self._query_templates[0] != self.reference.reloads:
+        reference = self.reference.current()
+        if self._query_templates is None or self._query_templates[0] is not reference:
             templates = QueryTemplates(self.spark, (CHANGE_EVENT, RULE_STATE), self._queries)
-            self._query_templates = (self.reference.reloads, templates)
+            self._query_templates = (reference, templates)
         return self._query_templates[1]
 
     def _write(self, outputs: FeedBatchOutputs) -> None:
