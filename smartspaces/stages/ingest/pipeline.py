@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from datetime import UTC, datetime
 
 from cassandra.cluster import Cluster, Session
+from pyspark import inheritable_thread_target
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.streaming.query import StreamingQuery
@@ -84,6 +85,11 @@ def kafka_coordinates_within(records: DataFrame) -> str | None:
     return f"target.ingest_date IN ({dates}) AND target.kafka_offset BETWEEN {span['low']} AND {span['high']}"
 
 
+# What a batch without quarantined messages waits for.
+_done: Future[None] = Future()
+_done.set_result(None)
+
+
 class RegistryMissingError(JobSetupError):
     """The device registry has not been loaded, so no event could be checked against it."""
 
@@ -106,6 +112,9 @@ class EventIngest:
         self._received_hours: ReceivedHours | None = None
         # One thread records a batch's event ids while Spark writes its events.
         self._id_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="event-ids")
+        # Another appends its quarantined messages meanwhile: nothing downstream waits for them, and a Delta
+        # commit spends most of its time waiting (listing, files, the commit's own job), not computing.
+        self._quarantine_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="quarantine")
         self._change_writer_id: str | None = None
         self._bronze_writer_id: str | None = None
         # Set when the streams start over on purpose on new checkpoints (check_checkpoints): the lake's appends
@@ -215,6 +224,9 @@ class EventIngest:
             # The hours of event time the batch stores events of: what the enrichment's catch-up re-enriches.
             hours = hours_of(receipt.event_time_us for receipt in receipts)
             recording = self._id_writer.submit(self.record_receipts, new_ids, hours, datetime.now(UTC))
+            quarantining = self._start_quarantine(verdicts, batch_id, previous, counts)
+            # Also when a write below fails: the frames it reads stay kept until it ends.
+            kept.callback(wait, [quarantining])
             # Kept for both writes: the events table and the change log.
             accepted = kept.enter_context(persisted(verdicts.transform(events_but_copies(copies))))
             with counts.timing("events"):
@@ -226,16 +238,29 @@ class EventIngest:
                     write_change_batch(
                         self.cql_session(), keyspace, writer_id, change_batch, accepted, counts.accepted_events
                     )
-            if counts.quarantined:
-                is_new = batch_id != REPLAY_BATCH_ID and previous is not None and batch_id == previous + 1
-                with counts.timing("quarantine"):
-                    self.quarantine(verdicts.transform(quarantine_records), is_new)
-            # Before the batch ends: the next one is checked against these ids.
+            # Before the batch ends: the next one is checked against these ids, and it is stored whole.
             recording.result()
+            quarantining.result()
         counts.seconds = round(time.monotonic() - started, 3)
         if batch_id != REPLAY_BATCH_ID:
             self._stored_through = batch_id
         return counts
+
+    def _start_quarantine(
+        self, verdicts: DataFrame, batch_id: int, previous: int | None, counts: BatchCounts
+    ) -> Future[None]:
+        """Appends the batch's quarantined messages (if any) from a thread of its own, timed in counts, in the
+        batch's scheduler pool and job group (the local properties of the thread that calls this)."""
+        if not counts.quarantined:
+            return _done
+        is_new = batch_id != REPLAY_BATCH_ID and previous is not None and batch_id == previous + 1
+
+        def write_quarantine(records: DataFrame) -> None:
+            with counts.timing("quarantine"):
+                self.quarantine(records, is_new)
+
+        target = inheritable_thread_target(write_quarantine)
+        return self._quarantine_writer.submit(target, verdicts.transform(quarantine_records))
 
     def record_receipts(self, new_ids: list[Receipt], hours: set[datetime], received_at: datetime) -> None:
         """The batch's new event ids, and the hours it stored events of."""
