@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from functools import reduce
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from transformations.events import with_event_day
+from transformations.events import event_day
 from transformations.ranking import first_by
 from transformations.validation import RAW_COLUMNS
 
@@ -60,7 +60,6 @@ def events_but_copies(copies: Mapping[tuple[str, int], Collection[int]]) -> Call
     """
 
     def transform(verdicts: DataFrame) -> DataFrame:
-        valid = verdicts.where(F.col("reason").isNull()).withColumn("event_id", F.lower("event_id"))
         copy = [
             (F.col("kafka_topic") == topic)
             & (F.col("kafka_partition") == partition)
@@ -68,25 +67,28 @@ def events_but_copies(copies: Mapping[tuple[str, int], Collection[int]]) -> Call
             for (topic, partition), offsets in copies.items()
             if offsets
         ]
+        kept = F.col("reason").isNull()
         if copy:
-            valid = valid.where(~reduce(operator.or_, copy))
-        return valid.transform(as_stored_events)
+            kept = kept & ~reduce(operator.or_, copy)
+        # One filter and one projection: each step of a DataFrame is analysed again, every micro-batch.
+        return verdicts.where(kept).transform(as_stored_events)
 
     return transform
 
 
 def as_stored_events(events: DataFrame) -> DataFrame:
-    """Valid messages as events_by_device_day rows. ingest_time is the message's Kafka timestamp (its arrival),
-    so a replay writes the very same row."""
-    return (
-        events.withColumn("ingest_time", F.col("kafka_timestamp")).transform(with_event_day).select(*ACCEPTED_COLUMNS)
-    )
+    """Valid messages as events_by_device_day rows, in one projection: the event id in lower case, the day,
+    and ingest_time, the message's Kafka timestamp (its arrival), so a replay writes the very same row."""
+    computed = {"event_id": F.lower("event_id"), "day": event_day(), "ingest_time": F.col("kafka_timestamp")}
+    return events.select(*columns_of(ACCEPTED_COLUMNS, computed))
+
+
+def columns_of(names: Sequence[str], computed: Mapping[str, Column]) -> list[Column]:
+    """The named columns in order, each the computed one where there is one, else the input's own."""
+    return [computed.get(name, F.col(name)).alias(name) for name in names]
 
 
 def quarantine_records(verdicts: DataFrame) -> DataFrame:
     """Messages that failed a check: raw payload, coordinates, reason, detail, and the date they arrived."""
-    return (
-        verdicts.where(F.col("reason").isNotNull())
-        .withColumn("ingest_date", F.to_date("kafka_timestamp"))
-        .select(*QUARANTINE_COLUMNS)
-    )
+    computed = {"ingest_date": F.to_date("kafka_timestamp")}
+    return verdicts.where(F.col("reason").isNotNull()).select(*columns_of(QUARANTINE_COLUMNS, computed))
