@@ -342,9 +342,9 @@ class BenchPipeline:
         for name in list(self.services):
             self.services.pop(name).stop()
 
-    def warm_up(self, ingest_only: bool = False) -> list[dict[str, Any]]:
+    def warm_up(self, ingest_only: bool = False) -> None:
         """Slices that are not counted, until the jobs' micro-batches stop getting faster (see WARM_UP_RATE);
-        returns each slice's verdict and batch p50s, also kept in self.warm_ups."""
+        each slice's verdict and batch p50s are kept in self.warm_ups."""
         slices: list[dict[str, Any]] = []
         self.warm_ups.append(slices)
         deadline = time.monotonic() + WARM_UP_MAX_S
@@ -363,7 +363,7 @@ class BenchPipeline:
                 print(f"hotpath: warm-up slice {len(slices)}: {result.verdict}; batch p50 {medians}", flush=True)
                 warming.detail = f"slice {len(slices)}: batch p50 {medians}"
                 if settled or time.monotonic() > deadline:
-                    return slices
+                    return
 
     def run_step(self, rate: float, seconds: float, ingest_only: bool) -> StepResult:
         offsets = {name: service.log_size() for name, service in self.services.items()}

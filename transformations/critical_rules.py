@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 
 from transformations.contract import EventType
 from transformations.deterministic_ids import uuid5_column
+from transformations.events import columns_of
 from transformations.ranking import newest_by
 
 ANY_SPACE_TYPE = "*"
@@ -153,7 +154,7 @@ def _as_critical_events(fired: DataFrame, detected_at: Column) -> DataFrame:
         "source_event_id": F.col("event_id"),
         "detected_at": detected_at,
     }
-    return fired.select(*[derived.get(name, F.col(name)).alias(name) for name in CRITICAL_EVENT_COLUMNS])
+    return fired.select(*columns_of(CRITICAL_EVENT_COLUMNS, derived))
 
 
 def _reading_order(*partition: str) -> WindowSpec:

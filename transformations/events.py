@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -14,3 +16,9 @@ def event_day() -> Column:
 def with_event_day(events: DataFrame) -> DataFrame:
     """Adds the event's day (event_day) as `day`."""
     return events.withColumn("day", event_day())
+
+
+def columns_of(names: Sequence[str], computed: Mapping[str, Column]) -> list[Column]:
+    """The named columns in order, each the computed one where there is one, else the input's own: a frame's
+    new shape in one projection (each DataFrame step is analysed again)."""
+    return [computed.get(name, F.col(name)).alias(name) for name in names]

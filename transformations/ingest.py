@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping
 from functools import reduce
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from transformations.events import event_day
+from transformations.events import columns_of, event_day
 from transformations.ranking import first_by
 from transformations.validation import RAW_COLUMNS
 
@@ -81,11 +81,6 @@ def as_stored_events(events: DataFrame) -> DataFrame:
     and ingest_time, the message's Kafka timestamp (its arrival), so a replay writes the very same row."""
     computed = {"event_id": F.lower("event_id"), "day": event_day(), "ingest_time": F.col("kafka_timestamp")}
     return events.select(*columns_of(ACCEPTED_COLUMNS, computed))
-
-
-def columns_of(names: Sequence[str], computed: Mapping[str, Column]) -> list[Column]:
-    """The named columns in order, each the computed one where there is one, else the input's own."""
-    return [computed.get(name, F.col(name)).alias(name) for name in names]
 
 
 def quarantine_records(verdicts: DataFrame) -> DataFrame:
