@@ -40,6 +40,13 @@ JAVA_OPTIONS_KEYS = ("spark.driver.extraJavaOptions", "spark.executor.extraJavaO
 # name the host the connector dialled, or the password is never sent.
 HOSTNAME_VALIDATION_JAVA_OPTION = "-Ddatastax-java-driver.advanced.ssl-engine-factory.hostname-validation=true"
 HOSTNAME_VALIDATION_CONF = dict.fromkeys(JAVA_OPTIONS_KEYS, HOSTNAME_VALIDATION_JAVA_OPTION)
+# Hadoop's local file system (the lake on a laptop, the streams' checkpoints, the Delta logs) as the project's
+# classes (smartspaces/jvm/smartspaces/hadoop): without Hadoop's native library, its own starts a chmod or a
+# readlink process for each file a micro-batch writes or renames (docs/hot-path.md, profile 11).
+LOCAL_FILE_SYSTEM_CONF = {
+    "spark.hadoop.fs.file.impl": "smartspaces.hadoop.NioLocalFileSystem",
+    "spark.hadoop.fs.AbstractFileSystem.file.impl": "smartspaces.hadoop.NioLocalFs",
+}
 # Settings whose value is a list, by separator: an override (spark.extra_conf, a job's settings) adds to the
 # platform's list instead of replacing it, and wins where both set the same JVM property.
 LIST_SETTINGS = {**dict.fromkeys(JAVA_OPTIONS_KEYS, " "), "spark.jars": ","}
@@ -201,12 +208,18 @@ def jvm_launch_conf(
     configuration: warnings about the run, not its start-up chatter. class_archive: the driver's class-data
     archive (smartspaces.class_archive), mapped by the driver's JVM, and by the executors' when they run on this
     machine (executors_here: `smartspaces cluster up`'s start with the driver's classpath, so they can map it;
-    a local session's are in the driver)."""
+    a local session's are in the driver). Where the executors are here, the jars are `local:` ones and the
+    local file system is the project's (LOCAL_FILE_SYSTEM_CONF, its classes in the last jar)."""
     conf = dict.fromkeys(JAVA_OPTIONS_KEYS, log4j2_java_option())
     if class_archive is not None:
         for key in JAVA_OPTIONS_KEYS if executors_here else ("spark.driver.extraJavaOptions",):
             conf[key] += f" {archive_java_options(class_archive)}"
-    if jars:
+    if jars and executors_here:
+        # SparkSubmit looks a file path up through Hadoop's file system before the jars are on the classpath,
+        # which fails when that file system is a class of theirs; a `local:` jar it takes as it is.
+        conf["spark.jars"] = ",".join(f"local:{jar}" for jar in jars)
+        conf.update(LOCAL_FILE_SYSTEM_CONF)
+    elif jars:
         conf["spark.jars"] = ",".join(str(jar) for jar in jars)
     return conf
 

@@ -11,6 +11,7 @@ from smartspaces.config import Settings, load_settings
 from smartspaces.connectors.kafka import kafka_options
 from smartspaces.logs import log4j2_config_file
 from smartspaces.session import (
+    LOCAL_FILE_SYSTEM_CONF,
     executors_on_this_machine,
     jvm_launch_conf,
     spark_conf,
@@ -60,6 +61,18 @@ def test_a_session_that_starts_its_jvm_puts_the_resolved_jars_and_the_log4j2_con
         "spark.executor.extraJavaOptions": option,
     }
     assert "spark.jars" not in jvm_launch_conf([])
+
+
+def test_executors_on_this_machine_take_the_jars_where_they_are_and_the_projects_local_file_system() -> None:
+    option = f"-Dlog4j2.configurationFile={log4j2_config_file().as_uri()}"
+    assert jvm_launch_conf([Path("/ivy/jars/a.jar"), Path("/ivy/jars/b.jar")], executors_here=True) == {
+        "spark.jars": "local:/ivy/jars/a.jar,local:/ivy/jars/b.jar",
+        "spark.driver.extraJavaOptions": option,
+        "spark.executor.extraJavaOptions": option,
+        "spark.hadoop.fs.file.impl": "smartspaces.hadoop.NioLocalFileSystem",
+        "spark.hadoop.fs.AbstractFileSystem.file.impl": "smartspaces.hadoop.NioLocalFs",
+    }
+    assert not {"spark.jars", *LOCAL_FILE_SYSTEM_CONF} & jvm_launch_conf([], executors_here=True).keys()
 
 
 def test_an_operator_adds_jars_and_jvm_options_to_the_platform_ones_and_replaces_other_settings() -> None:
