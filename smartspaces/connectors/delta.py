@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
@@ -106,6 +108,30 @@ def replace_where(rows: DataFrame, path: str, predicate: str, partition_by: tupl
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     writer.save(path)
+
+
+def ensure_table_properties(spark: SparkSession, path: str, properties: Mapping[str, str]) -> None:
+    """Gives an existing table the properties it lacks or holds other values of, in one commit; a table that
+    already has them, or no table, is left as it is."""
+    if table_version(spark, path) is None:
+        return
+    held = table_properties(spark, path)
+    changed = {key: value for key, value in sorted(properties.items()) if held.get(key) != value}
+    if changed:
+        listed = ", ".join(f"'{key}' = '{value}'" for key, value in changed.items())
+        spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({listed})")
+
+
+def table_properties(spark: SparkSession, path: str) -> dict[str, str]:
+    """A table's properties (its TBLPROPERTIES)."""
+    detail = DeltaTable.forPath(spark, path).detail().first()
+    return dict(detail["properties"]) if detail is not None else {}
+
+
+def table_defaults_conf(properties: Mapping[str, str]) -> dict[str, str]:
+    """The session settings that give each table the session creates these properties ('delta.x': 'v')."""
+    defaults = "spark.databricks.delta.properties.defaults."
+    return {defaults + key.removeprefix("delta."): value for key, value in properties.items()}
 
 
 def table_version(spark: SparkSession, path: str) -> str | None:

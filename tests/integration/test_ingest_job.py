@@ -25,7 +25,7 @@ from pyspark.sql import functions as F
 from jobs import ingest, reference
 from smartspaces import lake
 from smartspaces.config import PROJECT_ROOT, Settings
-from smartspaces.connectors.delta import read_delta
+from smartspaces.connectors.delta import read_delta, table_properties
 from smartspaces.connectors.kafka_admin import client_config, topic_timestamp_type
 from smartspaces.stages.simulator.campus import DEVICES_FILE
 from smartspaces.stages.simulator.producer import SimulationOptions, SimulationReport, run_simulation
@@ -76,6 +76,9 @@ def test_drained_ingest_stores_every_good_event_once_and_quarantines_every_bad_o
     assert report.duplicates > 0 and report.late > 0 and len([n for n in report.bad_by_reason.values() if n]) >= 12
     assert ingest.main(["--drain"]) == 0
     assert_stored_exactly(spark, ingest_settings, report)
+    archive, quarantine = lake.bronze_events(ingest_settings.lake), lake.quarantined_events(ingest_settings.lake)
+    intervals = {table_properties(spark, table).get("delta.checkpointInterval") for table in (archive, quarantine)}
+    assert intervals == {"100"}
 
 
 def test_replaying_a_period_from_bronze_gives_the_same_content(

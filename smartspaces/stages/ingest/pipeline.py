@@ -31,6 +31,7 @@ from smartspaces.config import Settings
 from smartspaces.connectors.cassandra import cassandra_cluster, write_cassandra
 from smartspaces.connectors.delta import (
     append_once,
+    ensure_table_properties,
     holds_files,
     insert_new_rows,
     read_delta,
@@ -66,6 +67,11 @@ STREAM_NAME = "ingest"
 BRONZE_STREAM_NAME = "bronze"
 # The fair scheduler's pool of the archive's jobs (local property of the thread that runs its batches).
 BRONZE_POOL = "bronze"
+# The archive and the quarantine take a commit every few seconds, and Delta writes its log's checkpoint inside
+# every `checkpointInterval`-th commit (0.5 s and more under load, on the ingest's path: docs/hot-path.md,
+# profile 12): every hundredth rather than Delta's every tenth. Tables this session creates take it from the
+# session's defaults (service.ingest_spark_conf); tables made before, at the streams' start.
+FREQUENT_APPEND_TABLE_PROPERTIES = {"delta.checkpointInterval": "100"}
 # A replay is not a streaming batch: it has no batch id of its own.
 REPLAY_BATCH_ID = -1
 
@@ -362,6 +368,8 @@ class EventIngest:
         check_checkpoints."""
         self.check_registry()
         self.check_checkpoints(new_checkpoints)
+        for table in (lake.bronze_events(self.settings.lake), lake.quarantined_events(self.settings.lake)):
+            ensure_table_properties(self.spark, table, FREQUENT_APPEND_TABLE_PROPERTIES)
         # A new run's first batch may be one a stopped run had begun.
         self._stored_through = None
         ingest = self.settings.ingest

@@ -15,9 +15,10 @@ from pyspark.sql.streaming.query import StreamingQuery
 
 from smartspaces import progress
 from smartspaces.config import Settings
+from smartspaces.connectors.delta import table_defaults_conf
 from smartspaces.session import MICRO_BATCH_CONF, spark_session
 from smartspaces.stages.ingest.metrics import DrainProgress
-from smartspaces.stages.ingest.pipeline import EventIngest
+from smartspaces.stages.ingest.pipeline import FREQUENT_APPEND_TABLE_PROPERTIES, EventIngest
 
 logger = logging.getLogger("smartspaces.stages.ingest")
 # Declares the archive's pool (pipeline.BRONZE_POOL) to the fair scheduler.
@@ -85,12 +86,16 @@ def run_streams(spark: SparkSession, queries: list[StreamingQuery], drain: bool,
 
 
 def ingest_spark_conf(mode: IngestMode) -> dict[str, str]:
-    """The ingest's own Spark settings: the archive's scheduler pool; for the streams, adaptive execution off.
+    """The ingest's own Spark settings: the archive's scheduler pool, the properties of the lake tables it creates
+    (FREQUENT_APPEND_TABLE_PROPERTIES); for the streams, adaptive execution off.
 
     Spark cannot use adaptive execution in a streaming query (it says so at each start), and a continuous
     stream's small micro-batches also run best uncompiled (MICRO_BATCH_CONF); a replay is a batch job.
     """
-    conf = {"spark.scheduler.allocation.file": str(resources.files(__package__).joinpath(FAIR_SCHEDULER_FILE))}
+    conf = {
+        "spark.scheduler.allocation.file": str(resources.files(__package__).joinpath(FAIR_SCHEDULER_FILE)),
+        **table_defaults_conf(FREQUENT_APPEND_TABLE_PROPERTIES),
+    }
     if mode.streaming:
         return {**conf, **MICRO_BATCH_CONF}
     if mode.drain:
