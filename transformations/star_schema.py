@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -47,6 +49,21 @@ def unattributed_events(digest: DataFrame, window: ReportWindow) -> DataFrame:
     )
 
 
+@dataclass(frozen=True)
+class StarSchema:
+    """The window's tables, and the frames that more than one table is built on.
+
+    A caller that computes the tables one after another keeps the shared frames (a cache) so that each is
+    computed once: the hourly facts feed the daily ones, the critical events their own fact and the daily
+    counts, the spaces' day measures both daily facts. `shared` is in the order they are built on each other
+    (a frame only on those before it): a cache planned before the cache of a frame it reads would compute that
+    frame again.
+    """
+
+    tables: dict[ReportingTable, DataFrame]
+    shared: tuple[DataFrame, ...]
+
+
 def star_schema(
     digest: DataFrame,
     critical_events: DataFrame,
@@ -55,7 +72,7 @@ def star_schema(
     spaces: DataFrame,
     window: ReportWindow,
     band: ComfortBand,
-) -> dict[ReportingTable, DataFrame]:
+) -> StarSchema:
     """The facts and dimensions of one window.
 
     digest: the digest (transformations.event_digest) of the window's events and the energy readings of the
@@ -72,7 +89,7 @@ def star_schema(
     critical = critical_events.where(in_window(window)).transform(critical_event_facts(spaces, zone))
     parts = [occupancy_by_day(hourly), hourly.transform(comfort_by_day(band)), energy, critical_counts_by_day(critical)]
     measures = space_day_measures(digest_in_window.transform(capacity_by_day(zone)), parts, window.whole_local_days)
-    return {
+    tables = {
         SPACE_METRIC_HOURLY: hourly,
         SPACE_DAILY: space_daily(measures),
         BUILDING_DAILY: building_daily(measures, hourly),
@@ -81,3 +98,4 @@ def star_schema(
         SPACE_DIMENSION: spaces.transform(conform_to(DIM_SPACE)),
         DEVICE_DIMENSION: devices.transform(conform_to(DIM_DEVICE)),
     }
+    return StarSchema(tables, shared=(hourly, critical, measures))

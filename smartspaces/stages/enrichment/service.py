@@ -32,7 +32,7 @@ from transformations.event_digest import event_digest
 from transformations.report_window import ReportWindow
 from transformations.reporting_schemas import ReportingTable
 from transformations.space_facts import ComfortBand
-from transformations.star_schema import star_schema, unattributed_events
+from transformations.star_schema import StarSchema, star_schema, unattributed_events
 
 # The exit code of a run the quality gate stopped (PostgreSQL unchanged).
 GATE_STOPPED = 3
@@ -60,10 +60,10 @@ def run_enrichment(settings: Settings, window: ReportWindow, started: datetime) 
             attributing.detail = f"{unattributed_count} events placed in no space"
         with progress.step("enrich: facts", unit="tables") as building:
             band = ComfortBand(**enrichment.comfort.model_dump())
-            tables = star_schema(
+            schema = star_schema(
                 digest, inputs.critical_events, inputs.alarms, inputs.devices, inputs.spaces, window, band
             )
-            tables = computed_tables(tables, building)
+            tables = computed_tables(schema, building)
             previous = fact_row_counts(settings.postgres, window.previous())
         with progress.step("enrich: quality gate") as gating:
             gate = check_enriched(
@@ -88,24 +88,26 @@ def run_enrichment(settings: Settings, window: ReportWindow, started: datetime) 
     return 0
 
 
-def computed_tables(
-    tables: dict[ReportingTable, DataFrame], building: progress.Step
-) -> dict[ReportingTable, DataFrame]:
+def computed_tables(schema: StarSchema, building: progress.Step) -> dict[ReportingTable, DataFrame]:
     """Each table computed now and kept for the gate and the write; the facts step counts the tables and rows.
 
-    The tables are cached while they are computed, so that a table built on another (the daily facts on the
-    hourly one) reads it from the cache. Then each is kept with its plan cut to its rows (a local checkpoint,
-    read from the cache), so that each of the gate's and the write's many small queries is planned over a few
-    rows rather than over the whole enrichment.
+    The tables, and the parts more than one of them is built on, are cached while they are computed, so that
+    a table built on another (the daily facts on the hourly one) or on a shared part (both daily facts on the
+    spaces' day measures) reads it from the cache. Then each table is kept with its plan cut to its rows (a
+    local checkpoint, read from the cache), so that each of the gate's and the write's many small queries is
+    planned over a few rows rather than over the whole enrichment.
     """
+    tables = schema.tables
     building.update(total=len(tables))
+    # Cached in the order they build on each other (each cache is planned when it is asked for).
+    shared = [part.persist() for part in schema.shared]
     cached: dict[ReportingTable, DataFrame] = {}
     rows_computed = 0
     for table, rows in tables.items():
-        cached[table] = rows.persist()
+        cached[table] = rows if rows.is_cached else rows.persist()
         rows_computed += cached[table].count()
         building.update(len(cached), detail=f"{rows_computed} rows")
     kept = {table: rows.localCheckpoint(eager=True) for table, rows in cached.items()}
-    for rows in cached.values():
+    for rows in [*cached.values(), *shared]:
         rows.unpersist()
     return kept
