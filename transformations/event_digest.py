@@ -4,8 +4,9 @@ Keeping the digest instead of the events spares every fact a re-read of the wind
 device, space version, event type, metric, UTC hour and local day, with the hour's values (an exact
 percentile needs each one), the meter readings in full (energy needs their order), and the events placed in
 no space in full (they are quarantined). `event_time` of a row is its newest event's, so the row sits in the
-hour, local day and window of its events. What each fact reads back: `digest_values`,
-`digest_energy_readings`, `digest_unattributed`; `capacity_by_day` and the freshness check read the rows.
+hour, local day and window of its events. What each fact reads back: the values as lists
+(`space_metric_hourly_of_lists`), `digest_energy_readings`, `digest_unattributed`; `capacity_by_day` and the
+freshness check read the rows.
 """
 
 from __future__ import annotations
@@ -19,14 +20,14 @@ from transformations.contract import EventType
 from transformations.energy import ENERGY_METRIC
 from transformations.point_in_time import SPACE_ATTRIBUTES
 from transformations.report_window import ReportWindow
-from transformations.space_facts import local_date_of
+from transformations.space_facts import VALUES, local_date_of
 
 # What attribute_events adds to an event; an unattributed event has none of it.
 SPACE_COLUMNS = ("space_id", *SPACE_ATTRIBUTES)
 # A digest row's key: what an event has that a fact groups by, and where its time falls.
 EVENT_KEY = ("device_id", "space_id", "building_id", "capacity", "event_type", "metric", "unit")
 DIGEST_KEY = (*EVENT_KEY, "hour_start", "local_date", "in_window")
-VALUES, READINGS, UNPLACED = "values", "readings", "unplaced"
+READINGS, UNPLACED = "readings", "unplaced"
 
 
 def in_window(window: ReportWindow, column: str = "event_time") -> Column:
@@ -64,11 +65,6 @@ def event_digest(window: ReportWindow) -> Callable[[DataFrame], DataFrame]:
         )
 
     return transform
-
-
-def digest_values(digest: DataFrame) -> DataFrame:
-    """One row per telemetry value, with its key and the event_time of its digest row (its hour's)."""
-    return digest.select(*DIGEST_KEY, "event_time", F.explode(VALUES).alias("value"))
 
 
 def digest_energy_readings(digest: DataFrame) -> DataFrame:

@@ -12,7 +12,7 @@ from transformations.building_facts import building_daily
 from transformations.conform import conform_to
 from transformations.critical_event_facts import critical_event_facts
 from transformations.energy import energy_consumption
-from transformations.event_digest import digest_energy_readings, digest_unattributed, digest_values, in_window
+from transformations.event_digest import digest_energy_readings, digest_unattributed, in_window
 from transformations.report_window import ReportWindow
 from transformations.reporting_schemas import (
     ALARM,
@@ -35,7 +35,7 @@ from transformations.space_facts import (
     occupancy_by_day,
     space_daily,
     space_day_measures,
-    space_metric_hourly,
+    space_metric_hourly_of_lists,
 )
 
 UNATTRIBUTED_REASON = "no_space_at_event_time"
@@ -82,7 +82,7 @@ def star_schema(
     """
     zone = window.time_zone
     digest_in_window = digest.where(in_window(window))
-    hourly = digest_in_window.transform(digest_values).transform(space_metric_hourly(zone))
+    hourly = digest_in_window.transform(space_metric_hourly_of_lists(zone))
     # The lookback reading gives each meter's first reading in the window its increment; then it goes.
     readings = digest.transform(digest_energy_readings).transform(energy_consumption())
     energy = readings.where(in_window(window)).transform(energy_by_day(zone))

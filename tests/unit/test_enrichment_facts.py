@@ -25,6 +25,7 @@ from transformations.space_facts import (
     comfort_by_day,
     critical_counts_by_day,
     energy_by_day,
+    exact_percentile,
     occupancy_by_day,
     space_daily,
     space_day_measures,
@@ -322,3 +323,20 @@ def test_a_critical_event_stored_twice_under_one_id_becomes_one_fact_the_newest(
         [("ce-1", at(11), "b1")], "critical_event_id string, event_time timestamp, building_id string"
     )
     assert_df_equality(facts, expected, ignore_nullable=True)
+
+
+def test_the_exact_percentile_of_sorted_values_is_spark_s_percentile_to_the_last_bit(spark: SparkSession) -> None:
+    # Groups of 1 to 60 values with repeats and fractions, so that most positions interpolate.
+    rows = [
+        (group, round(((group * 7919 + index * 104729) % 1000) / 7.0, 3))
+        for group in range(60)
+        for index in range(group + 1)
+    ]
+    values = spark.createDataFrame(rows, "group int, value double")
+    percentiles = values.groupBy("group").agg(
+        F.percentile("value", 0.95).alias("spark"),
+        exact_percentile(F.array_sort(F.collect_list("value")), 0.95).alias("sorted"),
+    )
+    differing = percentiles.where(~F.col("spark").eqNullSafe(F.col("sorted")))
+    assert percentiles.count() == 60
+    assert differing.collect() == []

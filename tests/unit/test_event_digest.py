@@ -18,12 +18,16 @@ from transformations.energy import energy_consumption
 from transformations.event_digest import (
     SPACE_COLUMNS,
     digest_energy_readings,
-    digest_values,
     event_digest,
     in_window,
 )
 from transformations.report_window import ReportWindow
-from transformations.space_facts import capacity_by_day, energy_by_day, space_metric_hourly
+from transformations.space_facts import (
+    capacity_by_day,
+    energy_by_day,
+    space_metric_hourly,
+    space_metric_hourly_of_lists,
+)
 from transformations.star_schema import UNATTRIBUTED_REASON, unattributed_events
 
 ZONE = "Asia/Kolkata"
@@ -86,7 +90,7 @@ def test_the_digest_keeps_one_row_per_device_space_hour_and_local_day(events: Da
 def test_hourly_facts_from_the_digest_equal_those_from_the_events(events: DataFrame) -> None:
     digest = events.transform(event_digest(WINDOW))
     from_events = events.where(in_window(WINDOW)).transform(space_metric_hourly(ZONE))
-    from_digest = digest.where(in_window(WINDOW)).transform(digest_values).transform(space_metric_hourly(ZONE))
+    from_digest = digest.where(in_window(WINDOW)).transform(space_metric_hourly_of_lists(ZONE))
     # r1's temperature at 18 and 09, its energy at 19 and 12, r1's and r2's CO2 at 09.
     assert from_events.count() == 6
     assert_df_equality(from_digest, from_events, ignore_row_order=True, ignore_nullable=True)

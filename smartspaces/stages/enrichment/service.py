@@ -91,23 +91,21 @@ def run_enrichment(settings: Settings, window: ReportWindow, started: datetime) 
 def computed_tables(schema: StarSchema, building: progress.Step) -> dict[ReportingTable, DataFrame]:
     """Each table computed now and kept for the gate and the write; the facts step counts the tables and rows.
 
-    The tables, and the parts more than one of them is built on, are cached while they are computed, so that
-    a table built on another (the daily facts on the hourly one) or on a shared part (both daily facts on the
-    spaces' day measures) reads it from the cache. Then each table is kept with its plan cut to its rows (a
-    local checkpoint, read from the cache), so that each of the gate's and the write's many small queries is
-    planned over a few rows rather than over the whole enrichment.
+    Each table is computed once, into a local checkpoint: its rows with the plan cut to them, so that each of
+    the gate's and the write's many small queries is planned over a few rows rather than over the whole
+    enrichment. The frames that more than one table is built on (the hourly facts, the spaces' day measures)
+    are cached while the tables are computed, so that each is computed once too.
     """
     tables = schema.tables
     building.update(total=len(tables))
     # Cached in the order they build on each other (each cache is planned when it is asked for).
     shared = [part.persist() for part in schema.shared]
-    cached: dict[ReportingTable, DataFrame] = {}
+    kept: dict[ReportingTable, DataFrame] = {}
     rows_computed = 0
     for table, rows in tables.items():
-        cached[table] = rows if rows.is_cached else rows.persist()
-        rows_computed += cached[table].count()
-        building.update(len(cached), detail=f"{rows_computed} rows")
-    kept = {table: rows.localCheckpoint(eager=True) for table, rows in cached.items()}
-    for rows in [*cached.values(), *shared]:
-        rows.unpersist()
+        kept[table] = rows.localCheckpoint(eager=True)
+        rows_computed += kept[table].count()
+        building.update(len(kept), detail=f"{rows_computed} rows")
+    for part in shared:
+        part.unpersist()
     return kept
