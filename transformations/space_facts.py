@@ -68,7 +68,9 @@ def space_metric_hourly_of_lists(time_zone: str) -> Callable[[DataFrame], DataFr
                 F.min(F.array_min(VALUES)).alias("value_min"),
                 F.max(F.array_max(VALUES)).alias("value_max"),
                 F.sum(F.aggregate(VALUES, F.lit(0.0), lambda total, value: total + value)).alias("value_sum"),
-                F.array_sort(F.flatten(F.collect_list(VALUES))).alias("sorted_values"),
+                # sort_array, not array_sort: the latter's comparator is a lambda, evaluated for each
+                # comparison (three times the time on 141 000 lists of 70 values).
+                F.sort_array(F.flatten(F.collect_list(VALUES))).alias("sorted_values"),
             )
         )
         local = F.from_utc_timestamp("hour_start", time_zone)

@@ -335,7 +335,7 @@ def test_the_exact_percentile_of_sorted_values_is_spark_s_percentile_to_the_last
     values = spark.createDataFrame(rows, "group int, value double")
     percentiles = values.groupBy("group").agg(
         F.percentile("value", 0.95).alias("spark"),
-        exact_percentile(F.array_sort(F.collect_list("value")), 0.95).alias("sorted"),
+        exact_percentile(F.sort_array(F.collect_list("value")), 0.95).alias("sorted"),
     )
     differing = percentiles.where(~F.col("spark").eqNullSafe(F.col("sorted")))
     assert percentiles.count() == 60
