@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import ssl
+import time
 
 from cassandra.auth import PlainTextAuthProvider
 from cassandra.cluster import Cluster, NoHostAvailable, Session
@@ -178,6 +179,23 @@ class CassandraServer(JavaServer):
             cluster.connect().execute(f"ALTER ROLE {BUILT_IN_SUPERUSER} WITH LOGIN = false")
         finally:
             cluster.shutdown()
+        self._wait_until_refused(BUILT_IN_SUPERUSER, BUILT_IN_SUPERUSER)
+
+    def _wait_until_refused(self, user: str, password: str, timeout_s: float = 30.0) -> None:
+        """Returns once the node refuses the role: its role cache (roles_validity, 2 s by default) admits a role
+        whose login was just taken away for a moment, and the stack is not ready while it does."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            cluster = self._cluster(user, password)
+            try:
+                cluster.connect()
+            except NoHostAvailable:
+                return
+            finally:
+                cluster.shutdown()
+            if time.monotonic() > deadline:
+                raise StackError(f"cassandra: the role {user} still logs in {timeout_s:.0f} s after LOGIN = false")
+            time.sleep(0.5)
 
     def grant_table_rights(self) -> list[str]:
         """Grants the read API's role MODIFY on the tables it acknowledges alarms in (once the schema made them)."""
