@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
 
 from pyspark.sql import Column, DataFrame, Window, WindowSpec
 from pyspark.sql import functions as F
@@ -25,6 +26,10 @@ from transformations.events import columns_of
 from transformations.ranking import newest_by
 
 ANY_SPACE_TYPE = "*"
+# How a change meets its reference data (Spark's join hints): a broadcast in general; a sort-merge join when
+# both sides come in one partition (the change feed's micro-batch), which then needs neither an exchange nor a
+# job that broadcasts the reference data again for every batch.
+JoinHint = Literal["broadcast", "merge"]
 
 
 class Condition(StrEnum):
@@ -96,12 +101,12 @@ def located_devices(spaces: DataFrame) -> Callable[[DataFrame], DataFrame]:
     return transform
 
 
-def attach_space(located: DataFrame) -> Callable[[DataFrame], DataFrame]:
+def attach_space(located: DataFrame, join_hint: JoinHint = "broadcast") -> Callable[[DataFrame], DataFrame]:
     """Adds each change's space_id, space_type, capacity and building_id (from located_devices; null for an unknown
     device)."""
 
     def transform(changes: DataFrame) -> DataFrame:
-        return changes.join(F.broadcast(located), "device_id", "left")
+        return changes.join(located.hint(join_hint), "device_id", "left")
 
     return transform
 
@@ -122,7 +127,7 @@ def _condition_holds() -> Column:
 _SELECTING_RULE_COLUMNS = ("rule_event_type", "rule_metric", "rule_code", "rule_space_type")
 
 
-def match_rules(rules: DataFrame) -> Callable[[DataFrame], DataFrame]:
+def match_rules(rules: DataFrame, join_hint: JoinHint = "broadcast") -> Callable[[DataFrame], DataFrame]:
     """Pairs each located change with every current rule that selects it, and whether its condition holds."""
     selected_rules = current_rules(rules).select(
         *_RULE_COLUMNS,
@@ -140,7 +145,7 @@ def match_rules(rules: DataFrame) -> Callable[[DataFrame], DataFrame]:
             & (F.col("rule_code").isNull() | (F.col("code") == F.col("rule_code")))
             & ((F.col("rule_space_type") == ANY_SPACE_TYPE) | (F.col("space_type") == F.col("rule_space_type")))
         )
-        paired = changes.join(F.broadcast(selected_rules), selects)
+        paired = changes.join(selected_rules.hint(join_hint), selects)
         kept = [name for name in paired.columns if name not in _SELECTING_RULE_COLUMNS]
         return paired.select(*kept, F.coalesce(_condition_holds(), F.lit(False)).alias("holds"))
 

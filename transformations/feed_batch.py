@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 
 from transformations.critical_rules import (
     CRITICAL_EVENT_COLUMNS,
+    JoinHint,
     attach_space,
     evaluate_rules,
     latest_readings,
@@ -68,16 +69,16 @@ def _counted(kind: FeedOutput, rows: DataFrame) -> DataFrame:
     )
 
 
-def located_changes(located_devices: DataFrame) -> Callable[[DataFrame], DataFrame]:
+def located_changes(located_devices: DataFrame, join_hint: JoinHint = "broadcast") -> Callable[[DataFrame], DataFrame]:
     """Changes (CHANGE_EVENT rows) with their device's space, space type and capacity (null: unknown device)."""
-    return attach_space(located_devices)
+    return attach_space(located_devices, join_hint)
 
 
-def matched_changes(rules: DataFrame) -> Callable[[DataFrame], DataFrame]:
+def matched_changes(rules: DataFrame, join_hint: JoinHint = "broadcast") -> Callable[[DataFrame], DataFrame]:
     """Located changes of known devices, paired with every current rule that selects them."""
 
     def transform(located: DataFrame) -> DataFrame:
-        return located.where(F.col("space_id").isNotNull()).transform(match_rules(rules))
+        return located.where(F.col("space_id").isNotNull()).transform(match_rules(rules, join_hint))
 
     return transform
 
@@ -116,3 +117,47 @@ def feed_batch_outputs(
     for output in outputs[1:]:
         combined = combined.union(output)
     return combined
+
+
+def in_one_partition(frame: DataFrame) -> DataFrame:
+    """The frame as one partition, without a shuffle."""
+    return frame.coalesce(1)
+
+
+def _as_it_is(frame: DataFrame) -> DataFrame:
+    return frame
+
+
+def feed_batch_frames(
+    changes: DataFrame,
+    state: DataFrame,
+    located_devices: DataFrame,
+    rules: DataFrame,
+    detected_at: Column,
+    alarm_event_types: Collection[str] = (),
+    one_partition: bool = False,
+) -> tuple[DataFrame, DataFrame, DataFrame]:
+    """A micro-batch's located changes, matched changes and outputs (feed_batch_outputs).
+
+    one_partition: for a batch of a few hundred changes. Every input is taken as one partition and the
+    reference data is joined by a merge join instead of a broadcast: each window, aggregation and join then
+    finds its rows together, so Spark adds no exchange and broadcasts nothing, and the whole query is one job
+    of one stage (no stages' tasks to serialise and deserialise, no broadcast job per batch). It takes the
+    session's automatic broadcasts off (spark.sql.autoBroadcastJoinThreshold = -1) and small estimates of the
+    inputs' sizes: Spark keeps a join in one partition only while the product of its inputs' estimated sizes
+    stays within spark.sql.maxSinglePartitionBytes (local relations and cached reference data are estimated
+    by their real size; a frame Spark knows nothing about counts as 8 EiB). Past that, it shuffles: the same
+    rows, more stages.
+    """
+    join_hint: JoinHint = "broadcast"
+    if one_partition:
+        changes, state, located_devices, rules = (
+            in_one_partition(frame) for frame in (changes, state, located_devices, rules)
+        )
+        join_hint = "merge"
+    # A join's output does not tell the next join it is one partition, nor does a frame a caller keeps in
+    # memory tell its readers: each is taken as one partition again (no shuffle, no stage).
+    keep_together = in_one_partition if one_partition else _as_it_is
+    located = keep_together(changes.transform(located_changes(located_devices, join_hint)))
+    matched = keep_together(located.transform(matched_changes(rules, join_hint)))
+    return located, matched, feed_batch_outputs(located, matched, state, detected_at, alarm_event_types)

@@ -22,6 +22,7 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 
 from cassandra.cluster import Session
 from pyspark.sql import DataFrame, SparkSession
@@ -39,7 +40,7 @@ from smartspaces.stages.changefeed.reference import FeedReference
 from smartspaces.stages.changefeed.rule_state import RuleStateStore
 from smartspaces.stages.changefeed.sinks import CassandraFeedSink, RedisFeedSink
 from smartspaces.stages.changefeed.source import ChangeFeedSource
-from transformations.feed_batch import feed_batch_outputs, located_changes, matched_changes
+from transformations.feed_batch import feed_batch_frames
 from transformations.schemas import CHANGE_EVENT, RULE_STATE
 
 log = logging.getLogger("smartspaces.stages.changefeed")
@@ -49,6 +50,9 @@ log = logging.getLogger("smartspaces.stages.changefeed")
 MICRO_BATCH_SPARK_CONF = {
     **MICRO_BATCH_CONF,
     "spark.sql.shuffle.partitions": "1",
+    # No join broadcasts on its own (the rule state's would be a job each batch): a batch's query keeps its rows
+    # in one partition, where a merge join needs no exchange (transformations.feed_batch.feed_batch_frames).
+    "spark.sql.autoBroadcastJoinThreshold": "-1",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
 }
 
@@ -174,21 +178,24 @@ class CriticalEventProcessor:
             matched.unpersist()
             located.unpersist()
 
-    def _queries(self, changes: DataFrame, state: DataFrame) -> tuple[DataFrame, DataFrame, DataFrame]:
-        """The located changes, the matched ones and the batch's outputs, over the current reference data."""
+    def _queries(
+        self, changes: DataFrame, state: DataFrame, one_partition: bool = False
+    ) -> tuple[DataFrame, DataFrame, DataFrame]:
+        """The located changes, the matched ones and the batch's outputs, over the current reference data;
+        one_partition for a batch read by the driver (transformations.feed_batch.feed_batch_frames)."""
         registry, rules = self.reference.current()
-        located = changes.transform(located_changes(registry))
-        matched = located.transform(matched_changes(rules))
         alarm_event_types = self.alarms.rules.event_types() if self.alarms else ()
         # The query's own start: the same instant in every output of the batch.
         detected_at = F.current_timestamp()
-        return located, matched, feed_batch_outputs(located, matched, state, detected_at, alarm_event_types)
+        return feed_batch_frames(changes, state, registry, rules, detected_at, alarm_event_types, one_partition)
 
     def _templates(self) -> QueryTemplates:
         """The batch's queries over placeholders, built again only when the reference data was reloaded."""
         reference = self.reference.current()
         if self._query_templates is None or self._query_templates[0] is not reference:
-            templates = QueryTemplates(self.spark, (CHANGE_EVENT, RULE_STATE), self._queries)
+            templates = QueryTemplates(
+                self.spark, (CHANGE_EVENT, RULE_STATE), partial(self._queries, one_partition=True)
+            )
             self._query_templates = (reference, templates)
         return self._query_templates[1]
 
