@@ -155,8 +155,8 @@ def feed_batch_frames(
             in_one_partition(frame) for frame in (changes, state, located_devices, rules)
         )
         join_hint = "merge"
-    # A join's output does not tell the next join it is one partition, nor does a frame a caller keeps in
-    # memory tell its readers: each is taken as one partition again (no shuffle, no stage).
+    # A join reports its output as partitioned like each of its sides, which Spark does not take for one
+    # partition when it plans the next join (it shuffles): each join's output is taken as one partition again.
     keep_together = in_one_partition if one_partition else _as_it_is
     located = keep_together(changes.transform(located_changes(located_devices, join_hint)))
     matched = keep_together(located.transform(matched_changes(rules, join_hint)))
