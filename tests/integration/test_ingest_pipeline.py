@@ -14,9 +14,11 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from smartspaces import lake
+from smartspaces.cassandra_tables import EVENTS
 from smartspaces.config import Settings
-from smartspaces.connectors.cassandra import cassandra_cluster
+from smartspaces.connectors.cassandra import cassandra_cluster, write_cassandra
 from smartspaces.connectors.delta import read_delta, write_delta
+from smartspaces.stages.ingest import pipeline as ingest_pipeline
 from smartspaces.stages.ingest.event_ids import DRIVER_WRITE_LIMIT, EventIdStore, Receipt
 from smartspaces.stages.ingest.pipeline import EventIngest
 from tests.integration.ingest_fixtures import cassandra_rows, cassandra_table_rows, read_report
@@ -119,6 +121,34 @@ def test_a_replayed_micro_batch_writes_nothing_twice(spark: SparkSession, ingest
     assert bronze.where(F.col("offset") == 2).select(F.col("value").cast("string")).first() == (first,)
 
 
+def test_a_batch_whose_events_fail_to_write_commits_no_change_log_marker_until_it_runs_again(
+    spark: SparkSession, ingest_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings, topic = with_registry(spark, ingest_settings, "dev-1")
+    event_id, payload = event("dev-1")
+    batch = kafka_batch(spark, topic, [(0, "dev-1", payload)])
+    ingest = EventIngest(spark, settings)
+
+    def events_fail(frame: DataFrame, keyspace: str, table: str, *, nulls_unset: bool = False) -> None:
+        if table == EVENTS.name:
+            raise RuntimeError("events write failed")
+        write_cassandra(frame, keyspace, table, nulls_unset=nulls_unset)
+
+    monkeypatch.setattr(ingest_pipeline, "write_cassandra", events_fail)
+    with pytest.raises(RuntimeError, match="events write failed"):
+        ingest.process_batch(batch, 0)
+    # The change log's rows were written beside the events (the batch waited for them); without the marker
+    # no reader sees them.
+    assert cassandra_table_rows(settings, "change_log", "event_id") == [(uuid.UUID(event_id),)]
+    assert cassandra_table_rows(settings, "change_log_commits", "batch_id") == []
+    assert cassandra_rows(settings) == []
+
+    monkeypatch.undo()
+    ingest.process_batch(batch, 0)
+    assert cassandra_table_rows(settings, "change_log_commits", "batch_id, events") == [(0, 1)]
+    assert cassandra_rows(settings) == [(uuid.UUID(event_id),)]
+
+
 def quarantined_offsets(spark: SparkSession, settings: Settings) -> list[int]:
     quarantine = read_delta(spark, lake.quarantined_events(settings.lake))
     return sorted(row.kafka_offset for row in quarantine.select("kafka_offset").collect())
@@ -154,7 +184,7 @@ def test_each_batch_quarantines_its_bad_messages_once_whether_it_follows_another
     assert quarantined_offsets(spark, settings) == [1, 3, 5, 7]
     assert len(cassandra_rows(settings)) == 4
     # The batch's log says how long each of its steps took.
-    assert set(first.step_s) == {"receipts", "events", "change_log", "quarantine"}
+    assert set(first.step_s) == {"receipts", "events", "change_log", "change_log_commit", "quarantine"}
     assert all(seconds > 0 for seconds in first.step_s.values())
 
 
