@@ -121,7 +121,7 @@ def test_a_replayed_micro_batch_writes_nothing_twice(spark: SparkSession, ingest
     assert bronze.where(F.col("offset") == 2).select(F.col("value").cast("string")).first() == (first,)
 
 
-def test_a_batch_whose_events_fail_to_write_commits_no_change_log_marker_until_it_runs_again(
+def test_a_batch_whose_events_fail_to_write_leaves_no_change_log_until_it_runs_again(
     spark: SparkSession, ingest_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings, topic = with_registry(spark, ingest_settings, "dev-1")
@@ -137,9 +137,8 @@ def test_a_batch_whose_events_fail_to_write_commits_no_change_log_marker_until_i
     monkeypatch.setattr(ingest_pipeline, "write_cassandra", events_fail)
     with pytest.raises(RuntimeError, match="events write failed"):
         ingest.process_batch(batch, 0)
-    # The change log's rows were written beside the events (the batch waited for them); without the marker
-    # no reader sees them.
-    assert cassandra_table_rows(settings, "change_log", "event_id") == [(uuid.UUID(event_id),)]
+    # The change log follows the events: no reader is told of a batch whose events are not all stored.
+    assert cassandra_table_rows(settings, "change_log", "event_id") == []
     assert cassandra_table_rows(settings, "change_log_commits", "batch_id") == []
     assert cassandra_rows(settings) == []
 
@@ -184,7 +183,7 @@ def test_each_batch_quarantines_its_bad_messages_once_whether_it_follows_another
     assert quarantined_offsets(spark, settings) == [1, 3, 5, 7]
     assert len(cassandra_rows(settings)) == 4
     # The batch's log says how long each of its steps took.
-    assert set(first.step_s) == {"receipts", "events", "change_log", "change_log_commit", "quarantine"}
+    assert set(first.step_s) == {"receipts", "events", "change_log", "quarantine"}
     assert all(seconds > 0 for seconds in first.step_s.values())
 
 

@@ -25,15 +25,13 @@ def change_log_rows(writer_id: str, batch_id: int, accepted: DataFrame) -> DataF
     )
 
 
-def write_change_rows(keyspace: str, writer_id: str, batch_id: int, accepted: DataFrame) -> None:
-    """Writes a batch's changes: invisible to readers until commit_change_batch writes the batch's marker."""
+def write_change_batch(
+    session: Session, keyspace: str, writer_id: str, batch_id: int, accepted: DataFrame, events: int
+) -> None:
+    """Writes a batch's changes, then its commit marker, which names the writer's previous marker (readers
+    find an expired batch by the break in that chain). Idempotent: both are upserts by (writer, batch), and a
+    replayed batch finds the same previous marker."""
     write_cassandra(change_log_rows(writer_id, batch_id, accepted), keyspace, CHANGE_LOG.name, nulls_unset=True)
-
-
-def commit_change_batch(session: Session, keyspace: str, writer_id: str, batch_id: int, events: int) -> None:
-    """Writes a batch's commit marker, once its changes and its events are written. The marker names the
-    writer's previous marker (readers find an expired batch by the break in that chain). Idempotent: both are
-    upserts by (writer, batch), and a replayed batch finds the same previous marker."""
     commits = CHANGE_LOG_COMMITS.qualified(keyspace)
     previous = session.execute(
         f"SELECT batch_id FROM {commits} WHERE writer_id = %s AND batch_id < %s ORDER BY batch_id DESC LIMIT 1",

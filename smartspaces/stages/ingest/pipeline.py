@@ -43,7 +43,7 @@ from smartspaces.connectors.kafka_admin import ensure_topic
 from smartspaces.entrypoint import JobSetupError
 from smartspaces.received_hours import ReceivedHours, hours_of
 from smartspaces.session import persisted, shuffle_partitions
-from smartspaces.stages.ingest.change_log import commit_change_batch, write_change_rows
+from smartspaces.stages.ingest.change_log import write_change_batch
 from smartspaces.stages.ingest.event_ids import (
     EventIdStore,
     Receipt,
@@ -91,7 +91,7 @@ def kafka_coordinates_within(records: DataFrame) -> str | None:
     return f"target.ingest_date IN ({dates}) AND target.kafka_offset BETWEEN {span['low']} AND {span['high']}"
 
 
-# What a batch waits for when it has nothing of a kind to write (no quarantined messages, no change log).
+# What a batch without quarantined messages waits for.
 _done: Future[None] = Future()
 _done.set_result(None)
 
@@ -121,8 +121,6 @@ class EventIngest:
         # Another appends its quarantined messages meanwhile: nothing downstream waits for them, and a Delta
         # commit spends most of its time waiting (listing, files, the commit's own job), not computing.
         self._quarantine_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="quarantine")
-        # And another the change log's rows, beside the events (see store).
-        self._change_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="change-log")
         self._change_writer_id: str | None = None
         self._bronze_writer_id: str | None = None
         # Set when the streams start over on purpose on new checkpoints (check_checkpoints): the lake's appends
@@ -237,18 +235,15 @@ class EventIngest:
             kept.callback(wait, [quarantining])
             # Kept for both writes: the events table and the change log.
             accepted = kept.enter_context(persisted(verdicts.transform(events_but_copies(copies))))
-            logs_changes = self.settings.changefeed.backend == "cassandra" and counts.accepted_events > 0
-            writer_id, change_batch = self.change_writer_id(batch_id), self.change_batch_id(batch_id)
-            # The change log's rows are written beside the events, a Spark job of their own at the same time:
-            # readers see neither until the batch's commit marker, which alone has to follow both.
-            changing = self._start_change_rows(accepted, writer_id, change_batch, counts) if logs_changes else _done
-            kept.callback(wait, [changing])
             with counts.timing("events"):
                 write_cassandra(accepted, keyspace, EVENTS.name, nulls_unset=True)
-            changing.result()
-            if logs_changes:
-                with counts.timing("change_log_commit"):
-                    commit_change_batch(self.cql_session(), keyspace, writer_id, change_batch, counts.accepted_events)
+            if self.settings.changefeed.backend == "cassandra" and counts.accepted_events:
+                # After the events themselves: the commit marker tells readers the batch is whole.
+                writer_id, change_batch = self.change_writer_id(batch_id), self.change_batch_id(batch_id)
+                with counts.timing("change_log"):
+                    write_change_batch(
+                        self.cql_session(), keyspace, writer_id, change_batch, accepted, counts.accepted_events
+                    )
             # Before the batch ends: the next one is checked against these ids, and it is stored whole.
             recording.result()
             quarantining.result()
@@ -256,18 +251,6 @@ class EventIngest:
         if batch_id != REPLAY_BATCH_ID:
             self._stored_through = batch_id
         return counts
-
-    def _start_change_rows(
-        self, accepted: DataFrame, writer_id: str, change_batch: int, counts: BatchCounts
-    ) -> Future[None]:
-        """Writes the batch's change log rows from a thread of its own, timed in counts, in the batch's scheduler
-        pool and job group (the local properties of the thread that calls this)."""
-
-        def write_rows() -> None:
-            with counts.timing("change_log"):
-                write_change_rows(self.settings.cassandra.keyspace, writer_id, change_batch, accepted)
-
-        return self._change_writer.submit(inheritable_thread_target(write_rows))
 
     def _start_quarantine(
         self, verdicts: DataFrame, batch_id: int, previous: int | None, counts: BatchCounts
