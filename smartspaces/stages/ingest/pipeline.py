@@ -191,17 +191,13 @@ class EventIngest:
             self._known_devices = (version, devices)
         return self._known_devices[1]
 
-    def validated(self, messages: DataFrame) -> DataFrame:
-        """Kafka rows → one verdict per message, but for the registry's check (see verdicts)."""
-        return messages.transform(from_kafka_rows).transform(validate_events(self.limits))
-
     def verdicts(self, messages: DataFrame) -> DataFrame:
         """Kafka rows → one verdict per message."""
-        return self.validated(messages).transform(self.registry_checked)
-
-    def registry_checked(self, validated: DataFrame) -> DataFrame:
-        """Validated messages with the registry's check: per micro-batch, as the registry may change."""
-        return validated.transform(flag_unknown_devices(self.known_devices()))
+        return (
+            messages.transform(from_kafka_rows)
+            .transform(validate_events(self.limits))
+            .transform(flag_unknown_devices(self.known_devices()))
+        )
 
     def store(self, verdicts: DataFrame, batch_id: int) -> BatchCounts:
         """Writes accepted events to Cassandra and quarantined messages to the lake; returns the counts."""
@@ -309,14 +305,8 @@ class EventIngest:
             insert_new_rows(records, path, QUARANTINE_KEYS, partition_by=("ingest_date",), within=within)
 
     def process_batch(self, messages: DataFrame, batch_id: int) -> None:
-        """Validates and stores a batch of Kafka rows."""
-        self.process_validated_batch(self.validated(messages), batch_id)
-
-    def process_validated_batch(self, validated: DataFrame, batch_id: int) -> None:
-        """foreachBatch of the ingest query, whose stream is validated where it is defined: Spark plans a
-        micro-batch from that plan, where validating it in here built its hundred-odd columns again through
-        py4j every batch (docs/hot-path.md, profile 14)."""
-        counts = self.store(self.registry_checked(validated), batch_id)
+        """foreachBatch of the ingest query: validate and store."""
+        counts = self.store(self.verdicts(messages), batch_id)
         counts.log()
         self.totals.add(counts)
 
@@ -387,17 +377,13 @@ class EventIngest:
         ensure_topic(self.settings.kafka, ingest.topic, ingest.topic_partitions)
         self.spark.streams.addListener(ProgressLogger())
         queries = []
-        for name, stream, handle, interval_s in (
-            (
-                STREAM_NAME,
-                self._kafka_stream().transform(self.validated),
-                self.process_validated_batch,
-                ingest.trigger_interval_s,
-            ),
-            (BRONZE_STREAM_NAME, self._kafka_stream(), self.archive_batch, ingest.bronze_trigger_interval_s),
+        for name, handle, interval_s in (
+            (STREAM_NAME, self.process_batch, ingest.trigger_interval_s),
+            (BRONZE_STREAM_NAME, self.archive_batch, ingest.bronze_trigger_interval_s),
         ):
             writer = (
-                stream.writeStream.queryName(name)
+                self._kafka_stream()
+                .writeStream.queryName(name)
                 .foreachBatch(handle)
                 .option("checkpointLocation", lake.checkpoint(self.settings.lake, name))
             )
