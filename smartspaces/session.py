@@ -317,13 +317,18 @@ SHORT_NAMED_JVM_CLASSES = ("org.apache.spark.sql.functions", "org.apache.spark.a
 
 
 def import_short_names(spark: SparkSession) -> None:
-    """Imports SHORT_NAMED_JVM_CLASSES into the session's py4j view of the JVM (idempotent)."""
+    """Imports SHORT_NAMED_JVM_CLASSES into the session's py4j view of the JVM, and keeps their methods once
+    looked up (each a round trip that took longer than F.col's own call: docs/hot-path.md, profile 14).
+    Idempotent."""
     from py4j.java_gateway import java_import  # type: ignore[import-untyped]
+
+    from smartspaces.connectors.jvm import keep_method_lookups
 
     view = spark.sparkContext._jvm
     if view is not None:
         for name in SHORT_NAMED_JVM_CLASSES:
             java_import(view, name)
+        keep_method_lookups(spark, [name.rsplit(".", 1)[1] for name in SHORT_NAMED_JVM_CLASSES])
 
 
 @contextmanager
