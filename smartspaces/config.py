@@ -248,6 +248,8 @@ class IngestSettings(_Section):
     trigger_interval_s: float = Field(default=1.0, gt=0)
     # The bronze archive is its own query on the topic, off the critical path: larger, rarer Delta commits.
     bronze_trigger_interval_s: float = Field(default=10.0, gt=0)
+    # Each micro-batch stages its quarantined messages; they move into the quarantine's Delta table this often.
+    quarantine_flush_interval_s: float = Field(default=10.0, gt=0)
     starting_offsets: Literal["earliest", "latest"] = "earliest"
     max_payload_bytes: int = Field(default=16_384, ge=256)
     max_future_skew_s: int = Field(default=300, ge=0)

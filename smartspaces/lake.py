@@ -16,6 +16,11 @@ def quarantined_events(lake: LakeSettings) -> str:
     return lake_path(lake, "quarantine", "events")
 
 
+def quarantine_staging(lake: LakeSettings) -> str:
+    """The ingest's quarantined messages of each micro-batch, staged until they are moved into the quarantine."""
+    return lake_path(lake, "_staging", "quarantine")
+
+
 def device_registry(lake: LakeSettings) -> str:
     """The devices the platform knows: every version of every device (SCD type 2), merged from reference drops."""
     return lake_path(lake, "reference", "devices")

@@ -43,6 +43,8 @@ SELF_CONTAINED = (
     f"{INTEGRATION_TESTS}test_tls_identity.py",
     # The secure stack's servers are its own (their keyspace too).
     f"{INTEGRATION_TESTS}test_secure_stack.py",
+    # No server: its lake folders are its own.
+    f"{INTEGRATION_TESTS}test_quarantine_staging.py",
     # No server: the project's JVM classes only.
     f"{INTEGRATION_TESTS}test_query_templates.py",
 )

@@ -78,6 +78,7 @@ def test_a_device_added_to_the_registry_is_accepted_from_the_next_batch(
     assert cassandra_rows(settings, "device_id, event_id") == sorted(
         [("dev-1", uuid.UUID(known_id)), ("dev-9", uuid.UUID(late_id))]
     )
+    ingest.flush_quarantine()
     quarantine = read_delta(spark, lake.quarantined_events(settings.lake))
     assert [tuple(row) for row in quarantine.select("kafka_offset", "reason", "event_id").collect()] == [
         (1, "unknown_device", early_id)
@@ -110,6 +111,7 @@ def test_a_replayed_micro_batch_writes_nothing_twice(spark: SparkSession, ingest
         ingest.archive_batch(batch, 0)
         ingest.process_batch(batch, 0)
 
+    ingest.flush_quarantine()
     stored = cassandra_rows(settings)
     assert len(stored) == 2
     assert (uuid.UUID(first_id),) in stored
@@ -148,12 +150,14 @@ def test_a_batch_whose_events_fail_to_write_leaves_no_change_log_until_it_runs_a
     assert cassandra_rows(settings) == [(uuid.UUID(event_id),)]
 
 
-def quarantined_offsets(spark: SparkSession, settings: Settings) -> list[int]:
-    quarantine = read_delta(spark, lake.quarantined_events(settings.lake))
+def quarantined_offsets(spark: SparkSession, ingest: EventIngest) -> list[int]:
+    """The quarantine's offsets once what the batches staged has moved into it."""
+    ingest.flush_quarantine()
+    quarantine = read_delta(spark, lake.quarantined_events(ingest.settings.lake))
     return sorted(row.kafka_offset for row in quarantine.select("kafka_offset").collect())
 
 
-def test_each_batch_quarantines_its_bad_messages_once_whether_it_follows_another_or_is_run_again(
+def test_each_batch_quarantines_its_bad_messages_once_whether_it_runs_again_before_or_after_they_moved(
     spark: SparkSession, ingest_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings, topic = with_registry(spark, ingest_settings, "dev-1")
@@ -163,13 +167,15 @@ def test_each_batch_quarantines_its_bad_messages_once_whether_it_follows_another
     ]
     ingest = EventIngest(spark, settings)
     first = ingest.store(ingest.verdicts(batches[0]), 0)
-    ingest.process_batch(batches[1], 1)  # follows a batch stored whole: appended as it is
-    # A restart: the new run's first batch is the one the stopped run had begun.
+    ingest.process_batch(batches[1], 1)
+    # A restart: the new run's first batch is the one the stopped run had begun (its staging not yet moved).
     restarted = EventIngest(spark, settings)
     restarted.process_batch(batches[1], 1)
-    assert quarantined_offsets(spark, settings) == [1, 3]
+    assert quarantined_offsets(spark, restarted) == [1, 3]
+    restarted.process_batch(batches[1], 1)  # and again, after its staged messages moved
+    assert quarantined_offsets(spark, restarted) == [1, 3]
 
-    # The batch fails after its quarantine was written (the recording of its ids), then runs again.
+    # The batch fails after its quarantine was staged (the recording of its ids), then runs again.
     def recording_fails(*_: object) -> None:
         raise RuntimeError("recording failed")
 
@@ -180,7 +186,7 @@ def test_each_batch_quarantines_its_bad_messages_once_whether_it_follows_another
     restarted.process_batch(batches[2], 2)
     restarted.process_batch(batches[3], 3)
 
-    assert quarantined_offsets(spark, settings) == [1, 3, 5, 7]
+    assert quarantined_offsets(spark, restarted) == [1, 3, 5, 7]
     assert len(cassandra_rows(settings)) == 4
     # The batch's log says how long each of its steps took.
     assert set(first.step_s) == {"receipts", "events", "change_log", "quarantine"}
@@ -216,6 +222,7 @@ def test_an_id_received_again_with_other_content_is_quarantined_and_its_first_co
     assert cassandra_rows(settings, "event_id, event_time, value") == [
         (uuid.UUID(event_id), NOW.replace(tzinfo=None), 21.5)
     ]
+    ingest.flush_quarantine()
     quarantine = read_delta(spark, lake.quarantined_events(settings.lake))
     quarantined = sorted(tuple(row) for row in quarantine.select("kafka_offset", "reason", "detail").collect())
     assert [(offset, reason) for offset, reason, _ in quarantined] == [

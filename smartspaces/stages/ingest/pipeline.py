@@ -1,14 +1,15 @@
 """What the ingest does with each micro-batch of Kafka messages, and how it runs: stream, drain, replay.
 
 Two streaming queries on the topic in one application: `ingest` validates and stores (Cassandra, the change
-log, the quarantine) on a short trigger, and `bronze` archives every raw message to the lake on a longer one,
-so the archive's Delta commits are not on the path from a device to the change feed. The scheduler is fair
-and the archive's jobs run in a pool of their own, so a large archive job never queues the ingest's.
+log, the quarantine's staging) on a short trigger, and `bronze` archives every raw message to the lake on a
+longer one, so the archive's Delta commits are not on the path from a device to the change feed; nor are the
+quarantine's, which a thread makes every few seconds from what the micro-batches staged (quarantine.py). The
+scheduler is fair and the lake's jobs run in a pool of their own, so a large archive job never queues the
+ingest's.
 
 Exactly-once effect on restart: each checkpoint replays an unfinished micro-batch with the same batch id.
-Bronze appends are idempotent per batch id; the quarantine appends a batch that follows one the run stored
-whole, and otherwise (a run's first batch, a replay from bronze) inserts only messages whose Kafka
-coordinates are new; Cassandra writes are upserts by primary key.
+Bronze appends are idempotent per batch id; a batch's staged quarantine is written again under the same name,
+and moves into the table by Kafka coordinates; Cassandra writes are upserts by primary key.
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from smartspaces.connectors.delta import (
     insert_new_rows,
     read_delta,
     table_version,
-    write_delta,
 )
 from smartspaces.connectors.kafka import kafka_options
 from smartspaces.connectors.kafka_admin import ensure_topic
@@ -56,17 +56,18 @@ from smartspaces.stages.ingest.event_ids import (
     receipts_frame,
 )
 from smartspaces.stages.ingest.metrics import BatchCounts, ProgressLogger, RunTotals
+from smartspaces.stages.ingest.quarantine import QuarantineFlusher, QuarantineStaging, insert_quarantined
 from transformations.conflicting_duplicates import flag_conflicting_duplicates
 from transformations.ingest import events_but_copies, quarantine_records
 from transformations.validation import ValidationLimits, flag_unknown_devices, from_kafka_rows, validate_events
 
-QUARANTINE_KEYS = ("kafka_topic", "kafka_partition", "kafka_offset")
 # A Kafka message's coordinates in the bronze archive (Spark's Kafka source columns).
 BRONZE_KEYS = ("topic", "partition", "offset")
 STREAM_NAME = "ingest"
 BRONZE_STREAM_NAME = "bronze"
-# The fair scheduler's pool of the archive's jobs (local property of the thread that runs its batches).
-BRONZE_POOL = "bronze"
+# The fair scheduler's pool of the lake's jobs: the archive's and the quarantine's moves (a local property of
+# the thread that runs them).
+LAKE_POOL = "lake"
 # The archive and the quarantine take a commit every few seconds, and Delta writes its log's checkpoint inside
 # every `checkpointInterval`-th commit (0.5 s and more under load, on the ingest's path: docs/hot-path.md,
 # profile 12): every hundredth rather than Delta's every tenth. Tables this session creates take it from the
@@ -74,21 +75,6 @@ BRONZE_POOL = "bronze"
 FREQUENT_APPEND_TABLE_PROPERTIES = {"delta.checkpointInterval": "100"}
 # A replay is not a streaming batch: it has no batch id of its own.
 REPLAY_BATCH_ID = -1
-
-
-def kafka_coordinates_within(records: DataFrame) -> str | None:
-    """A condition on the quarantine (target.*) that holds for every row with the records' Kafka coordinates:
-    their arrival dates (the table's partitions) and the span of their offsets (files' statistics), so that
-    inserting them reads the files of those messages' days and offsets, not the whole table."""
-    span = records.agg(
-        F.collect_set("ingest_date").alias("dates"),
-        F.min("kafka_offset").alias("low"),
-        F.max("kafka_offset").alias("high"),
-    ).first()  # one row: collected on purpose
-    if span is None or not span["dates"]:
-        return None
-    dates = ", ".join(f"DATE'{day.isoformat()}'" for day in sorted(span["dates"]))
-    return f"target.ingest_date IN ({dates}) AND target.kafka_offset BETWEEN {span['low']} AND {span['high']}"
 
 
 # What a batch without quarantined messages waits for.
@@ -118,16 +104,19 @@ class EventIngest:
         self._received_hours: ReceivedHours | None = None
         # One thread records a batch's event ids while Spark writes its events.
         self._id_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="event-ids")
-        # Another appends its quarantined messages meanwhile: nothing downstream waits for them, and a Delta
-        # commit spends most of its time waiting (listing, files, the commit's own job), not computing.
+        # Another stages its quarantined messages meanwhile: nothing downstream waits for them.
         self._quarantine_writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="quarantine")
+        self.quarantine_staging = QuarantineStaging(
+            spark, lake.quarantine_staging(settings.lake), lake.quarantined_events(settings.lake)
+        )
+        self._quarantine_flusher = QuarantineFlusher(
+            self.quarantine_staging, ingest.quarantine_flush_interval_s, LAKE_POOL
+        )
         self._change_writer_id: str | None = None
         self._bronze_writer_id: str | None = None
-        # Set when the streams start over on purpose on new checkpoints (check_checkpoints): the lake's appends
-        # then insert only messages whose Kafka coordinates are new, since the topic is read again.
+        # Set when the streams start over on purpose on new checkpoints (check_checkpoints): the archive's
+        # appends then insert only messages whose Kafka coordinates are new, since the topic is read again.
         self.deduplicate_lake_writes = False
-        # The stream batch this object last stored whole, in this query run (see quarantine).
-        self._stored_through: int | None = None
         # The registry's device ids, kept between micro-batches with the version they were read at.
         self._known_devices: tuple[str | None, DataFrame] | None = None
 
@@ -138,7 +127,14 @@ class EventIngest:
             self._session = self._cluster.connect()
         return self._session
 
+    def finish(self) -> None:
+        """After the streams stopped on their own (a drain, a timed run): moves what is still staged into the
+        quarantine, or raises why the last move failed."""
+        self._quarantine_flusher.stop(flush=True)
+
     def close(self) -> None:
+        # A run that fails leaves its staged messages for the next start (start_streams) to move.
+        self._quarantine_flusher.stop(flush=False)
         if self._cluster is not None:
             self._cluster.shutdown()
             self._cluster = self._session = None
@@ -203,8 +199,8 @@ class EventIngest:
         """Writes accepted events to Cassandra and quarantined messages to the lake; returns the counts."""
         started = time.monotonic()
         keyspace = self.settings.cassandra.keyspace
-        # Cleared until this batch is stored whole: after a failure, no batch is taken for a new one.
-        previous, self._stored_through = self._stored_through, None
+        # A stream whose quarantine can no longer be moved stops, naming the table and the staging folder.
+        self._quarantine_flusher.raise_failure()
         # Each frame is kept for the several jobs that read it: the Kafka batch is read and validated once.
         with ExitStack() as kept:
             checked = kept.enter_context(persisted(verdicts))
@@ -230,7 +226,7 @@ class EventIngest:
             # The hours of event time the batch stores events of: what the enrichment's catch-up re-enriches.
             hours = hours_of(receipt.event_time_us for receipt in receipts)
             recording = self._id_writer.submit(self.record_receipts, new_ids, hours, datetime.now(UTC))
-            quarantining = self._start_quarantine(verdicts, batch_id, previous, counts)
+            quarantining = self._start_quarantine(verdicts, batch_id, counts)
             # Also when a write below fails: the frames it reads stay kept until it ends.
             kept.callback(wait, [quarantining])
             # Kept for both writes: the events table and the change log.
@@ -248,22 +244,21 @@ class EventIngest:
             recording.result()
             quarantining.result()
         counts.seconds = round(time.monotonic() - started, 3)
-        if batch_id != REPLAY_BATCH_ID:
-            self._stored_through = batch_id
         return counts
 
-    def _start_quarantine(
-        self, verdicts: DataFrame, batch_id: int, previous: int | None, counts: BatchCounts
-    ) -> Future[None]:
-        """Appends the batch's quarantined messages (if any) from a thread of its own, timed in counts, in the
-        batch's scheduler pool and job group (the local properties of the thread that calls this)."""
+    def _start_quarantine(self, verdicts: DataFrame, batch_id: int, counts: BatchCounts) -> Future[None]:
+        """Stages the batch's quarantined messages (if any) from a thread of its own, timed in counts, in the
+        batch's scheduler pool and job group (the local properties of the thread that calls this). A replay
+        from bronze, a batch job, inserts them into the quarantine itself."""
         if not counts.quarantined:
             return _done
-        is_new = batch_id != REPLAY_BATCH_ID and previous is not None and batch_id == previous + 1
 
         def write_quarantine(records: DataFrame) -> None:
             with counts.timing("quarantine"):
-                self.quarantine(records, is_new)
+                if batch_id == REPLAY_BATCH_ID:
+                    insert_quarantined(records, self.quarantine_staging.table)
+                else:
+                    self.quarantine_staging.stage(records, self.staged_name(batch_id))
 
         target = inheritable_thread_target(write_quarantine)
         return self._quarantine_writer.submit(target, verdicts.transform(quarantine_records))
@@ -287,22 +282,14 @@ class EventIngest:
             )
         return self._event_id_store
 
-    def quarantine(self, records: DataFrame, is_new: bool) -> None:
-        """Appends the batch's quarantined messages, so that a batch run again writes none of them twice.
+    def staged_name(self, batch_id: int) -> str:
+        """A stream batch's staging folder: the ingest query's id (the topic's name without a running stream)
+        and the batch id, so a batch that runs again replaces its own folder."""
+        return f"{self._stream_id(STREAM_NAME) or self.settings.ingest.topic}-{batch_id}"
 
-        is_new: the stream batch right after one this query run stored whole, which no run can have started
-        before (Spark plans a batch only once the one before it committed): a plain append. Any other (the
-        first batch of a run, which may repeat one a stopped run had begun, a replay from bronze, or after
-        new checkpoints) inserts only the messages whose Kafka coordinates the table lacks. Delta's own
-        check of a writer's batch id (append_once) would rebuild the table's state from its log in every
-        batch: a Spark job as costly as the append itself, on the path from a device to the change feed.
-        """
-        path = lake.quarantined_events(self.settings.lake)
-        if is_new and not self.deduplicate_lake_writes:
-            write_delta(records, path, partition_by=("ingest_date",))
-        else:
-            within = kafka_coordinates_within(records)
-            insert_new_rows(records, path, QUARANTINE_KEYS, partition_by=("ingest_date",), within=within)
+    def flush_quarantine(self) -> int:
+        """Moves the staged quarantined messages into the quarantine now; returns the folders moved."""
+        return self.quarantine_staging.flush()
 
     def process_batch(self, messages: DataFrame, batch_id: int) -> None:
         """foreachBatch of the ingest query: validate and store."""
@@ -312,7 +299,7 @@ class EventIngest:
 
     def archive_batch(self, messages: DataFrame, batch_id: int) -> None:
         """foreachBatch of the bronze query: every raw message, as received, in its pool of the scheduler."""
-        self.spark.sparkContext.setLocalProperty("spark.scheduler.pool", BRONZE_POOL)
+        self.spark.sparkContext.setLocalProperty("spark.scheduler.pool", LAKE_POOL)
         bronze = messages.withColumn("ingest_date", F.to_date("timestamp"))
         path = lake.bronze_events(self.settings.lake)
         if self.deduplicate_lake_writes:
@@ -370,8 +357,8 @@ class EventIngest:
         self.check_checkpoints(new_checkpoints)
         for table in (lake.bronze_events(self.settings.lake), lake.quarantined_events(self.settings.lake)):
             ensure_table_properties(self.spark, table, FREQUENT_APPEND_TABLE_PROPERTIES)
-        # A new run's first batch may be one a stopped run had begun.
-        self._stored_through = None
+        # What a stopped run staged and did not move; what it had begun to stage, its batch stages again.
+        self.quarantine_staging.flush(discard_unfinished=True)
         ingest = self.settings.ingest
         # Spark's Kafka source fails on a topic that does not exist yet; devices may not have sent anything.
         ensure_topic(self.settings.kafka, ingest.topic, ingest.topic_partitions)
@@ -389,6 +376,7 @@ class EventIngest:
             )
             trigger = {"availableNow": True} if drain else {"processingTime": f"{interval_s} seconds"}
             queries.append(writer.trigger(**trigger).start())
+        self._quarantine_flusher.start()
         return queries
 
     def replay(self, start: datetime, end: datetime) -> BatchCounts:

@@ -21,7 +21,7 @@ from smartspaces.stages.ingest.metrics import DrainProgress
 from smartspaces.stages.ingest.pipeline import FREQUENT_APPEND_TABLE_PROPERTIES, EventIngest
 
 logger = logging.getLogger("smartspaces.stages.ingest")
-# Declares the archive's pool (pipeline.BRONZE_POOL) to the fair scheduler.
+# Declares the lake's pool (pipeline.LAKE_POOL) to the fair scheduler.
 FAIR_SCHEDULER_FILE = "fair-scheduler.xml"
 # How often a drain reads its queries' progress (each read is one call to the JVM per retained report).
 DRAIN_PROGRESS_S = 2
@@ -114,6 +114,7 @@ def run_ingest(settings: Settings, mode: IngestMode) -> int:
             else:
                 queries = ingest.start_streams(drain=mode.drain, new_checkpoints=mode.new_checkpoints)
                 run_streams(spark, queries, mode.drain, mode.run_for_s)
+                ingest.finish()
         finally:
             ingest.close()
     print(ingest.totals.table())

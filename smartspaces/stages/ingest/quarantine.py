@@ -1,0 +1,172 @@
+"""The quarantine of bad messages: staged by each micro-batch, moved into its Delta table every few seconds.
+
+A Delta commit in every micro-batch with bad input (nearly every batch of real traffic) took a fifth of the
+ingest's micro-batch on two cores (docs/hot-path.md, profile 15). A micro-batch instead writes its quarantined
+messages to a folder of their own in the lake's staging area, as durable as the table beside it, and a
+flusher moves the staged folders into the table every `ingest.quarantine_flush_interval_s`: one Delta commit
+for all of them, off the path from a device to the change feed.
+
+Idempotent whatever fails when: a micro-batch that fails or runs again writes its folder again under the
+same name; a folder is moved only once its writer finished it (Spark's `_SUCCESS` marker), so a flush never
+reads half a write; the move inserts only the messages whose Kafka coordinates the table lacks, and deletes
+the folders after its commit, so a flush that stopped in between inserts nothing twice the next time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+
+from pyspark import inheritable_thread_target
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from smartspaces.connectors.delta import insert_new_rows
+from smartspaces.connectors.jvm import session_jvm
+
+logger = logging.getLogger(__name__)
+
+QUARANTINE_KEYS = ("kafka_topic", "kafka_partition", "kafka_offset")
+PARTITION_COLUMNS = ("ingest_date",)
+# Spark's file writer marks a folder it finished with this file, last.
+FINISHED_MARKER = "_SUCCESS"
+
+
+class QuarantineFlushError(RuntimeError):
+    """Staged quarantined messages could not be moved into the quarantine table (they stay staged)."""
+
+
+def kafka_coordinates_within(records: DataFrame) -> str | None:
+    """A condition on the quarantine (target.*) that holds for every row with the records' Kafka coordinates:
+    their arrival dates (the table's partitions) and the span of their offsets (files' statistics), so that
+    inserting them reads the files of those messages' days and offsets, not the whole table."""
+    span = records.agg(
+        F.collect_set("ingest_date").alias("dates"),
+        F.min("kafka_offset").alias("low"),
+        F.max("kafka_offset").alias("high"),
+    ).first()  # one row: collected on purpose
+    if span is None or not span["dates"]:
+        return None
+    dates = ", ".join(f"DATE'{day.isoformat()}'" for day in sorted(span["dates"]))
+    return f"target.ingest_date IN ({dates}) AND target.kafka_offset BETWEEN {span['low']} AND {span['high']}"
+
+
+def insert_quarantined(records: DataFrame, table: str) -> None:
+    """Inserts the quarantine records whose Kafka coordinates the table lacks: writing them again changes nothing."""
+    within = kafka_coordinates_within(records)
+    insert_new_rows(records, table, QUARANTINE_KEYS, partition_by=PARTITION_COLUMNS, within=within)
+
+
+class QuarantineStaging:
+    """A staging folder of the lake (local or abfss://, through Hadoop's file system) for one quarantine table."""
+
+    def __init__(self, spark: SparkSession, folder: str, table: str) -> None:
+        self.spark = spark
+        self.folder = folder.rstrip("/")
+        self.table = table
+        hadoop_path = session_jvm(spark).org.apache.hadoop.fs.Path(self.folder)
+        self._file_system = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+
+    def stage(self, records: DataFrame, name: str) -> None:
+        """Writes a micro-batch's quarantine records as the folder `name` (replaced if it exists)."""
+        # A batch's few bad messages: one file.
+        records.coalesce(1).write.mode("overwrite").parquet(f"{self.folder}/{name}")
+
+    def staged(self) -> tuple[list[str], list[str]]:
+        """The staged folders: those their writer finished, and the others (being written, or abandoned)."""
+        path = session_jvm(self.spark).org.apache.hadoop.fs.Path
+        if not self._file_system.exists(path(self.folder)):
+            return [], []
+        folders = [
+            status.getPath().toString()
+            for status in self._file_system.listStatus(path(self.folder))
+            if status.isDirectory()
+        ]
+        markers = self._file_system.globStatus(path(f"{self.folder}/*/{FINISHED_MARKER}")) or []
+        finished = {status.getPath().getParent().toString() for status in markers}
+        return sorted(finished), sorted(set(folders) - finished)
+
+    def flush(self, discard_unfinished: bool = False) -> int:
+        """Moves every finished folder into the table in one commit, then deletes them; returns how many.
+
+        discard_unfinished: also deletes the folders no writer finished, which only a stopped run leaves
+        (its micro-batch runs again and stages anew); never while the ingest's streams run.
+        """
+        started = time.monotonic()
+        finished, unfinished = self.staged()
+        if discard_unfinished:
+            self._delete(unfinished)
+        if not finished:
+            return 0
+        try:
+            insert_quarantined(self.spark.read.parquet(*finished), self.table)
+        except Exception as error:
+            raise QuarantineFlushError(
+                f"moving {len(finished)} staged folder(s) of quarantined messages from {self.folder} into the "
+                f"quarantine table {self.table} failed (they stay staged, and move with the next flush): {error}"
+            ) from error
+        self._delete(finished)
+        logger.info(
+            json.dumps(
+                {
+                    "event": "quarantine_flushed",
+                    "folders": len(finished),
+                    "seconds": round(time.monotonic() - started, 3),
+                }
+            )
+        )
+        return len(finished)
+
+    def _delete(self, folders: list[str]) -> None:
+        path = session_jvm(self.spark).org.apache.hadoop.fs.Path
+        for folder in folders:
+            self._file_system.delete(path(folder), True)
+
+
+class QuarantineFlusher:
+    """Flushes a staging area every interval_s from a thread of its own, in a scheduler pool of its own.
+
+    A failed flush ends the thread; `raise_failure` raises its error (the ingest's next micro-batch calls it,
+    so the stream stops with it). `stop` ends the thread and flushes what is left.
+    """
+
+    def __init__(self, staging: QuarantineStaging, interval_s: float, pool: str) -> None:
+        self.staging = staging
+        self.interval_s = interval_s
+        self.pool = pool
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._failure: QuarantineFlushError | None = None
+
+    def start(self) -> None:
+        self._stopping.clear()
+        self._thread = threading.Thread(
+            target=inheritable_thread_target(self._run), name="quarantine-flush", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self) -> None:
+        self.staging.spark.sparkContext.setLocalProperty("spark.scheduler.pool", self.pool)
+        while not self._stopping.wait(self.interval_s):
+            try:
+                self.staging.flush()
+            except QuarantineFlushError as failure:
+                self._failure = failure
+                return
+
+    def raise_failure(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+
+    def stop(self, flush: bool) -> None:
+        """Ends the thread (after the flush it is running, if any). With flush, raises its failure or moves
+        what is still staged; without (a run that is failing), what is staged moves at the next start."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if flush:
+            self.raise_failure()
+            self.staging.flush()

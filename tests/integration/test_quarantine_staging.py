@@ -1,0 +1,103 @@
+"""The quarantine's staging: a micro-batch's folder moves into the table once, whatever stops when."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from pyspark.sql import DataFrame, SparkSession
+
+from smartspaces.connectors.delta import read_delta
+from smartspaces.stages.ingest.quarantine import QuarantineFlusher, QuarantineFlushError, QuarantineStaging
+
+pytestmark = pytest.mark.integration
+
+ARRIVED = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+SCHEMA = (
+    "kafka_topic string, kafka_partition int, kafka_offset bigint, kafka_timestamp timestamp, payload string, "
+    "reason string, ingest_date date"
+)
+
+
+def records(spark: SparkSession, *offsets: int) -> DataFrame:
+    rows = [("events", 0, offset, ARRIVED, f"bad {offset}", "not_json", ARRIVED.date()) for offset in offsets]
+    return spark.createDataFrame(rows, SCHEMA)
+
+
+def table_rows(spark: SparkSession, staging: QuarantineStaging) -> list[tuple[int, str]]:
+    table = read_delta(spark, staging.table)
+    return sorted((row.kafka_offset, row.payload) for row in table.select("kafka_offset", "payload").collect())
+
+
+@pytest.fixture
+def staging(spark: SparkSession, tmp_path: Path) -> QuarantineStaging:
+    return QuarantineStaging(spark, str(tmp_path / "_staging" / "quarantine"), str(tmp_path / "quarantine"))
+
+
+def test_staged_folders_move_into_the_table_in_one_flush_and_are_deleted(
+    spark: SparkSession, staging: QuarantineStaging
+) -> None:
+    assert staging.flush() == 0  # nothing staged, no folder yet: no table either
+    staging.stage(records(spark, 1, 2), "query-0")
+    staging.stage(records(spark, 5), "query-1")
+
+    assert staging.flush() == 2
+    assert table_rows(spark, staging) == [(1, "bad 1"), (2, "bad 2"), (5, "bad 5")]
+    assert staging.staged() == ([], [])
+    assert staging.flush() == 0
+
+
+def test_a_batch_staged_again_replaces_its_folder_and_after_a_move_inserts_nothing_twice(
+    spark: SparkSession, staging: QuarantineStaging
+) -> None:
+    staging.stage(records(spark, 1), "query-0")
+    staging.stage(records(spark, 1), "query-0")  # the batch ran again before a flush
+    staging.flush()
+    # Run again after its folder moved (a restart after the move), or a flush that stopped before deleting.
+    staging.stage(records(spark, 1), "query-0")
+    staging.stage(records(spark, 1, 3), "query-1")
+    staging.flush()
+
+    assert table_rows(spark, staging) == [(1, "bad 1"), (3, "bad 3")]
+
+
+def test_a_folder_its_writer_has_not_finished_stays_until_a_start_discards_it(
+    spark: SparkSession, staging: QuarantineStaging
+) -> None:
+    staging.stage(records(spark, 1), "query-0")
+    staging.stage(records(spark, 2), "query-1")
+    unfinished = f"{staging.folder}/query-1"
+    Path(unfinished, "_SUCCESS").unlink()  # as a writer stopped before it committed leaves it
+
+    assert staging.flush() == 1
+    assert table_rows(spark, staging) == [(1, "bad 1")]
+    assert Path(unfinished).is_dir()  # a running stream may still be writing it
+
+    assert staging.flush(discard_unfinished=True) == 0
+    assert not Path(unfinished).exists()
+    assert table_rows(spark, staging) == [(1, "bad 1")]
+
+
+def test_a_failed_move_keeps_the_folders_names_the_table_and_stops_the_flusher(
+    spark: SparkSession, staging: QuarantineStaging, tmp_path: Path
+) -> None:
+    staging.stage(records(spark, 1), "query-0")
+    # A file where the table's folder should be: the move cannot write there.
+    Path(staging.table).write_text("not a table")
+    flusher = QuarantineFlusher(staging, interval_s=0.05, pool="lake")
+    flusher.start()
+    with pytest.raises(QuarantineFlushError, match=f"quarantine table {staging.table}"):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # until the thread's flush has failed
+            flusher.raise_failure()
+            time.sleep(0.05)
+    with pytest.raises(QuarantineFlushError, match="they stay staged"):
+        flusher.stop(flush=True)
+    assert staging.staged()[0] == [f"file:{staging.folder}/query-0"]
+
+    Path(staging.table).unlink()
+    flusher.stop(flush=False)  # a failing run's stop moves nothing and raises nothing
+    staging.flush()
+    assert table_rows(spark, staging) == [(1, "bad 1")]
