@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from delta.exceptions import ConcurrentAppendException
 from pyspark.sql import DataFrame, SparkSession
 
 from smartspaces.connectors.delta import read_delta
+from smartspaces.stages.ingest import quarantine
 from smartspaces.stages.ingest.quarantine import QuarantineFlusher, QuarantineFlushError, QuarantineStaging
 
 pytestmark = pytest.mark.integration
@@ -101,3 +103,29 @@ def test_a_failed_move_keeps_the_folders_names_the_table_and_stops_the_flusher(
     flusher.stop(flush=False)  # a failing run's stop moves nothing and raises nothing
     staging.flush()
     assert table_rows(spark, staging) == [(1, "bad 1")]
+
+
+def test_a_move_that_meets_another_writers_commit_is_tried_again_and_the_flusher_keeps_going(
+    spark: SparkSession, staging: QuarantineStaging, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    staging.stage(records(spark, 1), "query-0")
+    conflicts = iter([True, True, False] + [True] * 3 + [False])
+    real_insert = quarantine.insert_quarantined
+
+    def insert(records: DataFrame, table: str) -> None:
+        if next(conflicts):  # a replay's commit landed between this move's read and its commit
+            raise ConcurrentAppendException("Files were added to partition [ingest_date=2026-03-01]", "")
+        real_insert(records, table)
+
+    monkeypatch.setattr(quarantine, "insert_quarantined", insert)
+    assert staging.flush() == 1  # the third attempt commits
+    assert table_rows(spark, staging) == [(1, "bad 1")]
+
+    staging.stage(records(spark, 2), "query-1")
+    with pytest.raises(QuarantineFlushError, match="Files were added") as failed:
+        staging.flush()  # three conflicts in a row
+    assert failed.value.concurrent
+    flusher = QuarantineFlusher(staging, interval_s=0.05, pool="lake")
+    flusher.start()
+    flusher.stop(flush=True)  # no failure kept; the move then commits
+    assert table_rows(spark, staging) == [(1, "bad 1"), (2, "bad 2")]

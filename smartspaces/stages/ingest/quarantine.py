@@ -19,6 +19,14 @@ import logging
 import threading
 import time
 
+from delta.exceptions import (
+    ConcurrentAppendException,
+    ConcurrentDeleteDeleteException,
+    ConcurrentDeleteReadException,
+    ConcurrentTransactionException,
+    ConcurrentWriteException,
+    DeltaConcurrentModificationException,
+)
 from pyspark import inheritable_thread_target
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -32,10 +40,28 @@ QUARANTINE_KEYS = ("kafka_topic", "kafka_partition", "kafka_offset")
 PARTITION_COLUMNS = ("ingest_date",)
 # Spark's file writer marks a folder it finished with this file, last.
 FINISHED_MARKER = "_SUCCESS"
+# Another writer's commit to the table while a move read it (a replay from bronze inserting its own bad
+# messages): the move is tried again, with the table's new state.
+CONCURRENT_COMMITS = (
+    ConcurrentAppendException,
+    ConcurrentDeleteDeleteException,
+    ConcurrentDeleteReadException,
+    ConcurrentTransactionException,
+    ConcurrentWriteException,
+    DeltaConcurrentModificationException,
+)
+MOVE_ATTEMPTS = 3
 
 
 class QuarantineFlushError(RuntimeError):
-    """Staged quarantined messages could not be moved into the quarantine table (they stay staged)."""
+    """Staged quarantined messages could not be moved into the quarantine table (they stay staged).
+
+    concurrent: the table kept changing under the move (another writer's commits), which a later move may
+    not meet; anything else (a full disk, refused credentials) needs someone to act."""
+
+    def __init__(self, message: str, concurrent: bool) -> None:
+        super().__init__(message)
+        self.concurrent = concurrent
 
 
 def kafka_coordinates_within(records: DataFrame) -> str | None:
@@ -100,13 +126,15 @@ class QuarantineStaging:
             self._delete(unfinished)
         if not finished:
             return 0
-        try:
-            insert_quarantined(self.spark.read.parquet(*finished), self.table)
-        except Exception as error:
-            raise QuarantineFlushError(
-                f"moving {len(finished)} staged folder(s) of quarantined messages from {self.folder} into the "
-                f"quarantine table {self.table} failed (they stay staged, and move with the next flush): {error}"
-            ) from error
+        for attempt in range(1, MOVE_ATTEMPTS + 1):
+            try:
+                insert_quarantined(self.spark.read.parquet(*finished), self.table)
+                break
+            except CONCURRENT_COMMITS as error:
+                if attempt == MOVE_ATTEMPTS:
+                    raise self._failure(finished, error, concurrent=True) from error
+            except Exception as error:
+                raise self._failure(finished, error, concurrent=False) from error
         self._delete(finished)
         logger.info(
             json.dumps(
@@ -119,6 +147,13 @@ class QuarantineStaging:
         )
         return len(finished)
 
+    def _failure(self, finished: list[str], error: Exception, concurrent: bool) -> QuarantineFlushError:
+        return QuarantineFlushError(
+            f"moving {len(finished)} staged folder(s) of quarantined messages from {self.folder} into the "
+            f"quarantine table {self.table} failed (they stay staged, and move with the next flush): {error}",
+            concurrent,
+        )
+
     def _delete(self, folders: list[str]) -> None:
         path = session_jvm(self.spark).org.apache.hadoop.fs.Path
         for folder in folders:
@@ -128,8 +163,9 @@ class QuarantineStaging:
 class QuarantineFlusher:
     """Flushes a staging area every interval_s from a thread of its own, in a scheduler pool of its own.
 
-    A failed flush ends the thread; `raise_failure` raises its error (the ingest's next micro-batch calls it,
-    so the stream stops with it). `stop` ends the thread and flushes what is left.
+    A flush that failed ends the thread; `raise_failure` raises its error (the ingest's next micro-batch calls
+    it, so the stream stops with it). One that kept meeting other writers' commits is logged and tried again
+    at the next interval. `stop` ends the thread and flushes what is left.
     """
 
     def __init__(self, staging: QuarantineStaging, interval_s: float, pool: str) -> None:
@@ -153,8 +189,10 @@ class QuarantineFlusher:
             try:
                 self.staging.flush()
             except QuarantineFlushError as failure:
-                self._failure = failure
-                return
+                if not failure.concurrent:
+                    self._failure = failure
+                    return
+                logger.warning(str(failure))
 
     def raise_failure(self) -> None:
         if self._failure is not None:
