@@ -117,6 +117,9 @@ class EventIngest:
         # Set when the streams start over on purpose on new checkpoints (check_checkpoints): the archive's
         # appends then insert only messages whose Kafka coordinates are new, since the topic is read again.
         self.deduplicate_lake_writes = False
+        # The stream batch this object last stored whole, in this query run: the next one's quarantine cannot
+        # have been staged before (Spark plans a batch only once the one before it committed).
+        self._stored_through: int | None = None
         # The registry's device ids, kept between micro-batches with the version they were read at.
         self._known_devices: tuple[str | None, DataFrame] | None = None
 
@@ -201,6 +204,8 @@ class EventIngest:
         keyspace = self.settings.cassandra.keyspace
         # A stream whose quarantine can no longer be moved stops, naming the table and the staging folder.
         self._quarantine_flusher.raise_failure()
+        # Cleared until this batch is stored whole: after a failure, no batch is taken for a new one.
+        previous, self._stored_through = self._stored_through, None
         # Each frame is kept for the several jobs that read it: the Kafka batch is read and validated once.
         with ExitStack() as kept:
             checked = kept.enter_context(persisted(verdicts))
@@ -226,7 +231,8 @@ class EventIngest:
             # The hours of event time the batch stores events of: what the enrichment's catch-up re-enriches.
             hours = hours_of(receipt.event_time_us for receipt in receipts)
             recording = self._id_writer.submit(self.record_receipts, new_ids, hours, datetime.now(UTC))
-            quarantining = self._start_quarantine(verdicts, batch_id, counts)
+            repeatable = previous is None or batch_id != previous + 1
+            quarantining = self._start_quarantine(verdicts, batch_id, repeatable, counts)
             # Also when a write below fails: the frames it reads stay kept until it ends.
             kept.callback(wait, [quarantining])
             # Kept for both writes: the events table and the change log.
@@ -244,12 +250,19 @@ class EventIngest:
             recording.result()
             quarantining.result()
         counts.seconds = round(time.monotonic() - started, 3)
+        if batch_id != REPLAY_BATCH_ID:
+            self._stored_through = batch_id
         return counts
 
-    def _start_quarantine(self, verdicts: DataFrame, batch_id: int, counts: BatchCounts) -> Future[None]:
+    def _start_quarantine(
+        self, verdicts: DataFrame, batch_id: int, repeatable: bool, counts: BatchCounts
+    ) -> Future[None]:
         """Stages the batch's quarantined messages (if any) from a thread of its own, timed in counts, in the
         batch's scheduler pool and job group (the local properties of the thread that calls this). A replay
-        from bronze, a batch job, inserts them into the quarantine itself."""
+        from bronze, a batch job, inserts them into the quarantine itself.
+
+        repeatable: not the batch right after one this run stored whole, so perhaps one a stopped run had
+        begun, whose quarantine it may have moved already (or the streams started over on new checkpoints)."""
         if not counts.quarantined:
             return _done
 
@@ -258,7 +271,8 @@ class EventIngest:
                 if batch_id == REPLAY_BATCH_ID:
                     insert_quarantined(records, self.quarantine_staging.table)
                 else:
-                    self.quarantine_staging.stage(records, self.staged_name(batch_id))
+                    may_be_moved = repeatable or self.deduplicate_lake_writes
+                    self.quarantine_staging.stage(records, self.staged_name(batch_id), may_be_moved)
 
         target = inheritable_thread_target(write_quarantine)
         return self._quarantine_writer.submit(target, verdicts.transform(quarantine_records))
@@ -359,6 +373,8 @@ class EventIngest:
             ensure_table_properties(self.spark, table, FREQUENT_APPEND_TABLE_PROPERTIES)
         # What a stopped run staged and did not move; what it had begun to stage, its batch stages again.
         self.quarantine_staging.flush(discard_unfinished=True)
+        # A new run's first batch may be one a stopped run had begun.
+        self._stored_through = None
         ingest = self.settings.ingest
         # Spark's Kafka source fails on a topic that does not exist yet; devices may not have sent anything.
         ensure_topic(self.settings.kafka, ingest.topic, ingest.topic_partitions)

@@ -8,8 +8,12 @@ for all of them, off the path from a device to the change feed.
 
 Idempotent whatever fails when: a micro-batch that fails or runs again writes its folder again under the
 same name; a folder is moved only once its writer finished it (Spark's `_SUCCESS` marker), so a flush never
-reads half a write; the move inserts only the messages whose Kafka coordinates the table lacks, and deletes
-the folders after its commit, so a flush that stopped in between inserts nothing twice the next time.
+reads half a write; and the move deletes the folders after its commit. The move is a plain append when
+nothing it holds can be in the table already, else a merge that inserts only the messages whose Kafka
+coordinates the table lacks (the merge took 3.4 s of the lake's pool every 10 s at 413 events/s, the append
+a fraction of that): a merge for a run's first move (a stopped run may have moved a folder and not deleted
+it), after a move that failed (its commit may have landed), and for a folder its writer marked as possibly
+moved before (`MERGE_SUFFIX`: a run's first micro-batch may repeat one a stopped run had begun).
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from pyspark import inheritable_thread_target
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from smartspaces.connectors.delta import insert_new_rows
+from smartspaces.connectors.delta import insert_new_rows, write_delta
 from smartspaces.connectors.jvm import session_jvm
 
 logger = logging.getLogger(__name__)
@@ -40,6 +44,8 @@ QUARANTINE_KEYS = ("kafka_topic", "kafka_partition", "kafka_offset")
 PARTITION_COLUMNS = ("ingest_date",)
 # Spark's file writer marks a folder it finished with this file, last.
 FINISHED_MARKER = "_SUCCESS"
+# Marks a staged folder whose messages may be in the table already: it moves by merge.
+MERGE_SUFFIX = ".merge"
 # Another writer's commit to the table while a move read it (a replay from bronze inserting its own bad
 # messages): the move is tried again, with the table's new state.
 CONCURRENT_COMMITS = (
@@ -92,13 +98,19 @@ class QuarantineStaging:
         self.spark = spark
         self.folder = folder.rstrip("/")
         self.table = table
+        # What this object cannot know: whether a stopped run, or its own failed move, committed some folder.
+        self._merge_next = True
         hadoop_path = session_jvm(spark).org.apache.hadoop.fs.Path(self.folder)
         self._file_system = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
 
-    def stage(self, records: DataFrame, name: str) -> None:
-        """Writes a micro-batch's quarantine records as the folder `name` (replaced if it exists)."""
+    def stage(self, records: DataFrame, name: str, may_be_moved: bool) -> None:
+        """Writes a micro-batch's quarantine records as the folder `name` (replaced if it exists).
+
+        may_be_moved: the records may be in the table already (a micro-batch a stopped run had begun).
+        """
+        folder = f"{self.folder}/{name}{MERGE_SUFFIX if may_be_moved else ''}"
         # A batch's few bad messages: one file.
-        records.coalesce(1).write.mode("overwrite").parquet(f"{self.folder}/{name}")
+        records.coalesce(1).write.mode("overwrite").parquet(folder)
 
     def staged(self) -> tuple[list[str], list[str]]:
         """The staged folders: those their writer finished, and the others (being written, or abandoned)."""
@@ -126,9 +138,16 @@ class QuarantineStaging:
             self._delete(unfinished)
         if not finished:
             return 0
+        by_merge = self._merge_next or any(folder.endswith(MERGE_SUFFIX) for folder in finished)
+        self._merge_next = True  # until this move is committed and its folders deleted
         for attempt in range(1, MOVE_ATTEMPTS + 1):
             try:
-                insert_quarantined(self.spark.read.parquet(*finished), self.table)
+                records = self.spark.read.parquet(*finished)
+                if by_merge:
+                    # Two folders may hold one message (a batch staged again by a run on new checkpoints).
+                    insert_quarantined(records.dropDuplicates(list(QUARANTINE_KEYS)), self.table)
+                else:
+                    write_delta(records, self.table, partition_by=PARTITION_COLUMNS)
                 break
             except CONCURRENT_COMMITS as error:
                 if attempt == MOVE_ATTEMPTS:
@@ -136,11 +155,13 @@ class QuarantineStaging:
             except Exception as error:
                 raise self._failure(finished, error, concurrent=False) from error
         self._delete(finished)
+        self._merge_next = False
         logger.info(
             json.dumps(
                 {
                     "event": "quarantine_flushed",
                     "folders": len(finished),
+                    "merged": by_merge,
                     "seconds": round(time.monotonic() - started, 3),
                 }
             )
