@@ -67,7 +67,8 @@ def test_a_batch_staged_again_replaces_its_folder_and_after_a_move_inserts_nothi
 
 
 def last_operation(spark: SparkSession, staging: QuarantineStaging) -> str:
-    return DeltaTable.forPath(spark, staging.table).history(1).first()["operation"]
+    [last] = DeltaTable.forPath(spark, staging.table).history(1).collect()
+    return str(last["operation"])
 
 
 def test_a_move_appends_unless_its_messages_may_be_in_the_table_already(
