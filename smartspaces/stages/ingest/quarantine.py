@@ -23,14 +23,7 @@ import logging
 import threading
 import time
 
-from delta.exceptions import (
-    ConcurrentAppendException,
-    ConcurrentDeleteDeleteException,
-    ConcurrentDeleteReadException,
-    ConcurrentTransactionException,
-    ConcurrentWriteException,
-    DeltaConcurrentModificationException,
-)
+from delta import exceptions as delta_errors
 from pyspark import inheritable_thread_target
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -47,14 +40,10 @@ FINISHED_MARKER = "_SUCCESS"
 # Marks a staged folder whose messages may be in the table already: it moves by merge.
 MERGE_SUFFIX = ".merge"
 # Another writer's commit to the table while a move read it (a replay from bronze inserting its own bad
-# messages): the move is tried again, with the table's new state.
-CONCURRENT_COMMITS = (
-    ConcurrentAppendException,
-    ConcurrentDeleteDeleteException,
-    ConcurrentDeleteReadException,
-    ConcurrentTransactionException,
-    ConcurrentWriteException,
-    DeltaConcurrentModificationException,
+# messages): the move is tried again, with the table's new state. Delta raises one class per kind of
+# conflict (ConcurrentAppendException, ...), with no base of their own in Python.
+CONCURRENT_COMMITS: tuple[type[Exception], ...] = tuple(
+    getattr(delta_errors, name) for name in dir(delta_errors) if name.startswith(("Concurrent", "DeltaConcurrent"))
 )
 MOVE_ATTEMPTS = 3
 
