@@ -9,7 +9,7 @@ ingest's.
 
 Exactly-once effect on restart: each checkpoint replays an unfinished micro-batch with the same batch id.
 Bronze appends are idempotent per batch id; a batch's staged quarantine is written again under the same name,
-and moves into the table by Kafka coordinates; Cassandra writes are upserts by primary key.
+and moves into the table once (quarantine.py); Cassandra writes are upserts by primary key.
 """
 
 from __future__ import annotations
