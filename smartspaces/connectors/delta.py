@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
@@ -141,10 +142,16 @@ def table_version(spark: SparkSession, path: str) -> str | None:
     return _newest_file(spark, f"{path.rstrip('/')}/_delta_log", suffix=".json")
 
 
+def lake_file(spark: SparkSession, path: str) -> tuple[Any, Any]:
+    """Hadoop's file system of a lake path (a local folder or abfss://, as the session configures it) and the
+    path as Hadoop's `Path`; no Spark job runs."""
+    hadoop_path = session_jvm(spark).org.apache.hadoop.fs.Path(path)
+    return hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()), hadoop_path
+
+
 def file_version(spark: SparkSession, path: str) -> str | None:
     """A cheap token of a file's state (its modification time and length); None when it does not exist."""
-    hadoop_path = session_jvm(spark).org.apache.hadoop.fs.Path(path)
-    file_system = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    file_system, hadoop_path = lake_file(spark, path)
     if not file_system.exists(hadoop_path):
         return None
     status = file_system.getFileStatus(hadoop_path)
@@ -157,8 +164,7 @@ def holds_files(spark: SparkSession, folder: str) -> bool:
 
 
 def _newest_file(spark: SparkSession, folder: str, suffix: str) -> str | None:
-    hadoop_path = session_jvm(spark).org.apache.hadoop.fs.Path(folder)
-    file_system = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    file_system, hadoop_path = lake_file(spark, folder)
     if not file_system.exists(hadoop_path):
         return None
     names = [status.getPath().getName() for status in file_system.listStatus(hadoop_path)]

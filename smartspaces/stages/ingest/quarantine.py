@@ -28,8 +28,7 @@ from pyspark import inheritable_thread_target
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from smartspaces.connectors.delta import insert_new_rows, write_delta
-from smartspaces.connectors.jvm import session_jvm
+from smartspaces.connectors.delta import insert_new_rows, lake_file, write_delta
 
 logger = logging.getLogger(__name__)
 
@@ -89,8 +88,6 @@ class QuarantineStaging:
         self.table = table
         # What this object cannot know: whether a stopped run, or its own failed move, committed some folder.
         self._merge_next = True
-        hadoop_path = session_jvm(spark).org.apache.hadoop.fs.Path(self.folder)
-        self._file_system = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
 
     def stage(self, records: DataFrame, name: str, may_be_moved: bool) -> None:
         """Writes a micro-batch's quarantine records as the folder `name` (replaced if it exists).
@@ -103,15 +100,12 @@ class QuarantineStaging:
 
     def staged(self) -> tuple[list[str], list[str]]:
         """The staged folders: those their writer finished, and the others (being written, or abandoned)."""
-        path = session_jvm(self.spark).org.apache.hadoop.fs.Path
-        if not self._file_system.exists(path(self.folder)):
+        file_system, folder = lake_file(self.spark, self.folder)
+        if not file_system.exists(folder):
             return [], []
-        folders = [
-            status.getPath().toString()
-            for status in self._file_system.listStatus(path(self.folder))
-            if status.isDirectory()
-        ]
-        markers = self._file_system.globStatus(path(f"{self.folder}/*/{FINISHED_MARKER}")) or []
+        folders = [status.getPath().toString() for status in file_system.listStatus(folder) if status.isDirectory()]
+        _, pattern = lake_file(self.spark, f"{self.folder}/*/{FINISHED_MARKER}")
+        markers = file_system.globStatus(pattern) or []
         finished = {status.getPath().getParent().toString() for status in markers}
         return sorted(finished), sorted(set(folders) - finished)
 
@@ -165,9 +159,9 @@ class QuarantineStaging:
         )
 
     def _delete(self, folders: list[str]) -> None:
-        path = session_jvm(self.spark).org.apache.hadoop.fs.Path
         for folder in folders:
-            self._file_system.delete(path(folder), True)
+            file_system, path = lake_file(self.spark, folder)
+            file_system.delete(path, True)
 
 
 class QuarantineFlusher:
