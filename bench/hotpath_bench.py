@@ -117,6 +117,7 @@ def step_fields(result: StepResult, label: str) -> dict[str, Any]:
         f"api_p50_s_at_{label}": api.get("p50"),
         f"api_p99_s_at_{label}": api.get("p99"),
         f"api_samples_at_{label}": len(result.api_latencies()),
+        f"api_errors_at_{label}": result.api_errors,
         f"drain_s_at_{label}": result.drain_s,
         f"lag_growth_at_{label}": result.lag_growth,
         f"critical_events_at_{label}": len(result.e2e_latencies()),

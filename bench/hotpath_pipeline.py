@@ -38,6 +38,7 @@ from smartspaces.config import PROJECT_ROOT, Settings, load_settings
 from smartspaces.connectors.cassandra import cassandra_cluster
 from smartspaces.connectors.kafka_admin import ensure_topic
 from smartspaces.stack import local_stack
+from smartspaces.stack.process import port_is_free
 from smartspaces.stages.simulator.campus import build_campus
 from smartspaces.stages.simulator.producer import SimulationOptions, SimulationReport, run_simulation
 
@@ -83,6 +84,7 @@ class StepResult:
     report: SimulationReport
     critical: list[tuple[SeenCriticalEvent, StoredEvent]]
     api_served: dict[str, float]
+    api_errors: int
     ingest: list[StoredEvent]
     forced_doors_seen: int
     drain_s: float
@@ -305,6 +307,9 @@ class BenchPipeline:
 
     def start(self, changefeed: bool) -> None:
         """The API, the ingest and (optionally) the change feed, each in its own process."""
+        if not port_is_free("127.0.0.1", API_PORT):
+            # A read API left from an earlier run would answer the probes: its keys, not this run's.
+            raise RuntimeError(f"port {API_PORT}, the benchmark's read API's, is taken by another process; stop it")
         self._start_service("api", ["-m", "smartspaces.stages.serving"])
         self._wait_for_api()
         self._start_service("ingest", *JOB_COMMANDS["ingest"])
@@ -315,7 +320,10 @@ class BenchPipeline:
 
     def _wait_for_api(self) -> None:
         deadline = time.monotonic() + SERVICE_START_S
+        api = self.services["api"]
         while time.monotonic() < deadline:
+            if api.process.poll() is not None:
+                break  # its own server is gone: whatever else answers on the port is not what is measured
             try:
                 if httpx.get(f"http://127.0.0.1:{API_PORT}/health", timeout=2).status_code == 200:
                     return
@@ -374,6 +382,7 @@ class BenchPipeline:
         offsets = {name: service.log_size() for name, service in self.services.items()}
         stop = threading.Event()
         seen_before = self.watcher.count()
+        api_errors_before = self.api_watcher.errors
         started = time.time()
         cpu_before = machine_cpu_seconds()
         monitor = None
@@ -423,6 +432,7 @@ class BenchPipeline:
             report=report,
             critical=critical,
             api_served=dict(self.api_watcher.served),
+            api_errors=self.api_watcher.errors - api_errors_before,
             ingest=ingest,
             forced_doors_seen=forced_seen,
             drain_s=drain_s,
