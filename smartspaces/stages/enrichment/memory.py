@@ -10,4 +10,9 @@ def enrichment_spark_conf(enrichment: EnrichmentSettings) -> dict[str, str]:
     """The enrichment session's memory settings: the batch collector (its JVM options add to the platform's
     own) and, where the session starts the driver's JVM, its heap, fixed at its size."""
     heap = enrichment.driver_memory
-    return {**batch_jvm_conf(heap), **({"spark.driver.memory": heap} if heap else {})}
+    return {
+        **batch_jvm_conf(heap),
+        **({"spark.driver.memory": heap} if heap else {}),
+        # The quality gate takes each checked table to the driver (a few hundred thousand rows at most).
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+    }

@@ -15,7 +15,7 @@ from great_expectations.core.batch_definition import BatchDefinition
 from great_expectations.data_context.data_context.file_data_context import FileDataContext
 from great_expectations.data_context.types.base import ProgressBarsConfig
 from great_expectations.data_context.types.resource_identifiers import ValidationResultIdentifier
-from great_expectations.datasource.fluent.spark_datasource import DataFrameAsset, SparkDatasource
+from great_expectations.datasource.fluent.pandas_datasource import DataFrameAsset, PandasDatasource
 
 SITE_NAME = "enrichment"
 DATASOURCE_NAME = "enriched"
@@ -52,21 +52,22 @@ def site_dir(context: FileDataContext) -> Path:
     return (Path(context.root_directory) / "../site").resolve()
 
 
-def _spark_datasource(context: FileDataContext) -> SparkDatasource:
+def _pandas_datasource(context: FileDataContext) -> PandasDatasource:
     try:
         datasource = context.data_sources.get(DATASOURCE_NAME)
     except KeyError:
-        # persist=False: GX would persist every batch and never release it; the caller caches the facts.
-        return context.data_sources.add_spark(name=DATASOURCE_NAME, persist=False)
-    if not isinstance(datasource, SparkDatasource):
-        raise TypeError(f"datasource {DATASOURCE_NAME!r} of {context.root_directory} is not a Spark datasource")
+        return context.data_sources.add_pandas(name=DATASOURCE_NAME)
+    if not isinstance(datasource, PandasDatasource):
+        # A project the gate wrote when it validated Spark DataFrames: the datasource is only this run's input.
+        context.data_sources.delete(DATASOURCE_NAME)
+        return context.data_sources.add_pandas(name=DATASOURCE_NAME)
     return datasource
 
 
 def dataframe_batch(context: FileDataContext, asset_name: str) -> BatchDefinition[Any]:
-    """The whole-DataFrame batch definition of a DataFrame asset of the Spark datasource, created once."""
-    datasource = _spark_datasource(context)
-    asset: DataFrameAsset[Any]
+    """The whole-DataFrame batch definition of a DataFrame asset of the pandas datasource, created once."""
+    datasource = _pandas_datasource(context)
+    asset: DataFrameAsset
     try:
         asset = datasource.get_asset(asset_name)
     except LookupError:

@@ -112,6 +112,15 @@ class TableSuite:
     expectations: tuple[Expectation, ...]
     not_applicable: tuple[NotApplicable, ...] = ()
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The columns its expectations read, in their order of first use (a row count reads none)."""
+        named: list[str] = []
+        for expectation in self.expectations:
+            column = getattr(expectation, "column", None)
+            named += [column] if column else list(getattr(expectation, "column_list", None) or ())
+        return tuple(dict.fromkeys(named))
+
 
 def _planned(
     expectation: Expectation,
