@@ -346,6 +346,10 @@ class QualitySettings(_Section):
     row_count_max_ratio: float = Field(default=2.0, gt=0)
     # The newest event of the window may be at most this long before the window's end (or now, if earlier).
     freshness_max_lag_h: float = Field(default=6.0, gt=0)
+    # A table of at most this many rows is checked in the driver's Python (GX's pandas engine: one Spark job,
+    # about 200 bytes of the driver per row); a larger one in Spark (some ten jobs), so that the driver's
+    # memory stays bounded, however long the window. A week of 286 spaces has 161 784 hourly rows.
+    driver_rows: int = Field(default=250_000, ge=0)
     # Data Docs (HTML) of each run go below this folder (a local path).
     data_docs_dir: Path
 

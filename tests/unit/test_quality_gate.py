@@ -358,6 +358,27 @@ def test_details_hold_the_counts_bounds_and_offenders(defective_verdict: Quality
     )
 
 
+def test_tables_above_the_driver_rows_are_checked_in_spark_alike(
+    gate: Gate, quality: QualitySettings, defective_verdict: QualityVerdict
+) -> None:
+    # At most 3 rows in the driver: the hourly and the spaces' daily facts (4 rows each) are checked in Spark.
+    rows = clean_rows()
+    for defect in DEFECTS:
+        defect(rows)
+    in_spark = gate.run(
+        rows,
+        previous={**counts(clean_rows()), SPACE_METRIC_HOURLY.name: 400},
+        newest=STALE,
+        settings=quality.model_copy(update={"driver_rows": 3}),
+        run_id="defects in spark",
+    )
+
+    def outcomes(verdict: QualityVerdict) -> list[tuple[str, str, str | None, bool | None, str]]:
+        return [(r.expectation.value, r.table_name, r.column_name, r.success, r.observed) for r in verdict.results]
+
+    assert outcomes(in_spark) == outcomes(defective_verdict)
+
+
 def test_data_docs_show_the_failed_checks(defective_verdict: QualityVerdict, data_docs_dir: Path) -> None:
     assert defective_verdict.data_docs == data_docs_dir / "site" / "runs" / "defects_2026-03-10.html"
     run_page = defective_verdict.data_docs.read_text(encoding="utf-8")

@@ -1,8 +1,9 @@
 """The quality gate of the batch enrichment: validates the enriched DataFrames before anything is written.
 
-Each table is one Great Expectations checkpoint run on a whole-DataFrame batch of its rows, taken to the
-driver once (results stored in the project's validation store); the Data Docs site is built once per run,
-for that run's results. A check that fails fetches its offenders from the Spark table.
+Each table is one Great Expectations checkpoint run on a whole-DataFrame batch: of its rows taken to the
+driver once (QualitySettings.driver_rows at most), or of the Spark DataFrame. Results are stored in the
+project's validation store; the Data Docs site is built once per run, for that run's results. A check that
+fails fetches its offenders from the Spark table.
 """
 
 from __future__ import annotations
@@ -93,17 +94,19 @@ def check_enriched(
         (
             table_suite(table, settings, previous_count=previous_counts.get(table.name), dimensions=dimensions),
             validated_frame(table, frame, tables),
+            frame.count() <= settings.driver_rows,
         )
         for table, frame in tables.items()
     ]
     reference = freshness_reference(window.end, checked_at)
-    batches.append((freshness_suite(settings, reference), event_freshness(spark, newest_event_time, reference)))
+    freshness = event_freshness(spark, newest_event_time, reference)  # one row
+    batches.append((freshness_suite(settings, reference), freshness, True))
 
     run = gx.RunIdentifier(run_name=run_name, run_time=checked_at)
     results: list[QualityResult] = []
     identifiers: dict[str, ValidationResultIdentifier] = {}
-    for suite, frame in batches:
-        identifier, validations = _validate(context, suite, frame, run)
+    for suite, frame, in_driver in batches:
+        identifier, validations = _validate(context, suite, frame, run, in_driver)
         identifiers[suite.table] = identifier
         table_results = [result_of(validation, frame) for validation in validations]
         table_results += [not_applicable_result(check, settings) for check in suite.not_applicable]
@@ -136,37 +139,40 @@ def validated_frame(table: ReportingTable, frame: DataFrame, tables: Mapping[Rep
 
 
 def _validate(
-    context: FileDataContext, suite: TableSuite, frame: DataFrame, run: gx.RunIdentifier
+    context: FileDataContext, suite: TableSuite, frame: DataFrame, run: gx.RunIdentifier, in_driver: bool
 ) -> tuple[ValidationResultIdentifier, list[ExpectationValidationResult]]:
-    """Runs the table's checkpoint (suite and definition replaced by this run's) on the DataFrame."""
+    """Runs the table's checkpoint (suite and definition replaced by this run's) on the DataFrame, its rows
+    taken to the driver first (in_driver) or in Spark."""
     name = f"{SUITE_PREFIX}{suite.table}"
     definition = gx.ValidationDefinition(
         name=name,
-        data=dataframe_batch(context, suite.table),
+        data=dataframe_batch(context, suite.table, in_driver),
         suite=gx.ExpectationSuite(name=name, expectations=list(suite.expectations)),
     )
     checkpoint = context.checkpoints.add_or_update(
         gx.Checkpoint(name=name, validation_definitions=[definition], result_format=RESULT_FORMAT)
     )
-    # Only the columns the checks read reach the driver: the hourly facts' values are most of its memory.
-    rows = checked_rows(frame.select(*suite.columns) if suite.columns else frame)
-    outcome = checkpoint.run(batch_parameters={"dataframe": rows}, run_id=run)
+    batch: DataFrame | pd.DataFrame = frame
+    if in_driver:
+        # Only the columns the checks read reach the driver: the hourly facts' values are most of their memory.
+        batch = checked_rows(frame.select(*suite.columns) if suite.columns else frame)
+    outcome = checkpoint.run(batch_parameters={"dataframe": batch}, run_id=run)
     [(identifier, validated)] = outcome.run_results.items()
     return identifier, list(validated.results)
 
 
 def checked_rows(frame: DataFrame) -> pd.DataFrame:
-    """The table's rows in the driver, for GX to check in one pass: a checked table holds a few hundred thousand
-    rows at most, and GX runs some ten Spark queries per table, each planned and scheduled on its own.
+    """The table's rows in the driver, for GX to check them in one pass (QualitySettings.driver_rows at most):
+    in Spark, GX runs some ten queries per table, each planned and scheduled on its own.
 
     pandas holds a null double as NaN and reads every NaN as missing, where Spark orders NaN above every number:
     a NaN becomes +inf, so that a range check fails it and a null check passes it, as they did in Spark.
     """
     floating = {field.name for field in frame.schema.fields if isinstance(field.dataType, DoubleType | FloatType)}
-    rows = frame.select(
-        *[F.nanvl(F.col(name), F.lit(math.inf)).alias(name) if name in floating else F.col(name) for name in frame.columns]
-    )
-    return rows.toPandas()
+    columns = [
+        F.nanvl(F.col(name), F.lit(math.inf)).alias(name) if name in floating else name for name in frame.columns
+    ]
+    return frame.select(*columns).toPandas()
 
 
 def result_of(validation: ExpectationValidationResult, frame: DataFrame) -> QualityResult:
@@ -228,7 +234,8 @@ def observed_text(
         return f"newest event {lag:.1f} h before {meta['reference_time']}"
     if check is CheckName.ROW_COUNT_VS_PREVIOUS_WINDOW:
         return f"{result.get('observed_value')} rows ({meta['previous_rows']} in the previous window)"
-    unexpected, rows = result.get("unexpected_count", 0), result.get("element_count", 0)
+    # GX on Spark gives no unexpected count for an empty table.
+    unexpected, rows = result.get("unexpected_count") or 0, result.get("element_count") or 0
     text = f"{unexpected} of {rows} rows {meta['unexpected']}"
     if sample:
         offenders = ", ".join(

@@ -15,10 +15,14 @@ from great_expectations.core.batch_definition import BatchDefinition
 from great_expectations.data_context.data_context.file_data_context import FileDataContext
 from great_expectations.data_context.types.base import ProgressBarsConfig
 from great_expectations.data_context.types.resource_identifiers import ValidationResultIdentifier
-from great_expectations.datasource.fluent.pandas_datasource import DataFrameAsset, PandasDatasource
+from great_expectations.datasource.fluent.pandas_datasource import DataFrameAsset as PandasFrameAsset
+from great_expectations.datasource.fluent.pandas_datasource import PandasDatasource
+from great_expectations.datasource.fluent.spark_datasource import DataFrameAsset as SparkFrameAsset
+from great_expectations.datasource.fluent.spark_datasource import SparkDatasource
 
 SITE_NAME = "enrichment"
 DATASOURCE_NAME = "enriched"
+SPARK_DATASOURCE_NAME = "enriched_spark"
 WHOLE_DATAFRAME = "whole_dataframe"
 # The index page reads every validation result it lists: a bound keeps each run's docs build short.
 INDEX_VALIDATION_RESULTS = 700
@@ -52,22 +56,29 @@ def site_dir(context: FileDataContext) -> Path:
     return (Path(context.root_directory) / "../site").resolve()
 
 
-def _pandas_datasource(context: FileDataContext) -> PandasDatasource:
+def _datasource(context: FileDataContext, in_driver: bool) -> PandasDatasource | SparkDatasource:
+    """The datasource of tables checked in the driver (pandas) or in Spark, created once."""
+    name, kind = (DATASOURCE_NAME, PandasDatasource) if in_driver else (SPARK_DATASOURCE_NAME, SparkDatasource)
     try:
-        datasource = context.data_sources.get(DATASOURCE_NAME)
+        datasource = context.data_sources.get(name)
     except KeyError:
-        return context.data_sources.add_pandas(name=DATASOURCE_NAME)
-    if not isinstance(datasource, PandasDatasource):
-        # A project the gate wrote when it validated Spark DataFrames: the datasource is only this run's input.
-        context.data_sources.delete(DATASOURCE_NAME)
-        return context.data_sources.add_pandas(name=DATASOURCE_NAME)
-    return datasource
+        datasource = None
+    if isinstance(datasource, kind):
+        return datasource
+    if datasource is not None:
+        # A project written when every table was checked in Spark: a datasource only names a run's input.
+        context.data_sources.delete(name)
+    if in_driver:
+        return context.data_sources.add_pandas(name=name)
+    # persist=False: GX would persist every batch and never release it; the caller keeps the tables.
+    return context.data_sources.add_spark(name=name, persist=False)
 
 
-def dataframe_batch(context: FileDataContext, asset_name: str) -> BatchDefinition[Any]:
-    """The whole-DataFrame batch definition of a DataFrame asset of the pandas datasource, created once."""
-    datasource = _pandas_datasource(context)
-    asset: DataFrameAsset
+def dataframe_batch(context: FileDataContext, asset_name: str, in_driver: bool) -> BatchDefinition[Any]:
+    """The whole-DataFrame batch definition of a DataFrame asset, of pandas rows (in_driver) or of a Spark
+    DataFrame, created once."""
+    datasource = _datasource(context, in_driver)
+    asset: PandasFrameAsset | SparkFrameAsset[Any]
     try:
         asset = datasource.get_asset(asset_name)
     except LookupError:
