@@ -39,9 +39,10 @@ def test_frames_that_several_tables_are_built_on_are_each_computed_once(spark: S
     )
 
     with progress.step("facts", unit="tables") as building:
-        tables = computed_tables(schema, building)
+        tables, rows = computed_tables(schema, building)
 
     assert computed.value == 40
+    assert rows == {SPACE_METRIC_HOURLY: 20, SPACE_DAILY: 5, BUILDING_DAILY: 1}
     assert sorted(row["bucket"] for row in tables[SPACE_DAILY].collect()) == [0, 1, 2, 3, 4]
     assert tables[BUILDING_DAILY].collect()[0]["rows"] == 40
     assert tables[SPACE_METRIC_HOURLY].count() == 20

@@ -63,11 +63,17 @@ def run_enrichment(settings: Settings, window: ReportWindow, started: datetime) 
             schema = star_schema(
                 digest, inputs.critical_events, inputs.alarms, inputs.devices, inputs.spaces, window, band
             )
-            tables = computed_tables(schema, building)
+            tables, table_rows = computed_tables(schema, building)
             previous = fact_row_counts(settings.postgres, window.previous())
         with progress.step("enrich: quality gate") as gating:
             gate = check_enriched(
-                tables, enrichment.quality, window, previous, newest_event_time(digest, window), run_id
+                tables,
+                enrichment.quality,
+                window,
+                previous,
+                newest_event_time(digest, window),
+                run_id,
+                table_rows=table_rows,
             )
             gating.detail = gate.verdict.value
         run = EnrichmentRun(run_id, window, started, gate.verdict, datetime.now(UTC), gate.results, gate.data_docs)
@@ -88,8 +94,11 @@ def run_enrichment(settings: Settings, window: ReportWindow, started: datetime) 
     return 0
 
 
-def computed_tables(schema: StarSchema, building: progress.Step) -> dict[ReportingTable, DataFrame]:
-    """Each table computed now and kept for the gate and the write; the facts step counts the tables and rows.
+def computed_tables(
+    schema: StarSchema, building: progress.Step
+) -> tuple[dict[ReportingTable, DataFrame], dict[ReportingTable, int]]:
+    """Each table computed now and kept for the gate and the write, and its rows counted (the facts step
+    shows them; the gate decides by them where it checks the table).
 
     Each table is computed once, into a local checkpoint: its rows with the plan cut to them, so that each of
     the gate's and the write's many small queries is planned over a few rows rather than over the whole
@@ -101,11 +110,11 @@ def computed_tables(schema: StarSchema, building: progress.Step) -> dict[Reporti
     # Cached in the order they build on each other (each cache is planned when it is asked for).
     shared = [part.persist() for part in schema.shared]
     kept: dict[ReportingTable, DataFrame] = {}
-    rows_computed = 0
+    counted: dict[ReportingTable, int] = {}
     for table, rows in tables.items():
         kept[table] = rows.localCheckpoint(eager=True)
-        rows_computed += kept[table].count()
-        building.update(len(kept), detail=f"{rows_computed} rows")
+        counted[table] = kept[table].count()
+        building.update(len(kept), detail=f"{sum(counted.values())} rows")
     for part in shared:
         part.unpersist()
-    return kept
+    return kept, counted

@@ -70,6 +70,7 @@ def check_enriched(
     *,
     context: FileDataContext | None = None,
     now: datetime | None = None,
+    table_rows: Mapping[ReportingTable, int] | None = None,
 ) -> QualityVerdict:
     """Validates the enriched tables of one run; returns the verdict, its results and its Data Docs page.
 
@@ -81,6 +82,8 @@ def check_enriched(
       their maximum) with an `event_time` column; None means the window has no events.
     context: the gate's GX project (open_quality_context); by default the one in settings.data_docs_dir.
     now: the time of the check (default: the clock), also the freshness reference while the window is open.
+    table_rows: each table's rows, when the caller counted them (else the gate counts them): a table of at
+      most settings.driver_rows rows is checked in the driver.
     """
     check_severity_names(settings)
     if not tables:
@@ -94,7 +97,7 @@ def check_enriched(
         (
             table_suite(table, settings, previous_count=previous_counts.get(table.name), dimensions=dimensions),
             validated_frame(table, frame, tables),
-            frame.count() <= settings.driver_rows,
+            (table_rows[table] if table_rows else frame.count()) <= settings.driver_rows,
         )
         for table, frame in tables.items()
     ]
