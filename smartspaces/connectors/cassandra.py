@@ -93,4 +93,7 @@ def cassandra_cluster(cassandra: CassandraSettings) -> Cluster:
         # Version 4: what both Cassandra 5 and Cosmos DB's Cassandra API speak.
         protocol_version=4,
         connect_timeout=10,
+        # The control connection reads the schema and the peers when it connects: 2 s by default, which a
+        # Cassandra busy with a Spark job's writes (or, locally, sharing its cores with one) can miss.
+        control_connection_timeout=10,
     )
