@@ -8,8 +8,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from transformations.conform import conform_to
+from transformations.local_time import local_date_of
 from transformations.reporting_schemas import FACT_ALARM
-from transformations.space_facts import local_date_of
 
 
 def minutes_between(start: str, end: str) -> Column:

@@ -8,10 +8,10 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from transformations.conform import conform_to
+from transformations.local_time import local_date_of
 from transformations.point_in_time import attach_space_attributes
 from transformations.ranking import first_by
 from transformations.reporting_schemas import FACT_CRITICAL_EVENT
-from transformations.space_facts import local_date_of
 
 
 def newest_per_critical_event(critical_events: DataFrame) -> DataFrame:

@@ -18,9 +18,10 @@ from pyspark.sql import functions as F
 
 from transformations.contract import EventType
 from transformations.energy import ENERGY_METRIC
+from transformations.local_time import UtcOffsets, local_date_within, utc_hour_start
 from transformations.point_in_time import SPACE_ATTRIBUTES
 from transformations.report_window import ReportWindow
-from transformations.space_facts import VALUES, local_date_of
+from transformations.space_facts import VALUES
 
 # What attribute_events adds to an event; an unattributed event has none of it.
 SPACE_COLUMNS = ("space_id", *SPACE_ATTRIBUTES)
@@ -34,9 +35,10 @@ def in_window(window: ReportWindow, column: str = "event_time") -> Column:
     return (F.col(column) >= F.lit(window.start)) & (F.col(column) < F.lit(window.end))
 
 
-def event_digest(window: ReportWindow) -> Callable[[DataFrame], DataFrame]:
+def event_digest(window: ReportWindow, offsets: UtcOffsets) -> Callable[[DataFrame], DataFrame]:
     """Attributed events (the window's and the energy lookback's) → their digest (DIGEST_KEY, event_time,
-    values, readings, unplaced). Events before the window other than energy readings are left out."""
+    values, readings, unplaced). Events before the window other than energy readings are left out.
+    offsets: the window's zone over the window (transformations.local_time), for each event's local day."""
 
     def transform(events: DataFrame) -> DataFrame:
         is_reading = (F.col("metric") == ENERGY_METRIC) & F.col("value").isNotNull()
@@ -53,8 +55,8 @@ def event_digest(window: ReportWindow) -> Callable[[DataFrame], DataFrame]:
             .where(F.col("in_window") | is_reading)
             .select(
                 *EVENT_KEY,
-                F.date_trunc("hour", "event_time").alias("hour_start"),
-                local_date_of(F.col("event_time"), window.time_zone).alias("local_date"),
+                utc_hour_start(F.col("event_time")).alias("hour_start"),
+                local_date_within(F.col("event_time"), offsets).alias("local_date"),
                 "in_window",
                 "event_time",
                 *(value.alias(name) for name, value in kept.items()),

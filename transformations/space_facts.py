@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 
 from transformations.conform import conform_to
 from transformations.contract import EventType
+from transformations.local_time import local_date_of, utc_hour_start
 from transformations.reporting_schemas import FACT_SPACE_DAILY, FACT_SPACE_METRIC_HOURLY
 
 OCCUPANCY, TEMPERATURE, CO2 = "occupancy", "temperature", "co2"
@@ -31,10 +32,6 @@ class ComfortBand:
     temperature_low_c: float
     temperature_high_c: float
     co2_max_ppm: float
-
-
-def local_date_of(instant: Column, time_zone: str) -> Column:
-    return F.to_date(F.from_utc_timestamp(instant, time_zone))
 
 
 def space_metric_hourly(time_zone: str) -> Callable[[DataFrame], DataFrame]:
@@ -61,7 +58,7 @@ def space_metric_hourly_of_lists(time_zone: str) -> Callable[[DataFrame], DataFr
             (F.col("event_type") == EventType.TELEMETRY.value) & F.col("space_id").isNotNull() & (F.size(VALUES) > 0)
         )
         hourly = (
-            telemetry.withColumn("hour_start", F.date_trunc("hour", "event_time"))
+            telemetry.withColumn("hour_start", utc_hour_start(F.col("event_time")))
             .groupBy("space_id", "building_id", "metric", "unit", "hour_start")
             .agg(
                 F.sum(F.size(VALUES)).alias("readings"),

@@ -14,6 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from smartspaces.stages.enrichment.report import newest_event_time
+from smartspaces.stages.enrichment.utc_offsets import utc_offsets
 from transformations.energy import energy_consumption
 from transformations.event_digest import (
     SPACE_COLUMNS,
@@ -21,6 +22,7 @@ from transformations.event_digest import (
     event_digest,
     in_window,
 )
+from transformations.local_time import UtcOffsets
 from transformations.report_window import ReportWindow
 from transformations.space_facts import (
     capacity_by_day,
@@ -79,16 +81,21 @@ def events(spark: SparkSession) -> DataFrame:
     return spark.createDataFrame(rows, ATTRIBUTED)
 
 
-def test_the_digest_keeps_one_row_per_device_space_hour_and_local_day(events: DataFrame) -> None:
-    digest = events.transform(event_digest(WINDOW))
+@pytest.fixture
+def offsets(spark: SparkSession) -> UtcOffsets:
+    return utc_offsets(spark, ZONE, WINDOW.start, WINDOW.end)
+
+
+def test_the_digest_keeps_one_row_per_device_space_hour_and_local_day(events: DataFrame, offsets: UtcOffsets) -> None:
+    digest = events.transform(event_digest(WINDOW, offsets))
     # t1 at 18 UTC on either side of local midnight, t2; t1 at 09, t3 in r1 and in r2, a1; m1 before the
     # window, at 19 and at 12; x1 in the window (its reading before it, and t1's, are nobody's).
     assert digest.count() == 11
     assert digest.where(~F.col("in_window")).select("device_id").collect() == [("m1",)]
 
 
-def test_hourly_facts_from_the_digest_equal_those_from_the_events(events: DataFrame) -> None:
-    digest = events.transform(event_digest(WINDOW))
+def test_hourly_facts_from_the_digest_equal_those_from_the_events(events: DataFrame, offsets: UtcOffsets) -> None:
+    digest = events.transform(event_digest(WINDOW, offsets))
     from_events = events.where(in_window(WINDOW)).transform(space_metric_hourly(ZONE))
     from_digest = digest.where(in_window(WINDOW)).transform(space_metric_hourly_of_lists(ZONE))
     # r1's temperature at 18 and 09, its energy at 19 and 12, r1's and r2's CO2 at 09.
@@ -96,8 +103,8 @@ def test_hourly_facts_from_the_digest_equal_those_from_the_events(events: DataFr
     assert_df_equality(from_digest, from_events, ignore_row_order=True, ignore_nullable=True)
 
 
-def test_each_space_day_from_the_digest_equals_that_from_the_events(events: DataFrame) -> None:
-    digest = events.transform(event_digest(WINDOW))
+def test_each_space_day_from_the_digest_equals_that_from_the_events(events: DataFrame, offsets: UtcOffsets) -> None:
+    digest = events.transform(event_digest(WINDOW, offsets))
     from_events = events.where(in_window(WINDOW)).transform(capacity_by_day(ZONE))
     from_digest = digest.where(in_window(WINDOW)).transform(capacity_by_day(ZONE))
     # r1 on the 14th and the 15th (local), r2 and r3 on the 15th.
@@ -105,8 +112,8 @@ def test_each_space_day_from_the_digest_equals_that_from_the_events(events: Data
     assert_df_equality(from_digest, from_events, ignore_row_order=True, ignore_nullable=True)
 
 
-def test_energy_from_the_digest_equals_that_from_the_events(events: DataFrame) -> None:
-    digest = events.transform(event_digest(WINDOW))
+def test_energy_from_the_digest_equals_that_from_the_events(events: DataFrame, offsets: UtcOffsets) -> None:
+    digest = events.transform(event_digest(WINDOW, offsets))
 
     def energy(readings: DataFrame) -> DataFrame:
         return readings.transform(energy_consumption()).where(in_window(WINDOW)).transform(energy_by_day(ZONE))
@@ -117,8 +124,10 @@ def test_energy_from_the_digest_equals_that_from_the_events(events: DataFrame) -
     assert_df_equality(from_digest, from_events, ignore_row_order=True, ignore_nullable=True)
 
 
-def test_the_unattributed_events_of_the_window_come_whole_out_of_the_digest(events: DataFrame) -> None:
-    digest = events.transform(event_digest(WINDOW))
+def test_the_unattributed_events_of_the_window_come_whole_out_of_the_digest(
+    events: DataFrame, offsets: UtcOffsets
+) -> None:
+    digest = events.transform(event_digest(WINDOW, offsets))
     expected = (
         events.where(in_window(WINDOW) & F.col("space_id").isNull())
         .drop(*SPACE_COLUMNS)
@@ -128,7 +137,7 @@ def test_the_unattributed_events_of_the_window_come_whole_out_of_the_digest(even
     assert_df_equality(unattributed_events(digest, WINDOW), expected, ignore_row_order=True, ignore_nullable=True)
 
 
-def test_the_newest_event_of_the_window_is_the_digest_s(events: DataFrame) -> None:
-    digest = events.transform(event_digest(WINDOW))
+def test_the_newest_event_of_the_window_is_the_digest_s(events: DataFrame, offsets: UtcOffsets) -> None:
+    digest = events.transform(event_digest(WINDOW, offsets))
     newest = [newest_event_time(frame, WINDOW) for frame in (events, digest)]
     assert newest[0] == newest[1] == at(12).replace(tzinfo=UTC)

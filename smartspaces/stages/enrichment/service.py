@@ -28,6 +28,7 @@ from smartspaces.stages.enrichment.reporting.postgres_store import (
 )
 from smartspaces.stages.enrichment.reporting.runs import EnrichmentRun
 from smartspaces.stages.enrichment.reporting.staging_copy import CopyStagingWriter
+from smartspaces.stages.enrichment.utc_offsets import utc_offsets
 from transformations.event_digest import event_digest
 from transformations.report_window import ReportWindow
 from transformations.reporting_schemas import ReportingTable
@@ -53,7 +54,9 @@ def run_enrichment(settings: Settings, window: ReportWindow, started: datetime) 
         with progress.step("enrich: attribute") as attributing:
             # The events are read once and kept only as their digest, which the quarantine, every fact and the
             # freshness check read; on local disk, not in the heap, so the driver's memory stays flat.
-            digest = inputs.attributed_events.transform(event_digest(window)).persist(StorageLevel.DISK_ONLY)
+            offsets = utc_offsets(spark, window.time_zone, window.start, window.end)
+            digest = inputs.attributed_events.transform(event_digest(window, offsets))
+            digest = digest.persist(StorageLevel.DISK_ONLY)
             unattributed = unattributed_events(digest, window).persist()
             replace_where(unattributed, lake.unattributed_events(settings.lake), window_predicate(window))
             unattributed_count = unattributed.count()
