@@ -3,7 +3,10 @@ catch-up finds its window in the stores."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -53,3 +56,13 @@ def test_catch_up_leaves_the_window_to_the_stores_and_takes_no_end() -> None:
     for extra in (["--to", "2026-03-12"], ["--end", "2026-03-10T12:00+01:00"]):
         with pytest.raises(ValueError, match="go"):
             window_from_arguments(enrich.parser().parse_args(["--catch-up", *extra]), ZONE, now)
+
+
+def test_the_job_imports_great_expectations_only_to_run_the_gate() -> None:
+    """Its import takes seconds: `--help` and a catch-up with nothing to do start without it."""
+    probe = "import sys, jobs.enrich; print('great_expectations' in sys.modules)"
+    project = Path(__file__).resolve().parents[2]
+    imported = subprocess.run(
+        [sys.executable, "-c", probe], cwd=project, capture_output=True, text=True, timeout=120, check=True
+    )
+    assert imported.stdout.strip() == "False"

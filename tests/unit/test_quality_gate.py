@@ -15,15 +15,10 @@ from great_expectations.data_context.data_context.file_data_context import FileD
 from pyspark.sql import DataFrame, SparkSession
 
 from smartspaces.config import ConfigError, QualitySettings
-from smartspaces.stages.enrichment.quality import (
-    CheckName,
-    QualityResult,
-    QualityVerdict,
-    check_enriched,
-    check_severity_names,
-    open_quality_context,
-)
+from smartspaces.stages.enrichment.quality import CheckName, QualityResult, QualityVerdict, check_severity_names
 from smartspaces.stages.enrichment.quality.checks import severity_of
+from smartspaces.stages.enrichment.quality.gate import check_enriched
+from smartspaces.stages.enrichment.quality.gx_project import open_quality_context
 from smartspaces.stages.enrichment.quality.outcomes import CheckSeverity, Verdict
 from smartspaces.stages.enrichment.quality.results import verdict_of
 from smartspaces.stages.enrichment.quality.suites import NotApplicable, row_count_bounds, table_suite

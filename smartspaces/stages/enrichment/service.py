@@ -16,7 +16,6 @@ from smartspaces.connectors.delta import replace_where
 from smartspaces.session import spark_session
 from smartspaces.stages.enrichment.inputs import read_window_inputs
 from smartspaces.stages.enrichment.memory import enrichment_spark_conf
-from smartspaces.stages.enrichment.quality import check_enriched
 from smartspaces.stages.enrichment.quality.outcomes import Verdict
 from smartspaces.stages.enrichment.report import newest_event_time, print_summary, window_predicate
 from smartspaces.stages.enrichment.reporting.postgres_store import (
@@ -69,6 +68,9 @@ def run_enrichment(settings: Settings, window: ReportWindow, started: datetime) 
             tables, table_rows = computed_tables(schema, building)
             previous = fact_row_counts(settings.postgres, window.previous())
         with progress.step("enrich: quality gate") as gating:
+            # Here, not at the module's top: importing Great Expectations takes seconds (quality/__init__.py).
+            from smartspaces.stages.enrichment.quality.gate import check_enriched
+
             gate = check_enriched(
                 tables,
                 enrichment.quality,
