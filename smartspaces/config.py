@@ -492,9 +492,10 @@ def load_settings(
     sources = {}
     for name, value in environ.items():
         if name.startswith(ENV_PREFIX):
-            keys = name[len(ENV_PREFIX) :].lower().split("__")
-            # Secrets stay strings; other values are YAML scalars, so 9042 is a number and true a bool.
-            parsed = value if tuple(keys) in SECRET_KEYS or not value else yaml.safe_load(value)
+            keys = _keys_of_variable(name)
+            # Secrets and options stay strings; other values are YAML scalars, so 9042 is a number and true a bool.
+            as_written = tuple(keys) in SECRET_KEYS or _is_option(keys) or not value
+            parsed = value if as_written else yaml.safe_load(value)
             _set_nested(raw, keys, parsed, name)
             sources[tuple(keys)] = name
     _resolve_paths(raw, root=path.parent.parent)
@@ -502,6 +503,22 @@ def load_settings(
         return Settings.model_validate(raw)
     except ValidationError as error:
         raise ConfigError(_describe(error, path, sources)) from None
+
+
+def _keys_of_variable(variable: str) -> list[str]:
+    """SMARTSPACES__SECTION__KEY[__...] → its keys. Sections and keys are matched in lower case; an option of a
+    free-form map (_OPTION_MAPS) keeps its case, since its client reads it so: Spark's settings are
+    case-sensitive (`spark.eventLog.enabled`), and a lower-cased one would be a setting Spark never reads."""
+    parts = variable[len(ENV_PREFIX) :].split("__")
+    keys = [part.lower() for part in parts]
+    if _is_option(keys):
+        return [*keys[:2], "__".join(parts[2:])]
+    return keys
+
+
+def _is_option(keys: list[str]) -> bool:
+    """Whether the keys name one option of a free-form map, rather than a section, a key or a whole map."""
+    return len(keys) > 2 and (keys[0], keys[1]) in _OPTION_MAPS
 
 
 # A file may name the environment it builds on (`extends: local`): its sections are merged over that one's, key

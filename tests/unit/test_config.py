@@ -42,6 +42,28 @@ def test_environment_variable_overrides_a_key_with_its_type() -> None:
     assert settings.cassandra.port == 19042
 
 
+def test_an_option_from_the_environment_keeps_its_case_and_its_text_beside_the_files_options() -> None:
+    settings = load_settings(
+        "local",
+        environ={
+            "SMARTSPACES__SPARK__EXTRA_CONF__spark.eventLog.enabled": "true",
+            "SMARTSPACES__SPARK__EXTRA_CONF__spark.sql.adaptive.coalescePartitions.minPartitionNum": "4",
+            "SMARTSPACES__CASSANDRA__CONNECTOR__read.timeoutMS": "60000",
+        },
+    )
+    assert settings.spark.extra_conf == {
+        "spark.databricks.delta.snapshotPartitions": "2",  # conf/local.yaml's
+        "spark.eventLog.enabled": "true",
+        "spark.sql.adaptive.coalescePartitions.minPartitionNum": "4",
+    }
+    assert settings.cassandra.connector["read.timeoutMS"] == "60000"
+
+
+def test_a_whole_option_map_from_the_environment_replaces_the_files() -> None:
+    environ = {"SMARTSPACES__SPARK__EXTRA_CONF": '{"spark.eventLog.enabled": "true"}'}
+    assert load_settings("local", environ=environ).spark.extra_conf == {"spark.eventLog.enabled": "true"}
+
+
 def test_secret_comes_from_the_environment_as_a_string() -> None:
     settings = load_settings("local", environ={"SMARTSPACES__POSTGRES__PASSWORD": "12345"})
     assert settings.postgres.password is not None
