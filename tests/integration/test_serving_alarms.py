@@ -146,16 +146,47 @@ def test_without_an_acknowledge_scope_acknowledgement_is_forbidden(
     assert still.json()["alarm"]["state"] == "active"
 
 
+def board_alarms(space: str, device: str, now: datetime) -> list[Alarm]:
+    """What the rules of conf/reference/alarm_rules.yaml leave open on one space at a time: one alarm per (rule,
+    source), so a rule's earlier alarm on the same source has cleared."""
+    co2 = alarm(space, now - timedelta(hours=2, minutes=5), peak=2400.0)
+    warm = alarm(space, now - timedelta(minutes=12), peak=27.4)
+    offline = alarm(space, now - timedelta(minutes=47))
+    return [
+        # Escalated to critical 30 minutes after its raise.
+        replace(co2, severity="critical", escalated_at=co2.raised_at + timedelta(minutes=30)),
+        replace(
+            warm,
+            alarm_id=alarm_id("office_too_warm", "space", space, warm.raised_at),
+            rule_id="office_too_warm",
+            message="Temperature above 26 °C for 10 minutes",
+            metric="temperature",
+        ),
+        replace(
+            offline,
+            alarm_id=alarm_id("device_offline", "device", device, offline.raised_at),
+            rule_id="device_offline",
+            scope="device",
+            source_id=device,
+            device_id=device,
+            message="No message from the device for 15 minutes",
+            metric=None,
+            peak_value=None,
+            last_value=None,
+        ),
+        # The same rule on the same space yesterday, cleared: history, not on the board.
+        alarm(space, now - timedelta(days=1), cleared=now - timedelta(hours=23), peak=1710.0),
+    ]
+
+
 def test_the_board_shows_a_building_and_a_space_open_alarms_in_chromium(
     running_api: str, serving_settings: Settings, session: Session, tmp_path: Path
 ) -> None:
-    space, _, _ = seed(serving_settings, session)
-    quiet = unique("space")
+    space, quiet, device = unique("space"), unique("space"), unique("co2")
+    insert_space(session, space)
     insert_space(session, quiet)
     now = datetime.now(UTC).replace(microsecond=0)
-    recent = alarm(space, now - timedelta(minutes=12), peak=1820.0)
-    critical = replace(alarm(space, now - timedelta(hours=2, minutes=5)), severity="critical", peak_value=2400.0)
-    CassandraAlarmSink(session, serving_settings.cassandra.keyspace).write([recent, critical])
+    CassandraAlarmSink(session, serving_settings.cassandra.keyspace).write(board_alarms(space, device, now))
 
     overview = TableRows("space-rows")
     overview.feed(chromium_dom(f"{running_api}/board/buildings/b1", tmp_path))
@@ -167,19 +198,21 @@ def test_the_board_shows_a_building_and_a_space_open_alarms_in_chromium(
     page = chromium_dom(f"{running_api}/board/spaces/{space}", tmp_path)
     rows = TableRows("alarm-rows")
     rows.feed(page)
-    assert [(row[0], row[1], row[4], row[5], row[6]) for row in rows.rows] == [
-        ("WARNING", "CO2 above 1500 ppm for 5 minutes", "active", "1820", "Acknowledge"),
-        ("CRITICAL", "CO2 above 1500 ppm for 5 minutes", "active", "2400", "Acknowledge"),
-        ("WARNING", "CO2 above 1500 ppm for 5 minutes", "active", "1600", "Acknowledge"),
+    # Newest first; a device's alarm names the device, a space's the space.
+    assert [(row[0], row[1], row[2], row[4], row[5], row[6]) for row in rows.rows] == [
+        ("WARNING", "Temperature above 26 °C for 10 minutes", space, "active", "27.4", "Acknowledge"),
+        ("WARNING", "No message from the device for 15 minutes", device, "active", "", "Acknowledge"),
+        ("CRITICAL", "CO2 above 1500 ppm for 5 minutes", space, "active", "2400", "Acknowledge"),
     ]
     # Local time and age, not ISO instants; the button waits for an operator key.
-    assert [row[3].endswith(("12 min ago", "2 h 5 min ago")) for row in rows.rows[:2]] == [True, True]
+    ages = ("12 min ago", "47 min ago", "2 h 5 min ago")
+    assert all(row[3].endswith(age) for row, age in zip(rows.rows, ages, strict=True)), [row[3] for row in rows.rows]
     assert "T" not in rows.rows[0][3].split(" ago")[0][-12:]
     assert page.count('title="Sign in with an operator key to acknowledge"') == 3
     assert f'<h1 id="title">Room {space}</h1>' in page
 
     screenshot = tmp_path / "alarm-board.png"
-    chromium(f"{running_api}/board/spaces/{space}", tmp_path, f"--screenshot={screenshot}", "--window-size=1100,420")
+    chromium(f"{running_api}/board/spaces/{space}", tmp_path, f"--screenshot={screenshot}", "--window-size=1100,470")
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     if os.environ.get("SMARTSPACES_SAVE_SCREENSHOTS"):
         (DOCS_IMAGES / "alarm-board.png").write_bytes(screenshot.read_bytes())
