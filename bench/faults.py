@@ -181,7 +181,7 @@ def stored_now(pipeline: BenchPipeline, expected: Expected) -> Stored:
     client = redis_client(pipeline.settings.redis.model_copy(update={"db": BENCH_REDIS_DB}))
     keep = pipeline.settings.cache.critical_per_space
     for row in critical:
-        index, events, _ = critical_keys(row.space_id)
+        index, events, _, _ = critical_keys(row.space_id)
         if client.hexists(events, str(row.critical_event_id)):
             in_redis.add(str(row.source_event_id))
             continue

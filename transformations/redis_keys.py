@@ -15,6 +15,9 @@ SPACE_CRITICAL_EVENTS = "smartspaces:v1:space:{space_id}:critical:events"
 # Present when the two keys above hold the space's complete newest K (set by a fill from Cassandra or the
 # warm-up); the streaming loader adds to a list without making it complete, so a read without it is a miss.
 SPACE_CRITICAL_COMPLETE = "smartspaces:v1:space:{space_id}:critical:complete"
+# The newest K as the read API serves them (one JSON array), kept by the first whole read of a complete list
+# and dropped by every add: a hit is then one GET in Redis instead of assembling the array again.
+SPACE_CRITICAL_SERVED = "smartspaces:v1:space:{space_id}:critical:served"
 
 # The latest reading of each metric: a hash metric -> the reading as JSON (newer event_time wins).
 DEVICE_LATEST = "smartspaces:v1:device:{device_id}:latest"

@@ -21,8 +21,9 @@ _SCRIPTS = ("evalsha", "script|exists", "script|load")
 # newest-wins latest readings, active alarms (update, clear), the complete markers, and DEL: the change feed
 # drops the keys a Redis outage left stale (its cache debt), the read API replaces a filled hash.
 _WRITES = ("hget", "hset", "hdel", "zadd", "zcard", "zrange", "zremrangebyrank", "expire", "set", "del")
-# The read API's reads: the critical-events read script (EXISTS, ZREVRANGE, HMGET) and whole hashes (HGETALL).
-_READS = ("exists", "zrevrange", "hmget", "hgetall")
+# The read API's reads: the critical-events read script (EXISTS, GET and PTTL of the served array, ZREVRANGE,
+# HMGET; it keeps the array it assembled with SET) and whole hashes (HGETALL).
+_READS = ("exists", "get", "pttl", "zrevrange", "hmget", "hgetall")
 
 ROLE_COMMANDS: dict[str, tuple[str, ...]] = {
     # The change feed and the cache warm-up: they write what Cassandra holds, and read nothing back.

@@ -65,6 +65,7 @@ KEY_FAMILIES = {
     "critical index": redis_keys.SPACE_CRITICAL_INDEX,
     "critical events": redis_keys.SPACE_CRITICAL_EVENTS,
     "critical complete": redis_keys.SPACE_CRITICAL_COMPLETE,
+    "critical served": redis_keys.SPACE_CRITICAL_SERVED,
     "device latest": redis_keys.DEVICE_LATEST,
     "space latest": redis_keys.SPACE_LATEST,
     "smoke latest": redis_keys.SMOKE_DEVICE_LATEST,

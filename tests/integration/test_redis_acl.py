@@ -174,6 +174,7 @@ async def test_the_read_api_reads_fills_and_forgets_as_the_api_user_and_nothing_
         assert [event["critical_event_id"] for event in json.loads(served)] == [
             event["critical_event_id"] for event in events[::-1]
         ]
+        assert await read_served_critical_events(api, space, 5, 5) == served  # the array the first read kept
         served_latest = await read_served_latest(api, latest_key)
         assert served_latest is not None
         assert json.loads(served_latest)["temperature"]["value"] == 21.5

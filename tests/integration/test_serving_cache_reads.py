@@ -11,9 +11,11 @@ import redis
 from smartspaces.config import Settings
 from smartspaces.stages.cache.critical_events import (
     add_critical_events,
+    critical_keys,
     mark_critical_complete,
     read_critical_events,
     read_served_critical_events,
+    write_critical_events,
 )
 from smartspaces.stages.cache.encoding import canonical_json
 from smartspaces.stages.cache.latest_readings import mark_latest_complete, read_served_latest, update_latest
@@ -73,6 +75,48 @@ async def test_a_list_without_the_complete_marker_is_a_miss_and_an_empty_one_is_
         await read_served_critical_events(api_redis, space, 5, 5),
         await read_served_critical_events(api_redis, empty, 5, 5),
     ] == [None, b"[]"]
+
+
+async def test_a_whole_read_is_kept_until_an_add_and_never_outlives_its_marker(
+    cache_redis: redis.Redis, api_redis: redis.asyncio.Redis
+) -> None:
+    spaces = [unique("space"), unique("space")]
+    events = {space: [critical_event(space, number, at(number)) for number in range(3)] for space in spaces}
+    for space in spaces:
+        add_critical_events(cache_redis, space, events[space], keep=10, ttl_s=TTL_S)
+        mark_critical_complete(cache_redis, space, TTL_S)
+    first = {space: await read_served_critical_events(api_redis, space, 10, 10) for space in spaces}
+    _, _, complete, served = critical_keys(spaces[0])
+    kept = cache_redis.get(served)
+    assert isinstance(kept, str) and kept.encode() == first[spaces[0]]
+    assert 0 < cache_redis.pexpiretime(served) <= cache_redis.pexpiretime(complete)
+    assert await read_served_critical_events(api_redis, spaces[0], 10, 10) == first[spaces[0]]
+
+    # One call of the streaming loader adds to both spaces: both kept arrays go, the next reads have the event.
+    newer = {space: critical_event(space, 7, at(7)) for space in spaces}
+    write_critical_events(cache_redis, list(newer.values()), keep=10, ttl_s=TTL_S)
+    assert [cache_redis.exists(critical_keys(space)[3]) for space in spaces] == [0, 0]
+    for space in spaces:
+        again = await read_served_critical_events(api_redis, space, 10, 10)
+        assert orjson.loads(again or b"null") == [newer[space], *events[space][::-1]]
+
+    # Without its marker the list is a miss, whatever array a read kept.
+    cache_redis.delete(complete)
+    assert cache_redis.exists(served) == 1
+    assert await read_served_critical_events(api_redis, spaces[0], 10, 10) is None
+
+
+async def test_a_read_of_fewer_than_k_keeps_nothing(cache_redis: redis.Redis, api_redis: redis.asyncio.Redis) -> None:
+    space = unique("space")
+    events = [critical_event(space, number, at(number)) for number in range(5)]
+    add_critical_events(cache_redis, space, events, keep=10, ttl_s=TTL_S)
+    mark_critical_complete(cache_redis, space, TTL_S)
+    partial = await read_served_critical_events(api_redis, space, 10, 3)
+    assert read_critical_events(cache_redis, space, 10) == events[::-1]
+    assert (orjson.loads(partial or b"null"), cache_redis.exists(critical_keys(space)[3])) == (events[:1:-1], 0)
+    # The whole list read after it is kept, and a shorter read still gets its own cut of it.
+    assert orjson.loads(await read_served_critical_events(api_redis, space, 10, 10) or b"null") == events[::-1]
+    assert await read_served_critical_events(api_redis, space, 10, 3) == partial
 
 
 async def test_the_read_script_loads_itself_on_a_server_that_never_saw_it(

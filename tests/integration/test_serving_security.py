@@ -173,7 +173,7 @@ def test_a_corrupt_cache_value_is_a_miss_served_from_cassandra_and_rewritten(
     insert_device(session, device, space)
     insert_device_latest(session, [reading(device, space, "co2", 640.0, at(3), 1)])
     redis = redis_client(serving_settings.redis)
-    index, events, _ = critical_keys(space)
+    index, events, _, served_array = critical_keys(space)
     latest = DEVICE_LATEST.format(device_id=device)
     with TestClient(create_app(serving_settings)) as client:
 
@@ -183,14 +183,20 @@ def test_a_corrupt_cache_value_is_a_miss_served_from_cassandra_and_rewritten(
 
         assert sources() == [(200, "cassandra"), (200, "cassandra")]
         assert sources() == [(200, "cache"), (200, "cache")]
-        # One event's JSON garbled; the device's hash replaced by a string (reading it is WRONGTYPE).
+        # One event's JSON garbled, with the served array dropped as an add drops it, so the read assembles
+        # the array again; the device's hash replaced by a string (reading it is WRONGTYPE).
         redis.hset(events, newest_first[0]["critical_event_id"], "{not json")
+        redis.delete(served_array)
         redis.set(latest, "garbage")
         repaired = sources()
         served = client.get(f"/spaces/{space}/critical-events").json()
+        # The served array that read kept, garbled: dropped and filled again like the rest.
+        redis.set(served_array, "[{not json]")
+        array_repaired = client.get(f"/spaces/{space}/critical-events").json()["source"]
         after = sources()
     assert repaired == [(200, "cassandra"), (200, "cassandra")]
     assert served == {"space_id": space, "source": "cache", "critical_events": newest_first}
+    assert array_repaired == "cassandra"
     assert after == [(200, "cache"), (200, "cache")]
     assert redis.type(latest) == "hash" and redis.type(index) == "zset"
     assert orjson.loads(redis.hget(events, newest_first[0]["critical_event_id"]) or "null") == newest_first[0]

@@ -235,6 +235,7 @@ def test_the_status_reads_each_stage_from_its_store(platform: tuple[Settings, da
             "critical index": 1,
             "critical events": 1,
             "critical complete": 0,
+            "critical served": 0,
             "device latest": 1,
             "space latest": 0,
             "smoke latest": 0,

@@ -293,6 +293,7 @@ REDIS = RedisSection(
         "critical index": 27,
         "critical events": 27,
         "critical complete": 0,
+        "critical served": 0,
         "device latest": 194,
         "space latest": 57,
         "smoke latest": 6,
@@ -375,8 +376,8 @@ def test_the_screen_shows_every_section_aligned_and_says_all_is_well() -> None:
             "",
             "redis (db 0)",
             "  keys       311, 311 with a TTL",
-            "  by layout  critical index 27, critical events 27, critical complete 0, device latest 194,",
-            "             space latest 57, smoke latest 6, other 0",
+            "  by layout  critical index 27, critical events 27, critical complete 0, critical served 0,",
+            "             device latest 194, space latest 57, smoke latest 6, other 0",
             "",
             "all up and fresh",
         ]
@@ -402,8 +403,8 @@ def test_a_section_whose_server_is_down_says_so_in_one_line_and_the_rest_still_r
         "  verdict     passed, 542 rows written",
         "redis (db 0)\n"
         "  keys       311, 311 with a TTL\n"
-        "  by layout  critical index 27, critical events 27, critical complete 0, device latest 194,\n"
-        "             space latest 57, smoke latest 6, other 0",
+        "  by layout  critical index 27, critical events 27, critical complete 0, critical served 0,\n"
+        "             device latest 194, space latest 57, smoke latest 6, other 0",
         "needs attention:\n  - cassandra is stopped (127.0.0.1:9042): `smartspaces stack up`",
     ]
 
@@ -485,6 +486,7 @@ def test_redis_keys_are_counted_by_the_layouts_of_redis_keys() -> None:
         redis_keys.SPACE_CRITICAL_INDEX.format(space_id="s-1"),
         redis_keys.SPACE_CRITICAL_EVENTS.format(space_id="s-1"),
         redis_keys.SPACE_CRITICAL_COMPLETE.format(space_id="s-1"),
+        redis_keys.SPACE_CRITICAL_SERVED.format(space_id="s-1"),
         redis_keys.SPACE_CRITICAL_INDEX.format(space_id="s-2"),
         redis_keys.DEVICE_LATEST.format(device_id="co2-1"),
         redis_keys.SPACE_LATEST.format(space_id="s-1"),
@@ -496,6 +498,7 @@ def test_redis_keys_are_counted_by_the_layouts_of_redis_keys() -> None:
             "critical index": 2,
             "critical events": 1,
             "critical complete": 1,
+            "critical served": 1,
             "device latest": 1,
             "space latest": 1,
             "smoke latest": 0,
