@@ -191,8 +191,8 @@ def read_critical_events(client: Redis, space_id: str, limit: int) -> list[dict[
 # bulk reply: the read API serves it as it is); nil without the complete marker (a miss) or with an index
 # entry lacking its event. ZREVRANGE lists equal scores by descending id, so each run of equal scores is
 # reversed before the limit is cut. With ARGV[3] = 1 (a read of the whole newest K), the array is taken from
-# the served key when an earlier read kept it, else kept there until the marker expires: assembling it costs
-# Redis some 110 µs a read, a GET a few. Every add drops it.
+# the served key when an earlier read kept it, else kept there until the marker expires: assembling 20 events
+# cost Redis 94 - 104 µs a call (INFO commandstats), returning the kept array 26 µs. Every add drops it.
 _READ_SERVED = lua_script("""
 if redis.call('EXISTS', KEYS[3]) == 0 then return false end
 local whole = ARGV[3] == '1'
