@@ -55,7 +55,7 @@ RUN mvn -B -q dependency:copy-dependencies -DincludeScope=runtime -Dmdep.useRepo
     -DoutputDirectory=/build/jars
 
 # Stage 3: the project's own JVM classes (smartspaces/jvm: the PostgreSQL binary COPY writer, the change feed's
-# query templates, the local file system), compiled as smartspaces.project_jar compiles them locally: against this image's Spark and the
+# query templates, the events' digest's partial lists, the local file system), compiled as smartspaces.project_jar compiles them locally: against this image's Spark and the
 # connectors' PostgreSQL driver.
 FROM maven:3-eclipse-temurin-17 AS project-classes
 RUN --mount=type=bind,from=app,source=/opt/spark/jars,target=/tmp/spark-jars \

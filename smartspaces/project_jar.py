@@ -1,5 +1,6 @@
 """The project's own JVM classes (smartspaces/jvm: the PostgreSQL binary COPY writer, the change feed's query
-templates, the local file system without shell commands) as a jar, compiled once.
+templates, the events' digest's partial lists, the local file system without shell commands) as a jar, compiled
+once.
 
 javac compiles the sources against the installed pyspark's jars and the resolved connectors' (the PostgreSQL
 driver), so the classes are built for the Spark the sessions run. The jar is kept beside the connectors'

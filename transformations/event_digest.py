@@ -35,22 +35,48 @@ def in_window(window: ReportWindow, column: str = "event_time") -> Column:
     return (F.col(column) >= F.lit(window.start)) & (F.col(column) < F.lit(window.end))
 
 
-def event_digest(window: ReportWindow, offsets: UtcOffsets) -> Callable[[DataFrame], DataFrame]:
+# The first half of a "newest time and lists of values per key" aggregation: (frame, the number of its first
+# columns that are the key) → per key the newest of the next column, a timestamp, and the list of each later
+# column's non-null values, in one row or in several that merged_lists merges.
+PartialLists = Callable[[DataFrame, int], DataFrame]
+
+
+def spark_partial_lists(frame: DataFrame, key_columns: int) -> DataFrame:
+    """Spark's own max and collect_list (which leaves the nulls out): one row per key."""
+    time, *listed = frame.columns[key_columns:]
+    return frame.groupBy(*frame.columns[:key_columns]).agg(
+        F.max(time).alias(time), *(F.collect_list(name).alias(name) for name in listed)
+    )
+
+
+def merged_lists(partial: DataFrame, key_columns: int) -> DataFrame:
+    """A PartialLists' rows → one per key: the newest time, the lists concatenated."""
+    time, *listed = partial.columns[key_columns:]
+    return partial.groupBy(*partial.columns[:key_columns]).agg(
+        F.max(time).alias(time), *(F.flatten(F.collect_list(name)).alias(name) for name in listed)
+    )
+
+
+def event_digest(
+    window: ReportWindow, offsets: UtcOffsets, partial_lists: PartialLists = spark_partial_lists
+) -> Callable[[DataFrame], DataFrame]:
     """Attributed events (the window's and the energy lookback's) → their digest (DIGEST_KEY, event_time,
     values, readings, unplaced). Events before the window other than energy readings are left out.
-    offsets: the window's zone over the window (transformations.local_time), for each event's local day."""
+    offsets: the window's zone over the window (transformations.local_time), for each event's local day.
+    partial_lists: the aggregation's first half, before its shuffle; the job's (smartspaces.partial_lists)
+    spares Spark's sort of every event."""
 
     def transform(events: DataFrame) -> DataFrame:
         is_reading = (F.col("metric") == ENERGY_METRIC) & F.col("value").isNotNull()
         event_columns = [column for column in events.columns if column not in SPACE_COLUMNS]
-        # Each event carries into the aggregation only what its row keeps, null otherwise: when the
+        # Each event carries into the aggregation only what its row keeps, null otherwise: when Spark's
         # aggregation sorts its input (too many groups for its hash map), the rows it sorts stay narrow.
         kept = {
             VALUES: F.when(F.col("event_type") == EventType.TELEMETRY.value, F.col("value")),
             READINGS: F.when(is_reading, F.struct("event_time", "event_id", "value")),
             UNPLACED: F.when(F.col("space_id").isNull(), F.struct(*event_columns)),
         }
-        return (
+        selected = (
             events.withColumn("in_window", in_window(window))
             .where(F.col("in_window") | is_reading)
             .select(
@@ -61,10 +87,8 @@ def event_digest(window: ReportWindow, offsets: UtcOffsets) -> Callable[[DataFra
                 "event_time",
                 *(value.alias(name) for name, value in kept.items()),
             )
-            .groupBy(*DIGEST_KEY)
-            # collect_list leaves the nulls out.
-            .agg(F.max("event_time").alias("event_time"), *(F.collect_list(name).alias(name) for name in kept))
         )
+        return merged_lists(partial_lists(selected, len(DIGEST_KEY)), len(DIGEST_KEY))
 
     return transform
 

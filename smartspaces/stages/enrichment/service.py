@@ -13,6 +13,7 @@ from pyspark.sql import DataFrame
 from smartspaces import lake, progress
 from smartspaces.config import Settings
 from smartspaces.connectors.delta import replace_where
+from smartspaces.partial_lists import jvm_partial_lists
 from smartspaces.session import spark_session
 from smartspaces.stages.enrichment.inputs import read_window_inputs
 from smartspaces.stages.enrichment.memory import enrichment_spark_conf
@@ -54,7 +55,7 @@ def run_enrichment(settings: Settings, window: ReportWindow, started: datetime) 
             # The events are read once and kept only as their digest, which the quarantine, every fact and the
             # freshness check read; on local disk, not in the heap, so the driver's memory stays flat.
             offsets = utc_offsets(spark, window.time_zone, window.start, window.end)
-            digest = inputs.attributed_events.transform(event_digest(window, offsets))
+            digest = inputs.attributed_events.transform(event_digest(window, offsets, jvm_partial_lists))
             digest = digest.persist(StorageLevel.DISK_ONLY)
             unattributed = unattributed_events(digest, window).persist()
             replace_where(unattributed, lake.unattributed_events(settings.lake), window_predicate(window))
