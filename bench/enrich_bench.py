@@ -3,12 +3,15 @@
 For each size: events are loaded straight into a fresh keyspace (bench.event_loader, not timed), the
 campus's reference drop is merged into a fresh lake, then `jobs.enrich` runs as its own process over the
 loaded days, writing into a throwaway PostgreSQL database; its wall time and the peak RSS of its Spark
-driver JVM are measured. Then bench.read_floor, also its own process, reads the same window's events from
+driver JVM are measured. bench.read_floor, also its own process, reads the same window's events from
 Cassandra as the job does and nothing else: the floor of the job (target: enrichment ≤ 1.5 times the floor at
-the large size). The scaling ratio is large time / small time (no worse than linear: ≤ size ratio), the
-RSS ratio large / small (target ≤ 1.1: the driver's memory does not grow with events). Then
-bench.postgres_write_bench times the store's COPY writer against one process's binary COPY of the same
-rows (target ≥ 0.7), and Spark's JDBC writer beside them. Writes bench/results/enrich.json.
+the large size). The job and the floor alternate --rounds times, each first in every other round, and the
+size's times are the medians of its runs (each run and each round's ratio listed too): the machine moves the
+floor by tens of seconds from one run to the next. The scaling ratio is large time / small time (no worse than
+linear: ≤ size ratio), the RSS ratio large / small of the highest peaks (target ≤ 1.1: the driver's memory
+does not grow with events). Then bench.postgres_write_bench times the store's COPY writer against one
+process's binary COPY of the same rows (target ≥ 0.7), and Spark's JDBC writer beside them. Writes
+bench/results/enrich.json.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from statistics import median
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -99,15 +103,11 @@ def run_job(module: str, args: list[str], environment: dict[str, str]) -> subpro
     return result
 
 
-def timed_process(module: str, args: list[str], environment: dict[str, str]) -> tuple[float, str]:
-    """Runs a module as its own process, as the enrichment runs; its wall seconds and its standard output."""
-    started = time.monotonic()
-    result = run_job(module, args, environment)
-    return time.monotonic() - started, result.stdout
-
-
-def enrich_size(settings: Settings, events: int, days: int, buildings: int, run: str, database: str) -> dict[str, Any]:
-    """Loads `events` events, merges the reference drop, times one enrichment of the loaded days and its floor."""
+def enrich_size(
+    settings: Settings, events: int, days: int, buildings: int, run: str, database: str, rounds: int
+) -> dict[str, Any]:
+    """Loads `events` events, merges the reference drop, then times the enrichment of the loaded days and its floor
+    in `rounds` alternated rounds; the size's figures are the medians, each run listed beside them."""
     label = f"{events // 1000}k"
     keyspace = f"bench_enrich_{label}_{run}"
     folder = WORK / run / label
@@ -141,53 +141,92 @@ def enrich_size(settings: Settings, events: int, days: int, buildings: int, run:
     zone = ZoneInfo(settings.enrichment.time_zone)
     today = datetime.now(UTC).astimezone(zone).date()
     window = ["--date", str(today - timedelta(days=days)), "--to", str(today - timedelta(days=1))]
-    with progress.step(f"enrich bench: enrich {label} events"):
-        started = time.monotonic()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "jobs.enrich", *window],
-            cwd=PROJECT_ROOT,
-            env={**os.environ, **environment, **progress.child_environment()},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        driver = java_descendant(process.pid)
-        # The driver JVM alone, and with the job's Python process: what a driver pod holds (the Python
-        # workers the JVM starts belong to the executor, in a pod of their own on Kubernetes).
-        alone = {"spark_driver_jvm": (driver,), "driver_jvm_and_python": (driver, process.pid)} if driver else {}
-        trees = {"enrich_process_tree": process.pid, **({"spark_driver_jvm_tree": driver} if driver else {})}
-        try:
-            with ResourceSampler(trees, alone=alone) as sampler:
-                lines: list[str] = []
-                assert process.stdout is not None
-                progress.relay_lines(process.stdout, lines)
-                process.wait()
-                output = "".join(lines)
-            seconds = time.monotonic() - started
-            if process.returncode not in (0, 3):
-                raise RuntimeError(f"enrich failed ({process.returncode}):\n{output[-4000:]}")
-            with progress.step(f"enrich bench: read floor of {label} events"):
-                floor_s, floor_output = timed_process("bench.read_floor", window, environment)
-        finally:
-            drop_keyspace(settings, keyspace)
-    floor = json.loads(floor_output[floor_output.index("{") :])
-    summary = [
-        line for line in output.splitlines() if line.startswith(("enrichment run", "data quality", "fact_", "dim_"))
-    ]
+    jobs: list[dict[str, Any]] = []
+    floors: list[dict[str, Any]] = []
+    try:
+        for round_number in range(1, rounds + 1):
+            # Each goes first in every other round: neither always runs on the machine the other has warmed
+            # (Cassandra's caches, the page cache) or always after the other's load on it.
+            job_first = round_number % 2 == 1
+            for is_job in (job_first, not job_first):
+                step = f"enrich bench: {'enrich' if is_job else 'read floor of'} {label} events, round {round_number}"
+                with progress.step(step):
+                    if is_job:
+                        jobs.append(timed_enrichment(window, environment))
+                    else:
+                        floors.append(timed_floor(window, environment))
+    finally:
+        drop_keyspace(settings, keyspace)
+    seconds = median(job["seconds"] for job in jobs)
+    floor_s = median(floor["read_floor_s"] for floor in floors)
     return {
         "events": events,
         "load": loaded,
         "window": window,
-        "exit_code": process.returncode,
+        "rounds": rounds,
+        "exit_code": max(job["exit_code"] for job in jobs),
         "seconds": round(seconds, 1),
         "events_per_s": round(events / seconds),
         # The floor process's wall time, and within it the read alone (after the session and the registry).
         "read_floor_s": round(floor_s, 1),
-        "read_floor_read_s": floor["read_s"],
-        "read_floor_rows": floor["rows"],
-        "resources": sampler.report(),
-        "job_summary": summary,
+        "read_floor_read_s": median(floor["read_floor_read_s"] for floor in floors),
+        "read_floor_rows": floors[0]["read_floor_rows"],
+        "runs_s": [job["seconds"] for job in jobs],
+        "read_floor_runs_s": [floor["read_floor_s"] for floor in floors],
+        # Each round's own ratio, in the order the rounds ran.
+        "round_ratios": [
+            round(job["seconds"] / floor["read_floor_s"], 2) for job, floor in zip(jobs, floors, strict=True)
+        ],
+        # The run whose driver peaked highest: the memory targets are judged on the worst run, not a median.
+        "resources": max(jobs, key=lambda job: peak_rss(job, "spark_driver_jvm") or 0.0)["resources"],
+        "job_summary": jobs[-1]["summary"],
     }
+
+
+def timed_enrichment(window: list[str], environment: dict[str, str]) -> dict[str, Any]:
+    """One run of jobs.enrich as its own process: its wall time, exit code, the peak RSS and CPU of its Spark
+    driver JVM (alone, with the job's Python process, with the Python workers), the lines of its summary."""
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jobs.enrich", *window],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **environment, **progress.child_environment()},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    driver = java_descendant(process.pid)
+    # The driver JVM alone, and with the job's Python process: what a driver pod holds (the Python
+    # workers the JVM starts belong to the executor, in a pod of their own on Kubernetes).
+    alone = {"spark_driver_jvm": (driver,), "driver_jvm_and_python": (driver, process.pid)} if driver else {}
+    trees = {"enrich_process_tree": process.pid, **({"spark_driver_jvm_tree": driver} if driver else {})}
+    with ResourceSampler(trees, alone=alone) as sampler:
+        lines: list[str] = []
+        assert process.stdout is not None
+        progress.relay_lines(process.stdout, lines)
+        process.wait()
+        output = "".join(lines)
+    seconds = time.monotonic() - started
+    if process.returncode not in (0, 3):
+        raise RuntimeError(f"enrich failed ({process.returncode}):\n{output[-4000:]}")
+    summary = [
+        line for line in output.splitlines() if line.startswith(("enrichment run", "data quality", "fact_", "dim_"))
+    ]
+    return {
+        "seconds": round(seconds, 1),
+        "exit_code": process.returncode,
+        "resources": sampler.report(),
+        "summary": summary,
+    }
+
+
+def timed_floor(window: list[str], environment: dict[str, str]) -> dict[str, Any]:
+    """One run of bench.read_floor as its own process: its wall time, and within it the read's and the rows."""
+    started = time.monotonic()
+    output = run_job("bench.read_floor", window, environment).stdout
+    seconds = time.monotonic() - started
+    floor = json.loads(output[output.index("{") :])
+    return {"read_floor_s": round(seconds, 1), "read_floor_read_s": floor["read_s"], "read_floor_rows": floor["rows"]}
 
 
 def store_against_copy(rows: int, database: str) -> dict[str, Any]:
@@ -213,6 +252,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=7, help="local days of events, ending yesterday")
     parser.add_argument("--buildings", type=int, default=10)
     parser.add_argument("--pg-rows", type=int, default=300_000, help="rows of the PostgreSQL write comparison")
+    parser.add_argument("--rounds", type=int, default=3, help="job and floor runs per size, alternated")
     args = parser.parse_args(argv)
     settings = load_settings("local")
     run = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
@@ -220,9 +260,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     WORK.mkdir(parents=True, exist_ok=True)
     throwaway_database(settings, database)
     try:
-        small = enrich_size(settings, args.small, args.days, args.buildings, run, database)
+        small = enrich_size(settings, args.small, args.days, args.buildings, run, database, args.rounds)
         print(json.dumps(small, indent=2), flush=True)
-        large = enrich_size(settings, args.large, args.days, args.buildings, run, database)
+        large = enrich_size(settings, args.large, args.days, args.buildings, run, database, args.rounds)
         postgres = store_against_copy(args.pg_rows, database)
     finally:
         drop_database(settings, database)
@@ -239,6 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "read_floor_s_small": small["read_floor_s"],
         "read_floor_s_large": large["read_floor_s"],
         "large_to_read_floor": round(large["seconds"] / large["read_floor_s"], 2),
+        "rounds": args.rounds,
+        "large_to_read_floor_rounds": large["round_ratios"],
         # The driver JVM alone (the manifest's driver heap and overhead are for it); beside it the job's Python
         # process, and the JVM with the Python workers it starts (executor work, done in-process locally).
         "driver_peak_rss_mb": driver_rss,
