@@ -62,20 +62,24 @@ def space_metric_hourly_of_lists(time_zone: str) -> Callable[[DataFrame], DataFr
             .groupBy("space_id", "building_id", "metric", "unit", "hour_start")
             .agg(
                 F.sum(F.size(VALUES)).alias("readings"),
-                F.min(F.array_min(VALUES)).alias("value_min"),
-                F.max(F.array_max(VALUES)).alias("value_max"),
-                F.sum(F.aggregate(VALUES, F.lit(0.0), lambda total, value: total + value)).alias("value_sum"),
                 # sort_array, not array_sort: the latter's comparator is a lambda, evaluated for each
                 # comparison (three times the time on 141 000 lists of 70 values).
                 F.sort_array(F.flatten(F.collect_list(VALUES))).alias("sorted_values"),
             )
         )
         local = F.from_utc_timestamp("hour_start", time_zone)
+        # Each statistic from the sorted values, so that the same values give the same doubles in whatever order
+        # they were read: a sum's last bits depend on its order, and min, max and the sort keep whichever of
+        # -0.0 and 0.0 (equal to Spark) came first; adding 0.0 turns -0.0 into 0.0.
+        values = F.col("sorted_values")
+        total = F.aggregate(values, F.lit(0.0), lambda running, value: running + value)
         statistics = {
             "local_date": F.to_date(local),
             "local_hour": F.hour(local),
-            "value_avg": F.col("value_sum") / F.col("readings"),
-            "value_p95": exact_percentile(F.col("sorted_values"), 0.95),
+            "value_min": F.element_at(values, 1) + F.lit(0.0),
+            "value_max": F.element_at(values, -1) + F.lit(0.0),
+            "value_avg": total / F.col("readings") + F.lit(0.0),
+            "value_p95": exact_percentile(values, 0.95) + F.lit(0.0),
         }
         return hourly.transform(conform_to(FACT_SPACE_METRIC_HOURLY, statistics))
 

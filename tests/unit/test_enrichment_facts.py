@@ -6,6 +6,7 @@ already 15 January locally.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -30,6 +31,7 @@ from transformations.space_facts import (
     space_daily,
     space_day_measures,
     space_metric_hourly,
+    space_metric_hourly_of_lists,
 )
 from transformations.window_partitions import event_partition_keys
 
@@ -152,6 +154,31 @@ def test_hourly_statistics_per_space_and_metric(spark: SparkSession) -> None:
     )
     hourly = events.transform(space_metric_hourly(ZONE))
     assert_df_equality(hourly, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_hourly_statistics_are_the_same_whatever_order_the_values_come_in(spark: SparkSession) -> None:
+    # Summed in this order and in reverse, these differ in the last bit (0.1 + 0.2 + 0.3 against 0.3 + 0.2 + 0.1);
+    # -0.0 and 0.0 are equal to Spark's min, max and sort, which keep whichever came first.
+    values = [0.1, 0.2, 0.3, -0.0, 0.0, -0.0]
+    assert sum(values) != sum(reversed(values))
+
+    def hourly_of(ordered: list[float]) -> DataFrame:
+        lists = spark.createDataFrame(
+            [
+                ("r1", "b1", "telemetry", "occupancy", "count", at(9, minute), [value])
+                for minute, value in enumerate(ordered)
+            ],
+            "space_id string, building_id string, event_type string, metric string, unit string, "
+            "event_time timestamp, values array<double>",
+        )
+        return lists.coalesce(1).transform(space_metric_hourly_of_lists(ZONE))
+
+    forward = hourly_of(values).collect()
+    backward = hourly_of(values[::-1]).collect()
+    assert forward == backward
+    [hour] = forward
+    assert math.copysign(1.0, hour.value_min) == 1.0
+    assert (hour.value_min, hour.value_max, hour.readings) == (0.0, 0.3, 6)
 
 
 def test_energy_is_the_sum_of_increments_and_a_counter_reset_counts_from_zero(spark: SparkSession) -> None:
