@@ -8,13 +8,13 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 
 from smartspaces import lake, progress
 from smartspaces.config import Settings
 from smartspaces.connectors.delta import replace_where
 from smartspaces.partial_lists import jvm_partial_lists
-from smartspaces.session import spark_session
+from smartspaces.session import job_overrides, runtime_conf, spark_session
 from smartspaces.stages.enrichment.inputs import read_window_inputs
 from smartspaces.stages.enrichment.memory import enrichment_spark_conf
 from smartspaces.stages.enrichment.quality.outcomes import Verdict
@@ -66,7 +66,8 @@ def run_enrichment(settings: Settings, window: ReportWindow, started: datetime) 
             schema = star_schema(
                 digest, inputs.critical_events, inputs.alarms, inputs.devices, inputs.spaces, window, band
             )
-            tables, table_rows = computed_tables(schema, building)
+            with runtime_conf(spark, job_overrides(settings, facts_conf(spark))):
+                tables, table_rows = computed_tables(schema, building)
             previous = fact_row_counts(settings.postgres, window.previous())
         with progress.step("enrich: quality gate") as gating:
             # Here, not at the module's top: importing Great Expectations takes seconds (quality/__init__.py).
@@ -98,6 +99,21 @@ def run_enrichment(settings: Settings, window: ReportWindow, started: datetime) 
             writing.update(sum(written.values()), detail=f"{len(written)} tables")
         print_summary(run, gate.reasons, unattributed_count, written, table_row_counts(settings.postgres))
     return 0
+
+
+def facts_conf(spark: SparkSession) -> dict[str, str]:
+    """The session's settings while the tables are computed: plans fixed when a query starts, its shuffles in as
+    many partitions as the executors have cores.
+
+    The tables are thousands of rows built from a digest of some hundred thousand: adaptive execution, which
+    re-plans a query at each exchange (a job for each), cost more there than it saved, and the session's shuffle
+    partitions (spark.shuffle_partitions) left each task a few hundred rows. Measured on a week of 10 M events,
+    alternated with the session's settings (docs/enrichment.md).
+    """
+    return {
+        "spark.sql.adaptive.enabled": "false",
+        "spark.sql.shuffle.partitions": str(spark.sparkContext.defaultParallelism),
+    }
 
 
 def computed_tables(
