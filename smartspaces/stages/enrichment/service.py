@@ -106,9 +106,9 @@ def facts_conf(spark: SparkSession) -> dict[str, str]:
     many partitions as the executors have cores.
 
     The tables are thousands of rows built from a digest of some hundred thousand: adaptive execution, which
-    re-plans a query at each exchange (a job for each), cost more there than it saved, and the session's shuffle
-    partitions (spark.shuffle_partitions) left each task a few hundred rows. Measured on a week of 10 M events,
-    alternated with the session's settings (docs/enrichment.md).
+    re-plans a query at each exchange (a job for each), cost more there than it saved, and tables this small
+    need no more tasks than there are cores (spark.shuffle_partitions is twice that locally). Measured on a
+    week of 10 M events, alternated with the session's settings (docs/enrichment.md, Where the time goes).
     """
     return {
         "spark.sql.adaptive.enabled": "false",
